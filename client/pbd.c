@@ -1,0 +1,300 @@
+/* pbd.c - libpbd: blocking client for preemptd; see include/pbd.h. */
+#include "pbd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "proto.h"
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* macOS: SO_NOSIGPIPE is set on the socket instead */
+#endif
+
+#define PIPELINE 4 /* read requests in flight on one connection */
+
+struct pbd {
+    int fd;
+    bool broken; /* a reply was lost mid-stream: the connection is unusable */
+};
+
+/* Wipes len bytes in a way the compiler may not drop. */
+static void wipe(void *p, size_t len)
+{
+    volatile unsigned char *v = p;
+    while (len--)
+        *v++ = 0;
+}
+
+int pbd_open(pbd_t **out, const char *path)
+{
+    if (!out)
+        return PBD_EINVAL;
+    *out = NULL;
+    if (!path)
+        path = pbd_default_socket();
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    size_t len = strlen(path);
+    if (len == 0)
+        return PBD_EINVAL;
+    if (len >= sizeof(sa.sun_path))
+        return PBD_EPATH;
+    memcpy(sa.sun_path, path, len + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0)
+        return PBD_ECONNECT;
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+#ifdef SO_NOSIGPIPE
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
+#endif
+    int rc;
+    do {
+        rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0) {
+        close(fd);
+        return PBD_ECONNECT;
+    }
+    pbd_t *p = calloc(1, sizeof(*p));
+    if (!p) {
+        close(fd);
+        return PBD_ENOMEM;
+    }
+    p->fd = fd;
+    *out = p;
+    return 0;
+}
+
+void pbd_close(pbd_t *p)
+{
+    if (!p)
+        return;
+    close(p->fd);
+    free(p);
+}
+
+static int send_all(pbd_t *p, const void *buf, size_t len)
+{
+    const uint8_t *b = buf;
+    while (len) {
+        ssize_t n = send(p->fd, b, len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            p->broken = true;
+            return errno == EPIPE || errno == ECONNRESET ? PBD_ECLOSED
+                                                         : PBD_EIO;
+        }
+        b += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int recv_all(pbd_t *p, void *buf, size_t len)
+{
+    uint8_t *b = buf;
+    while (len) {
+        ssize_t n = recv(p->fd, b, len, 0);
+        if (n == 0) {
+            p->broken = true;
+            return PBD_ECLOSED;
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            p->broken = true;
+            return errno == ECONNRESET ? PBD_ECLOSED : PBD_EIO;
+        }
+        b += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Reads and drops len bytes. */
+static int skip(pbd_t *p, size_t len)
+{
+    uint8_t junk[512];
+    while (len) {
+        size_t k = len < sizeof(junk) ? len : sizeof(junk);
+        int rc = recv_all(p, junk, k);
+        wipe(junk, k);
+        if (rc)
+            return rc;
+        len -= k;
+    }
+    return 0;
+}
+
+/* Reads an error frame's payload (h->len bytes) and returns its code. */
+static int read_error(pbd_t *p, const struct proto_hdr *h)
+{
+    uint8_t code[4];
+    int rc = recv_all(p, code, 4);
+    if (rc == 0)
+        rc = skip(p, h->len - 4);
+    if (rc)
+        return rc;
+    uint32_t v = proto_get_u32(code);
+    if (v == 0 || v > 1000)
+        return PBD_EPROTO;
+    return -(int)v;
+}
+
+/* Reads one reply header for req_type and checks it. Returns 0 for a
+ * reply, a negative code otherwise (error frames are consumed). */
+static int read_reply_hdr(pbd_t *p, uint8_t req_type, long expect,
+                          struct proto_hdr *h)
+{
+    uint8_t raw[PROTO_HDR_LEN];
+    int rc = recv_all(p, raw, sizeof(raw));
+    if (rc)
+        return rc;
+    rc = proto_decode_hdr(raw, h);
+    if (rc) {
+        p->broken = true;
+        return rc;
+    }
+    rc = proto_check_reply(h, req_type, expect);
+    if (rc < 0) {
+        p->broken = true;
+        return rc;
+    }
+    if (rc == 1)
+        return read_error(p, h);
+    return 0;
+}
+
+int pbd_read_ex(pbd_t *p, void *buf, size_t len, pbd_mode mode,
+                unsigned flags, uint32_t timeout_ms)
+{
+    if (!p || (!buf && len) || (flags & ~PBD_READ_NOWAIT))
+        return PBD_EINVAL;
+    uint32_t chunk = proto_max_read((uint8_t)mode);
+    if (chunk == 0)
+        return PBD_EINVAL;
+    if (p->broken)
+        return PBD_ECLOSED;
+    uint8_t *out = buf;
+    size_t nreq = len / chunk + (len % chunk != 0);
+    size_t sent = 0, done = 0;
+    int err = 0;
+    /* Keep up to PIPELINE requests in flight; replies come back in order. */
+    while (done < nreq) {
+        while (!err && sent < nreq && sent - done < PIPELINE) {
+            size_t off = sent * chunk;
+            struct proto_read r = {
+                .len = (uint32_t)(len - off < chunk ? len - off : chunk),
+                .wait_ms = timeout_ms,
+                .mode = (uint8_t)mode,
+                .flags = (uint8_t)(flags & PBD_READ_NOWAIT),
+            };
+            uint8_t req[PROTO_HDR_LEN + PROTO_READ_PAYLOAD];
+            size_t n = proto_encode_read(req, &r);
+            int rc = send_all(p, req, n);
+            if (rc) {
+                err = rc;
+                break;
+            }
+            sent++;
+        }
+        if (done == sent)
+            break;
+        size_t off = done * chunk;
+        size_t want = len - off < chunk ? len - off : chunk;
+        struct proto_hdr h;
+        int rc = read_reply_hdr(p, PROTO_T_READ, (long)want, &h);
+        if (rc == 0 && !err)
+            rc = recv_all(p, out + off, want);
+        else if (rc == 0)
+            rc = skip(p, want); /* drain replies to requests after a failure */
+        if (rc && !err)
+            err = rc;
+        done++;
+        if (p->broken)
+            break;
+    }
+    if (err && len)
+        wipe(buf, len);
+    return err;
+}
+
+int pbd_read(pbd_t *p, void *buf, size_t len, pbd_mode mode)
+{
+    return pbd_read_ex(p, buf, len, mode, 0, 0);
+}
+
+/* Sends a bodiless request and reads a text-ish reply into buf (cap bytes,
+ * NUL-terminated). Returns 0, PBD_ETOOBIG when truncated, or an error. */
+static int simple_request(pbd_t *p, uint8_t type, uint8_t *buf, size_t cap,
+                          size_t *outlen)
+{
+    if (!p || !buf || cap == 0)
+        return PBD_EINVAL;
+    if (p->broken)
+        return PBD_ECLOSED;
+    uint8_t req[PROTO_HDR_LEN];
+    proto_encode_hdr(req, type, 0);
+    int rc = send_all(p, req, sizeof(req));
+    if (rc)
+        return rc;
+    struct proto_hdr h;
+    rc = read_reply_hdr(p, type, -1, &h);
+    if (rc)
+        return rc;
+    size_t keep = h.len < cap - 1 ? h.len : cap - 1;
+    rc = recv_all(p, buf, keep);
+    if (rc == 0)
+        rc = skip(p, h.len - keep);
+    if (rc)
+        return rc;
+    buf[keep] = '\0';
+    *outlen = keep;
+    return keep < h.len ? PBD_ETOOBIG : 0;
+}
+
+int pbd_stats(pbd_t *p, char *buf, size_t cap)
+{
+    size_t n;
+    return simple_request(p, PROTO_T_STATS, (uint8_t *)buf, cap, &n);
+}
+
+int pbd_health(pbd_t *p, pbd_health_state *state, char *msg, size_t cap)
+{
+    uint8_t buf[1024];
+    size_t n;
+    if (!state || (cap && !msg))
+        return PBD_EINVAL;
+    int rc = simple_request(p, PROTO_T_HEALTH, buf, sizeof(buf), &n);
+    if (rc && rc != PBD_ETOOBIG)
+        return rc;
+    if (n < 1 || buf[0] > PBD_HEALTH_FAILED)
+        return PBD_EPROTO;
+    *state = (pbd_health_state)buf[0];
+    if (cap) {
+        size_t k = n - 1 < cap - 1 ? n - 1 : cap - 1;
+        memcpy(msg, buf + 1, k);
+        msg[k] = '\0';
+    }
+    return 0;
+}
+
+int pbd_getentropy(void *buf, size_t len)
+{
+    pbd_t *p;
+    int rc = pbd_open(&p, NULL);
+    if (rc)
+        return rc;
+    rc = pbd_read(p, buf, len, PBD_MODE_CONDITIONED);
+    pbd_close(p);
+    return rc;
+}

@@ -1,0 +1,54 @@
+/*
+ * counter.h - one inline read of a free-running hardware counter per
+ * architecture, chosen at build time (meson option `counter`).
+ *
+ *   aarch64: CNTVCT_EL0 behind ISB, so the read is not speculated early;
+ *            frequency from CNTFRQ_EL0.
+ *   x86-64:  RDTSC behind LFENCE (LFENCE waits for earlier instructions, so
+ *            the read is ordered after them); frequency calibrated against
+ *            CLOCK_MONOTONIC_RAW.
+ *   other, or -Dcounter=clock: clock_gettime(CLOCK_MONOTONIC_RAW) in ns.
+ */
+#ifndef PBD_COUNTER_H
+#define PBD_COUNTER_H
+
+#include <stdint.h>
+#include <time.h>
+
+#if defined(PBD_COUNTER_CLOCK) || !(defined(__aarch64__) || defined(__x86_64__))
+#define COUNTER_NAME "clock_gettime"
+#define COUNTER_CLOCK 1
+static inline uint64_t counter_read(void)
+{
+    struct timespec ts;
+#ifdef CLOCK_MONOTONIC_RAW
+    clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+#else
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+#elif defined(__aarch64__)
+#define COUNTER_NAME "cntvct_el0"
+static inline uint64_t counter_read(void)
+{
+    uint64_t v;
+    __asm__ __volatile__("isb\n\tmrs %0, cntvct_el0" : "=r"(v) : : "memory");
+    return v;
+}
+#else
+#define COUNTER_NAME "rdtsc"
+static inline uint64_t counter_read(void)
+{
+    uint32_t lo, hi;
+    __asm__ __volatile__("lfence\n\trdtsc" : "=a"(lo), "=d"(hi) : : "memory");
+    return ((uint64_t)hi << 32) | lo;
+}
+#endif
+
+/* Returns the counter's frequency in Hz. On x86-64 the first call calibrates
+ * for about 50 ms against CLOCK_MONOTONIC_RAW; later calls return the cached
+ * value. Not thread-safe on the first call: call it once from main(). */
+uint64_t counter_frequency(void);
+
+#endif

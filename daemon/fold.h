@@ -1,0 +1,17 @@
+/* fold.h - xor-fold a 64-bit jump into one byte. */
+#ifndef PBD_FOLD_H
+#define PBD_FOLD_H
+
+#include <stdint.h>
+
+/* Returns the XOR of the eight bytes of v. Every input bit reaches the
+ * output, so a jump's low-order jitter is kept whatever its magnitude. */
+static inline uint8_t xor_fold_u64(uint64_t v)
+{
+    v ^= v >> 32;
+    v ^= v >> 16;
+    v ^= v >> 8;
+    return (uint8_t)v;
+}
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * osdep-darwin.c - macOS side of osdep.h. Compile-checked in CI against
+ * Apple's headers (zig cc -target aarch64-macos); not run there.
+ *
+ * Apple Silicon has no user-visible CPU affinity: THREAD_AFFINITY_POLICY is
+ * refused (KERN_NOT_SUPPORTED) and is at most a hint on Intel Macs. We ask
+ * for the USER_INTERACTIVE QoS class so the scheduler keeps the sampler on
+ * a performance core, and say plainly in the log that pinning is a hint.
+ */
+#include "osdep.h"
+
+#include <errno.h>
+#include <launch.h>
+#include <mach/mach.h>
+#include <mach/thread_policy.h>
+#include <pthread.h>
+#include <pthread/qos.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int osdep_last_cpu(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 1 ? (int)n - 1 : 0;
+}
+
+int osdep_current_cpu(void)
+{
+    return -1;
+}
+
+void osdep_sampler_thread_setup(int cpu, char *note, size_t cap)
+{
+    pthread_setname_np("pbd-sampler");
+    int qos = pthread_set_qos_class_self_np(QOS_CLASS_USER_INTERACTIVE, 0);
+    thread_affinity_policy_data_t pol = {.affinity_tag = cpu + 1};
+    kern_return_t kr = thread_policy_set(mach_thread_self(),
+                                         THREAD_AFFINITY_POLICY,
+                                         (thread_policy_t)&pol,
+                                         THREAD_AFFINITY_POLICY_COUNT);
+    snprintf(note, cap,
+             "macOS: pinning is a hint only (affinity tag %d: %s; QoS "
+             "user-interactive: %s)",
+             cpu + 1, kr == KERN_SUCCESS ? "accepted" : "not supported",
+             qos == 0 ? "set" : "refused");
+}
+
+int osdep_peer_cred(int fd, uid_t *uid, gid_t *gid, pid_t *pid)
+{
+    if (getpeereid(fd, uid, gid) != 0)
+        return -1;
+    *pid = -1;
+    return 0;
+}
+
+int osdep_activation_fd(int *fd, char *note, size_t cap)
+{
+    int *fds = NULL;
+    size_t cnt = 0;
+    int rc = launch_activate_socket("Listeners", &fds, &cnt);
+    if (rc == ESRCH || rc == ENOENT)
+        return 0; /* not started by launchd, or no Sockets entry */
+    if (rc != 0) {
+        snprintf(note, cap, "launch_activate_socket: %s", strerror(rc));
+        return -1;
+    }
+    if (cnt != 1) {
+        snprintf(note, cap, "launchd handed over %zu sockets, expected 1", cnt);
+        for (size_t i = 0; i < cnt; i++)
+            close(fds[i]);
+        free(fds);
+        return -1;
+    }
+    *fd = fds[0];
+    free(fds);
+    return 1;
+}
+
+int osdep_notify(const char *state)
+{
+    (void)state; /* launchd has no readiness protocol */
+    return 0;
+}
+
+int osdep_feed_kernel(const uint8_t *buf, size_t len, unsigned bits)
+{
+    (void)buf;
+    (void)len;
+    (void)bits;
+    return -ENOTSUP;
+}

@@ -1,0 +1,136 @@
+/* osdep-linux.c - Linux side of osdep.h. */
+#include "osdep.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/random.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+int osdep_last_cpu(void)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) != 0)
+        return 0;
+    for (int c = CPU_SETSIZE - 1; c >= 0; c--)
+        if (CPU_ISSET(c, &set))
+            return c;
+    return 0;
+}
+
+int osdep_current_cpu(void)
+{
+    return sched_getcpu();
+}
+
+void osdep_sampler_thread_setup(int cpu, char *note, size_t cap)
+{
+    pthread_setname_np(pthread_self(), "pbd-sampler");
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (cpu < 0 || cpu >= CPU_SETSIZE) {
+        snprintf(note, cap, "not pinned: CPU %d out of range", cpu);
+        return;
+    }
+    CPU_SET(cpu, &set);
+    int rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+    if (rc != 0)
+        snprintf(note, cap, "not pinned to CPU %d: %s", cpu, strerror(rc));
+    else
+        snprintf(note, cap, "pinned to CPU %d", cpu);
+}
+
+int osdep_peer_cred(int fd, uid_t *uid, gid_t *gid, pid_t *pid)
+{
+    struct ucred uc;
+    socklen_t len = sizeof(uc);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) != 0)
+        return -1;
+    *uid = uc.uid;
+    *gid = uc.gid;
+    *pid = uc.pid;
+    return 0;
+}
+
+int osdep_activation_fd(int *fd, char *note, size_t cap)
+{
+    const char *pid = getenv("LISTEN_PID");
+    const char *fds = getenv("LISTEN_FDS");
+    if (!pid || !fds)
+        return 0;
+    char *end;
+    long p = strtol(pid, &end, 10);
+    if (*end || p != (long)getpid())
+        return 0; /* meant for another process */
+    long n = strtol(fds, &end, 10);
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    if (*end || n != 1) {
+        snprintf(note, cap, "LISTEN_FDS=%s: expected exactly one socket", fds);
+        return -1;
+    }
+    struct stat st;
+    if (fstat(3, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+        snprintf(note, cap, "LISTEN_FDS: fd 3 is not a socket");
+        return -1;
+    }
+    int fl = fcntl(3, F_GETFD);
+    if (fl >= 0)
+        fcntl(3, F_SETFD, fl | FD_CLOEXEC);
+    *fd = 3;
+    return 1;
+}
+
+int osdep_notify(const char *state)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    if (!path || !*path)
+        return 0;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    size_t len = strlen(path);
+    if ((path[0] != '/' && path[0] != '@') || len >= sizeof(sa.sun_path))
+        return -EINVAL;
+    memcpy(sa.sun_path, path, len);
+    if (path[0] == '@')
+        sa.sun_path[0] = '\0'; /* abstract namespace */
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = sendto(fd, state, strlen(state), MSG_NOSIGNAL,
+                       (struct sockaddr *)&sa,
+                       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
+    int err = n < 0 ? -errno : 0;
+    close(fd);
+    return err;
+}
+
+int osdep_feed_kernel(const uint8_t *buf, size_t len, unsigned bits)
+{
+    struct {
+        int entropy_count;
+        int buf_size;
+        uint8_t buf[64];
+    } req;
+    if (len > sizeof(req.buf))
+        return -EINVAL;
+    int fd = open("/dev/random", O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    req.entropy_count = (int)bits;
+    req.buf_size = (int)len;
+    memcpy(req.buf, buf, len);
+    int rc = ioctl(fd, RNDADDENTROPY, &req) != 0 ? -errno : 0;
+    explicit_bzero(&req, sizeof(req));
+    close(fd);
+    return rc;
+}

@@ -1,0 +1,42 @@
+/*
+ * osdep.h - everything that differs between Linux and macOS, behind one
+ * interface: osdep-linux.c and osdep-darwin.c implement it.
+ */
+#ifndef PBD_OSDEP_H
+#define PBD_OSDEP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Returns the highest-numbered CPU this process may run on (Linux: from its
+ * affinity mask, so taskset and cgroups are honoured), or 0. */
+int osdep_last_cpu(void);
+
+/* Returns the CPU the calling thread runs on, or -1 where unknown (macOS). */
+int osdep_current_cpu(void);
+
+/* Called first on the sampler thread: names it, pins it to cpu (Linux: hard
+ * affinity; macOS: QoS class and an affinity tag, which are hints only) and
+ * writes a one-line account of what happened into note. */
+void osdep_sampler_thread_setup(int cpu, char *note, size_t cap);
+
+/* Reads the peer's credentials from a connected Unix socket. Returns 0, or
+ * -1 with errno set. pid is -1 where the OS does not say (macOS). */
+int osdep_peer_cred(int fd, uid_t *uid, gid_t *gid, pid_t *pid);
+
+/* Looks for a listening socket handed over by the service manager (systemd
+ * LISTEN_FDS/LISTEN_PID; launchd launch_activate_socket("Listeners")).
+ * Returns 1 and sets *fd when there is one, 0 when there is none, -1 when the
+ * hand-over is malformed (note says why). */
+int osdep_activation_fd(int *fd, char *note, size_t cap);
+
+/* Tells the service manager about state ("READY=1", "STOPPING=1",
+ * "STATUS=..."). Returns 0, also when no manager listens. */
+int osdep_notify(const char *state);
+
+/* Adds len bytes crediting bits of entropy to the kernel pool
+ * (RNDADDENTROPY). Returns 0, or -errno (-ENOTSUP where unsupported). */
+int osdep_feed_kernel(const uint8_t *buf, size_t len, unsigned bits);
+
+#endif

@@ -1,0 +1,268 @@
+/* sampler.c - the pinned sampling thread; see sampler.h. */
+#include "sampler.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "counter.h"
+#include "fold.h"
+#include "osdep.h"
+
+#define BATCH 65536u          /* reads between looks at the clock and flags */
+#define CALIBRATE_READS 65536u
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+uint64_t sampler_threshold_for(uint64_t median, uint64_t freq)
+{
+    uint64_t t = 2;
+    if (median <= UINT64_MAX / 16 && 16 * median > t)
+        t = 16 * median;
+    if (freq / 1000000u > t)
+        t = freq / 1000000u;
+    return t;
+}
+
+/* Median of ordinary read-to-read deltas. Runs on the calling thread before
+ * sampling starts, so its allocation is outside the hot loop. */
+static uint64_t calibrate_median(void)
+{
+    uint64_t *d = malloc(CALIBRATE_READS * sizeof(*d));
+    if (!d)
+        return 1;
+    uint64_t prev = counter_read();
+    for (unsigned i = 0; i < CALIBRATE_READS; i++) {
+        uint64_t cur = counter_read();
+        d[i] = cur - prev;
+        prev = cur;
+    }
+    qsort(d, CALIBRATE_READS, sizeof(*d), cmp_u64);
+    uint64_t m = d[CALIBRATE_READS / 2];
+    free(d);
+    return m;
+}
+
+int sampler_init(struct sampler *s, const struct sampler_config *cfg,
+                 struct ring *ring)
+{
+    memset(s, 0, sizeof(*s));
+    s->cfg = *cfg;
+    s->ring = ring;
+    if (health_init(&s->health, cfg->h_bits, cfg->alpha_log2,
+                    cfg->permanent_after) != 0)
+        return -1;
+    if (s->cfg.stall_ms == 0)
+        s->cfg.stall_ms = 5000;
+    s->freq = counter_frequency();
+    s->median_delta = calibrate_median();
+    s->threshold = cfg->threshold ? cfg->threshold
+                                  : sampler_threshold_for(s->median_delta,
+                                                          s->freq);
+    s->cpu = cfg->cpu >= 0 ? cfg->cpu : osdep_last_cpu();
+    atomic_store(&s->st.health_state, HEALTH_STARTUP);
+    atomic_store(&s->st.mcv_millibits, -1);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    return 0;
+}
+
+static void wake_loop(struct sampler *s)
+{
+    if (s->cfg.wake)
+        s->cfg.wake(s->cfg.wake_arg);
+}
+
+static void publish_health(struct sampler *s, enum health_event ev)
+{
+    const struct health *h = &s->health;
+    atomic_store(&s->st.rct_failures, h->rct_failures);
+    atomic_store(&s->st.apt_failures, h->apt_failures);
+    atomic_store(&s->st.stall_failures, h->stall_failures);
+    atomic_store(&s->st.passes, h->passes);
+    if (ev != HEALTH_EV_PASSED) {
+        atomic_store(&s->st.last_failure, ev);
+        atomic_store(&s->st.last_failure_time, (int64_t)time(NULL));
+        atomic_fetch_add(&s->st.fail_epoch, 1);
+    }
+    atomic_store(&s->st.health_state, health_get_state(h));
+    wake_loop(s);
+}
+
+/* One event: fold, test, and push once the source has passed start-up. */
+static void on_event(struct sampler *s, uint64_t delta)
+{
+    unsigned b = 63u - (unsigned)__builtin_clzll(delta | 1);
+    if (b >= SAMPLER_JUMP_BUCKETS)
+        b = SAMPLER_JUMP_BUCKETS - 1;
+    atomic_fetch_add_explicit(&s->st.jumps[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->st.events, 1, memory_order_relaxed);
+
+    uint8_t byte = xor_fold_u64(delta);
+    enum health_state before = health_get_state(&s->health);
+    enum health_event ev = health_update(&s->health, byte);
+    if (ev != HEALTH_EV_NONE)
+        publish_health(s, ev);
+    if ((s->health.samples & 255u) == 0)
+        atomic_store_explicit(&s->st.mcv_millibits,
+                              (int32_t)(health_mcv_estimate(&s->health) * 1000),
+                              memory_order_relaxed);
+
+    /* A sample that completed or sat inside a start-up test is not served:
+     * only bytes drawn after a pass, from a source still passing, are. */
+    if (before != HEALTH_OK || ev != HEALTH_EV_NONE) {
+        atomic_store_explicit(&s->st.startup_seen,
+                              (uint32_t)s->health.startup_count,
+                              memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->st.discarded, 1, memory_order_relaxed);
+        return;
+    }
+    if (ring_put(s->ring, byte))
+        atomic_fetch_add_explicit(&s->st.pushed, 1, memory_order_relaxed);
+    size_t want = atomic_load_explicit(&s->want, memory_order_relaxed);
+    if (want && ring_level(s->ring) >= want &&
+        atomic_exchange(&s->want, 0) != 0)
+        wake_loop(s);
+}
+
+/* Sleeps while the ring is at or above its low watermark. Wakes once a
+ * second anyway so a lost wake-up could cost at most that. */
+static void sleep_while_full(struct sampler *s)
+{
+    atomic_fetch_add_explicit(&s->st.sleeps, 1, memory_order_relaxed);
+    pthread_mutex_lock(&s->mu);
+    atomic_store(&s->st.sleeping, true);
+    while (!atomic_load(&s->stop) && !ring_below_low(s->ring)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    atomic_store(&s->st.sleeping, false);
+    pthread_mutex_unlock(&s->mu);
+}
+
+#ifdef PBD_FAULT_INJECTION
+static inline uint64_t fake_read(struct sampler *s)
+{
+    if (s->cfg.fault == SAMPLER_FAULT_STUCK)
+        return 12345;
+    /* Periodic: 20 ticks a read, and every 1000th read a jump of 5000. */
+    s->fake += 20;
+    if (s->fake % 20000 == 0)
+        s->fake += 5000;
+    return s->fake;
+}
+#define READ_COUNTER(s) ((s)->cfg.fault ? fake_read(s) : counter_read())
+#else
+#define READ_COUNTER(s) counter_read()
+#endif
+
+static void *sampler_main(void *arg)
+{
+    struct sampler *s = arg;
+    const uint64_t thr = s->threshold;
+    /* Jumps over a second are a suspend or a stopped VM, not a preemption. */
+    const uint64_t max_jump = s->freq;
+    uint64_t last_event_ms = mono_ms();
+    uint64_t events_before = 0;
+
+    osdep_sampler_thread_setup(s->cpu, s->pin_note, sizeof(s->pin_note));
+    atomic_store(&s->st.running, true);
+
+    uint64_t prev = READ_COUNTER(s);
+    while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
+        for (unsigned i = 0; i < BATCH; i++) {
+            uint64_t cur = READ_COUNTER(s);
+            uint64_t d = cur - prev;
+            prev = cur;
+            if (__builtin_expect(d >= thr, 0)) {
+                if (d > max_jump) {
+                    if (d > UINT64_MAX / 2)
+                        atomic_fetch_add_explicit(&s->st.backwards, 1,
+                                                  memory_order_relaxed);
+                    else
+                        atomic_fetch_add_explicit(&s->st.gaps, 1,
+                                                  memory_order_relaxed);
+                    continue;
+                }
+                on_event(s, d);
+            }
+        }
+        atomic_fetch_add_explicit(&s->st.loops, BATCH, memory_order_relaxed);
+
+        /* Between batches: vDSO clock and CPU look-ups, no system calls. */
+        uint64_t now = mono_ms();
+        uint64_t ev = atomic_load_explicit(&s->st.events, memory_order_relaxed);
+        if (ev != events_before) {
+            events_before = ev;
+            last_event_ms = now;
+        } else if (now - last_event_ms >= s->cfg.stall_ms) {
+            publish_health(s, health_fail_stall(&s->health));
+            last_event_ms = now;
+        }
+        if (s->cpu >= 0 && osdep_current_cpu() != s->cpu && osdep_current_cpu() >= 0)
+            atomic_fetch_add_explicit(&s->st.migrations, 1, memory_order_relaxed);
+
+        if (ring_above_high(s->ring)) {
+            sleep_while_full(s);
+            /* The time asleep is not a preemption: start a fresh delta. */
+            prev = READ_COUNTER(s);
+            last_event_ms = mono_ms();
+        }
+    }
+    atomic_store(&s->st.running, false);
+    return NULL;
+}
+
+int sampler_start(struct sampler *s)
+{
+    atomic_store(&s->stop, false);
+    int rc = pthread_create(&s->thread, NULL, sampler_main, s);
+    s->started = rc == 0;
+    return rc;
+}
+
+void sampler_stop(struct sampler *s)
+{
+    if (atomic_exchange(&s->stop, true) || !s->started)
+        return;
+    pthread_mutex_lock(&s->mu);
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+}
+
+void sampler_destroy(struct sampler *s)
+{
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+}
+
+void sampler_kick(struct sampler *s)
+{
+    /* Pairs with the seq-cst tail store in ring_take(): either we see the
+     * sampler asleep, or it sees the new tail before it waits. */
+    if (atomic_load(&s->st.sleeping) && ring_below_low(s->ring)) {
+        pthread_mutex_lock(&s->mu);
+        pthread_cond_signal(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
+void sampler_want(struct sampler *s, size_t level)
+{
+    atomic_store(&s->want, level);
+}

@@ -1,0 +1,116 @@
+/*
+ * sampler.h - the pinned thread that turns counter jumps into bytes.
+ *
+ * The thread reads the counter in a tight loop. A read-to-read delta at or
+ * above the threshold is an event: the CPU was taken away between two reads
+ * (an interrupt, or the scheduler). Each event's delta is xor-folded into a
+ * byte, health-tested (health.h), and, once the start-up test has passed,
+ * pushed into the ring. The hot loop makes no system call and allocates
+ * nothing; the only calls out of it are the wake callback, made when the
+ * loop asked for data or health changed.
+ *
+ * It talks to the rest of the daemon only through the ring, the wake
+ * callback and the atomics in struct sampler_stats. When the ring reaches its
+ * high watermark the thread sleeps until sampler_kick() finds the ring below
+ * the low watermark, so a full ring costs no CPU.
+ */
+#ifndef PBD_SAMPLER_H
+#define PBD_SAMPLER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "health.h"
+#include "ring.h"
+
+enum sampler_fault {
+    SAMPLER_FAULT_NONE = 0,
+    SAMPLER_FAULT_STUCK,    /* counter never moves: no events, a stall */
+    SAMPLER_FAULT_PERIODIC, /* every jump the same size: the RCT trips */
+};
+
+#define SAMPLER_JUMP_BUCKETS 40 /* log2 buckets of the jump size in ticks */
+
+struct sampler_config {
+    int cpu;              /* CPU to pin to; -1: the last CPU we may use */
+    uint64_t threshold;   /* event threshold in ticks; 0: calibrate */
+    double h_bits;        /* credited min-entropy per folded byte */
+    double alpha_log2;    /* health-test false-positive rate, log2 */
+    unsigned permanent_after; /* failed start-up tests before permanent */
+    unsigned stall_ms;    /* no event for this long is a health failure */
+    enum sampler_fault fault; /* honoured only in fault-injection builds */
+    void (*wake)(void *arg);  /* called from the sampler thread */
+    void *wake_arg;
+};
+
+/* Written by the sampler thread, read by anyone. */
+struct sampler_stats {
+    _Atomic uint64_t loops;      /* counter reads */
+    _Atomic uint64_t events;     /* deltas at or above the threshold */
+    _Atomic uint64_t pushed;     /* bytes that went into the ring */
+    _Atomic uint64_t discarded;  /* bytes tested during start-up, not served */
+    _Atomic uint64_t gaps;       /* jumps over a second (suspend), skipped */
+    _Atomic uint64_t backwards;  /* counter went backwards, skipped */
+    _Atomic uint64_t migrations; /* batches seen running off the pinned CPU */
+    _Atomic uint64_t sleeps;     /* times the ring filled and we slept */
+    _Atomic int health_state;    /* enum health_state */
+    _Atomic int last_failure;    /* enum health_event of the last failure */
+    _Atomic int64_t last_failure_time; /* unix seconds, 0: never */
+    _Atomic uint64_t fail_epoch; /* incremented on every health failure */
+    _Atomic uint64_t rct_failures, apt_failures, stall_failures, passes;
+    _Atomic uint32_t startup_seen;  /* samples into the current start-up test */
+    _Atomic int32_t mcv_millibits;  /* online MCV estimate x1000; -1: none */
+    _Atomic bool running;        /* thread started and calibrated */
+    _Atomic bool sleeping;
+    _Atomic uint64_t jumps[SAMPLER_JUMP_BUCKETS];
+};
+
+struct sampler {
+    struct sampler_config cfg;
+    struct ring *ring;
+    struct health health;   /* the sampler thread's own */
+    struct sampler_stats st;
+    uint64_t threshold;     /* in effect, after calibration */
+    uint64_t freq;          /* counter Hz */
+    uint64_t median_delta;  /* calibrated ordinary read-to-read delta */
+    int cpu;                /* pinned CPU, or -1 when pinning failed */
+    char pin_note[96];      /* how pinning went, for the log */
+    _Atomic size_t want;    /* wake the loop when level >= want; 0: don't */
+    _Atomic bool stop;
+    bool started;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t fake;          /* fault-injection counter state */
+};
+
+/* Prepares s (health tests, threshold calibration, CPU choice) without
+ * starting the thread. Returns 0, or -1 with errno-free failure (bad health
+ * parameters). */
+int sampler_init(struct sampler *s, const struct sampler_config *cfg,
+                 struct ring *ring);
+
+/* Starts the thread. Returns 0 or an errno value from pthread_create. */
+int sampler_start(struct sampler *s);
+
+/* Asks the thread to stop, wakes it, and joins it. Idempotent. */
+void sampler_stop(struct sampler *s);
+
+/* Releases what sampler_init set up; call after sampler_stop. */
+void sampler_destroy(struct sampler *s);
+
+/* Consumer side, after taking bytes: wakes the thread if it sleeps and the
+ * ring is now below its low watermark. Cheap when it has nothing to do. */
+void sampler_kick(struct sampler *s);
+
+/* Asks for a wake callback once the ring holds at least level bytes (or on
+ * any health change). 0 cancels. */
+void sampler_want(struct sampler *s, size_t level);
+
+/* Reads the median ordinary delta and a threshold for it, for a counter of
+ * freq Hz: max(2 ticks, 16 x median, 1 us). Exposed for tests. */
+uint64_t sampler_threshold_for(uint64_t median, uint64_t freq);
+
+#endif

@@ -1,0 +1,138 @@
+/*
+ * pbd.h - client library for preemptd, the preemption-boundary entropy daemon.
+ *
+ * This is the only installed header. The library talks to the daemon over a
+ * Unix domain socket with blocking I/O; it needs neither libuv nor libsodium.
+ *
+ * Errors: every function that can fail returns 0 on success or a negative
+ * PBD_E* code; pbd_strerror() turns a code into text. No function sets errno
+ * as part of its contract.
+ *
+ * Threads: a pbd_t handle is one connection and must not be used by two
+ * threads at once; separate handles are independent. pbd_getentropy() opens
+ * and closes its own connection and is safe to call from any thread.
+ */
+#ifndef PBD_H
+#define PBD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PBD_VERSION_STRING "0.1.0"
+
+/* Default socket path; the PBD_SOCKET environment variable overrides it for
+ * both the daemon and the library. */
+#if defined(__APPLE__)
+#define PBD_DEFAULT_SOCKET "/var/run/preemptd/preemptd.sock"
+#else
+#define PBD_DEFAULT_SOCKET "/run/preemptd/preemptd.sock"
+#endif
+#define PBD_SOCKET_ENV "PBD_SOCKET"
+
+/* Largest single read request on the wire; pbd_read() splits larger reads. */
+#define PBD_MAX_READ (1u << 20)
+
+/*
+ * Error codes: one table gives the enum, the name and the message.
+ * The wire carries the positive value (-code).
+ */
+#define PBD_ERRNO_MAP(X)                                                       \
+    X(EINVAL, -1, "invalid argument")                                          \
+    X(ECONNECT, -2, "cannot connect to the daemon")                            \
+    X(EIO, -3, "I/O error on the daemon connection")                           \
+    X(ECLOSED, -4, "the daemon closed the connection")                         \
+    X(EPROTO, -5, "protocol error")                                            \
+    X(EVERSION, -6, "protocol version not supported")                          \
+    X(EHEALTH, -7, "entropy source failed its health test; output withheld")  \
+    X(EAGAIN, -8, "not enough entropy available now")                         \
+    X(ETIMEDOUT, -9, "timed out waiting for entropy")                          \
+    X(ETOOBIG, -10, "request too large")                                       \
+    X(EPERM, -11, "not permitted")                                             \
+    X(ENOMEM, -12, "out of memory")                                            \
+    X(EBUSY, -13, "daemon busy: too many connections")                        \
+    X(ENOTSEEDED, -14, "DRBG not yet seeded from the entropy source")          \
+    X(EPATH, -15, "socket path too long")                                      \
+    X(ESHUTDOWN, -16, "daemon is shutting down")
+
+enum pbd_errno {
+    PBD_OK = 0,
+#define PBD_X_ENUM(name, val, msg) PBD_##name = (val),
+    PBD_ERRNO_MAP(PBD_X_ENUM)
+#undef PBD_X_ENUM
+};
+
+/* Output modes. */
+typedef enum pbd_mode {
+    /* Full-entropy 32-byte SHA-256 blocks over raw bytes credited with
+     * >= 320 bits of min-entropy each. Limited by the entropy rate. */
+    PBD_MODE_CONDITIONED = 0,
+    /* Folded jump bytes as sampled and health-tested, for assessment only:
+     * they are NOT uniformly random. */
+    PBD_MODE_RAW = 1,
+    /* ChaCha20 fast-key-erasure DRBG seeded from conditioned output. */
+    PBD_MODE_DRBG = 2,
+} pbd_mode;
+
+/* Flags for pbd_read_ex(). */
+#define PBD_READ_NOWAIT 0x01u /* fail with PBD_EAGAIN rather than wait */
+
+typedef struct pbd pbd_t;
+
+/* Health as reported by pbd_health(). */
+typedef enum pbd_health_state {
+    PBD_HEALTH_OK = 0,       /* serving all modes */
+    PBD_HEALTH_DEGRADED = 1, /* serving, but something needs attention */
+    PBD_HEALTH_FAILED = 2,   /* raw and conditioned output withheld */
+} pbd_health_state;
+
+/* Returns the socket path the library uses: $PBD_SOCKET if set and
+ * non-empty, else PBD_DEFAULT_SOCKET. The string is not owned by the caller. */
+const char *pbd_default_socket(void);
+
+/* Connects to the daemon at path (NULL: pbd_default_socket()). On success
+ * stores a new handle in *out (free with pbd_close) and returns 0. */
+int pbd_open(pbd_t **out, const char *path);
+
+/* Closes the connection and frees the handle. NULL is ignored. */
+void pbd_close(pbd_t *p);
+
+/* Fills exactly len bytes of buf in the given mode, waiting for the source
+ * if needed (the daemon bounds the wait, then PBD_ETIMEDOUT). Returns 0, or a
+ * negative PBD_E* code; on failure the contents of buf are unspecified and
+ * have been wiped. Bytes are never served twice, to this or any client. */
+int pbd_read(pbd_t *p, void *buf, size_t len, pbd_mode mode);
+
+/* As pbd_read() with flags (PBD_READ_NOWAIT) and a wait limit in
+ * milliseconds (0: the daemon's default). With PBD_READ_NOWAIT a read that
+ * cannot be met in full from stock fails with PBD_EAGAIN and consumes
+ * nothing. */
+int pbd_read_ex(pbd_t *p, void *buf, size_t len, pbd_mode mode,
+                unsigned flags, uint32_t timeout_ms);
+
+/* Writes the daemon's statistics as one NUL-terminated JSON object into buf.
+ * Returns 0, or PBD_ETOOBIG if cap is too small (buf then holds a truncated,
+ * NUL-terminated prefix). */
+int pbd_stats(pbd_t *p, char *buf, size_t cap);
+
+/* Stores the daemon's health in *state and a NUL-terminated explanation in
+ * msg (may be NULL when cap is 0). Returns 0 or a negative code. */
+int pbd_health(pbd_t *p, pbd_health_state *state, char *msg, size_t cap);
+
+/* One call in the spirit of getentropy(): connects to the default socket,
+ * reads len conditioned bytes, disconnects. Returns 0 or a negative code. */
+int pbd_getentropy(void *buf, size_t len);
+
+/* Returns a static message for a PBD_E* code (never NULL). */
+const char *pbd_strerror(int code);
+
+/* Returns the symbolic name ("PBD_EHEALTH") for a code (never NULL). */
+const char *pbd_errname(int code);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,570 @@
+/*
+ * test-assess.c - cmocka tests for common/assess.c (SP 800-90B 6.3
+ * non-IID estimators).
+ *
+ * Reference values: tests/data/<name>.ea_non_iid.txt are the verbose (-v)
+ * outputs of NIST's ea_non_iid (SP800-90B_EntropyAssessment, 8 bits per
+ * symbol) on the two sample files next to them.  The test parses the
+ * per-estimator summary lines ("... Estimate (bit string) = x / 1 bit(s)")
+ * and compares each implemented estimator with them.
+ *
+ * Tolerance: NIST_TOL = 1e-5 bits.  The summary lines are rounded to 6
+ * decimals (error <= 5e-7); against NIST's full-precision p_u / p values
+ * our estimates agree to ~1e-14 on both files, so 1e-5 only absorbs the
+ * printing and any libm / long double differences between platforms (on
+ * targets where long double is just double the t-Tuple/LRS p_u lose a few
+ * digits, still far below 1e-5).  This is much tighter than the 0.01 bit
+ * that was asked for; no estimator needed a looser bound.
+ *
+ * The data directory comes from -DTEST_DATA_DIR="..." (default
+ * "tests/data", i.e. run from the source root).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <cmocka.h>
+
+#include "assess.h"
+
+#ifndef TEST_DATA_DIR
+#define TEST_DATA_DIR "tests/data"
+#endif
+
+#define NIST_TOL 1e-5
+
+/* ---- helpers ---- */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static uint8_t *load_file(const char *name, size_t *n)
+{
+    char path[1024];
+    FILE *f;
+    long len;
+    uint8_t *buf;
+
+    snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, name);
+    f = fopen(path, "rb");
+    if (f == NULL)
+        fail_msg("cannot open %s (set -DTEST_DATA_DIR)", path);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    len = ftell(f);
+    assert_true(len > 0);
+    rewind(f);
+    buf = malloc((size_t)len + 1);  /* +1: text files get a NUL */
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    buf[len] = 0;
+    *n = (size_t)len;
+    return buf;
+}
+
+/* Bitstring of s, MSB first, one symbol (0/1) per byte. */
+static uint8_t *to_bits(const uint8_t *s, size_t n)
+{
+    uint8_t *b = malloc(8 * n);
+    assert_non_null(b);
+    for (size_t i = 0; i < 8 * n; i++)
+        b[i] = (uint8_t)((s[i / 8] >> (7 - i % 8)) & 1);
+    return b;
+}
+
+/* ---- NIST ea_non_iid output parsing ---- */
+
+struct nist_ref {
+    double mcv, collision, markov, compression, tuple, lrs;
+    double mcv_bits, tuple_bits, lrs_bits;
+    double h_original, h_bitstring, h_min;
+};
+
+/* Value of the line that starts (after whitespace) with exactly `label`
+ * followed by " = " or ": "; fails the test if absent. */
+static double nist_value(const char *text, const char *label)
+{
+    const char *p = text;
+    size_t ll = strlen(label);
+
+    while (*p != '\0') {
+        const char *line = p, *eol = strchr(p, '\n');
+
+        while (*line == ' ' || *line == '\t')
+            line++;
+        if (strncmp(line, label, ll) == 0 &&
+            (strncmp(line + ll, " = ", 3) == 0 ||
+             strncmp(line + ll, ": ", 2) == 0))
+            return strtod(line + ll + (line[ll] == ' ' ? 3 : 2), NULL);
+        if (eol == NULL)
+            break;
+        p = eol + 1;
+    }
+    fail_msg("label '%s' not found in NIST output", label);
+    return -1.0;
+}
+
+static void nist_load(const char *name, struct nist_ref *r)
+{
+    size_t len;
+    char *t = (char *)load_file(name, &len);
+
+    r->mcv = nist_value(t, "Most Common Value Estimate");
+    r->mcv_bits = nist_value(t, "Most Common Value Estimate (bit string)");
+    r->collision = nist_value(t, "Collision Test Estimate (bit string)");
+    r->markov = nist_value(t, "Markov Test Estimate (bit string)");
+    r->compression = nist_value(t, "Compression Test Estimate (bit string)");
+    r->tuple = nist_value(t, "T-Tuple Test Estimate");
+    r->tuple_bits = nist_value(t, "T-Tuple Test Estimate (bit string)");
+    r->lrs = nist_value(t, "LRS Test Estimate");
+    r->lrs_bits = nist_value(t, "LRS Test Estimate (bit string)");
+    r->h_original = nist_value(t, "H_original");
+    r->h_bitstring = nist_value(t, "H_bitstring");
+    r->h_min = nist_value(t, "min(H_original, 8 X H_bitstring)");
+    free(t);
+}
+
+/*
+ * Compare every implemented estimator with ea_non_iid.  The combined values
+ * include NIST's predictor estimators, which assess.c does not implement,
+ * so ours can only be larger (a minimum over fewer estimators);
+ * predictors_win says whether they decide the result for this file.
+ */
+static void check_against_nist(const char *bin, const char *txt,
+                               int predictors_win)
+{
+    struct nist_ref ref;
+    struct assess_result r;
+    size_t n;
+    uint8_t *s = load_file(bin, &n);
+    int bad = 0;
+    struct {
+        const char *name;
+        double ours, nist;
+    } row[9];
+
+    nist_load(txt, &ref);
+    assert_int_equal(assess_run(s, n, &r), 0);
+    free(s);
+
+    row[0].name = "MCV literal";      row[0].ours = r.mcv;         row[0].nist = ref.mcv;
+    row[1].name = "t-Tuple literal";  row[1].ours = r.tuple;       row[1].nist = ref.tuple;
+    row[2].name = "LRS literal";      row[2].ours = r.lrs;         row[2].nist = ref.lrs;
+    row[3].name = "MCV bits";         row[3].ours = r.mcv_bits;    row[3].nist = ref.mcv_bits;
+    row[4].name = "Collision bits";   row[4].ours = r.collision;   row[4].nist = ref.collision;
+    row[5].name = "Markov bits";      row[5].ours = r.markov;      row[5].nist = ref.markov;
+    row[6].name = "Compression bits"; row[6].ours = r.compression; row[6].nist = ref.compression;
+    row[7].name = "t-Tuple bits";     row[7].ours = r.tuple_bits;  row[7].nist = ref.tuple_bits;
+    row[8].name = "LRS bits";         row[8].ours = r.lrs_bits;    row[8].nist = ref.lrs_bits;
+
+    print_message("%s (n = %zu)\n", bin, n);
+    print_message("  %-18s %12s %12s %10s\n", "estimator", "ours", "NIST", "diff");
+    for (size_t i = 0; i < sizeof(row) / sizeof(row[0]); i++) {
+        double d = row[i].ours - row[i].nist;
+        int ok = fabs(d) <= NIST_TOL;
+
+        print_message("  %-18s %12.6f %12.6f %10.1e%s\n", row[i].name,
+                      row[i].ours, row[i].nist, d, ok ? "" : "  <-- FAIL");
+        bad += !ok;
+    }
+    print_message("  %-18s %12.6f %12.6f\n", "H_original", r.h_original,
+                  ref.h_original);
+    print_message("  %-18s %12.6f %12.6f\n", "H_bitstring", r.h_bitstring,
+                  ref.h_bitstring);
+    print_message("  %-18s %12.6f %12.6f\n", "h_min", r.h_min, ref.h_min);
+    assert_int_equal(bad, 0);
+
+    /* combination: a minimum over a subset of NIST's estimators */
+    assert_true(r.h_original >= ref.h_original - NIST_TOL);
+    assert_true(r.h_bitstring >= ref.h_bitstring - NIST_TOL);
+    assert_true(r.h_min >= ref.h_min - NIST_TOL);
+    if (!predictors_win) {
+        assert_true(fabs(r.h_original - ref.h_original) <= NIST_TOL);
+        assert_true(fabs(r.h_bitstring - ref.h_bitstring) <= NIST_TOL);
+        assert_true(fabs(r.h_min - ref.h_min) <= NIST_TOL);
+    }
+    /* and the combination rule itself */
+    assert_true(r.h_original == fmin(r.mcv, fmin(r.tuple, r.lrs)));
+    assert_true(r.h_bitstring ==
+                fmin(fmin(r.mcv_bits, r.collision),
+                     fmin(fmin(r.markov, r.compression),
+                          fmin(r.tuple_bits, r.lrs_bits))));
+    assert_true(r.h_min == fmin(r.h_original, 8.0 * r.h_bitstring));
+}
+
+/* 1,000,000 samples, 57 distinct values: no predictor is the minimum. */
+static void test_nist_low8(void **state)
+{
+    (void)state;
+    check_against_nist("tsc-all-deltas-low8.bin",
+                       "tsc-all-deltas-low8.ea_non_iid.txt", 0);
+}
+
+/* 149,013 samples, 256 values: NIST's H_original (5.949379) comes from the
+ * MultiMCW predictor, so ours (6.801907, MCV / t-Tuple) is higher. */
+static void test_nist_jumps(void **state)
+{
+    (void)state;
+    check_against_nist("tsc-jumps-folded.bin",
+                       "tsc-jumps-folded.ea_non_iid.txt", 1);
+}
+
+/* ---- constant and uniform data ---- */
+
+/* Every estimator must give (about) 0 on constant data.  For a byte whose
+ * bits are not all equal only the literal view is constant. */
+static void check_constant(uint8_t value, int bits_constant)
+{
+    const size_t n = 100000;
+    uint8_t *s = malloc(n);
+    struct assess_result r;
+
+    assert_non_null(s);
+    memset(s, value, n);
+    assert_true(assess_mcv(s, n) == 0.0);
+    assert_int_equal(assess_run(s, n, &r), 0);
+    assert_true(r.mcv == 0.0);
+    assert_true(r.tuple >= 0.0 && r.tuple < 1e-9);
+    assert_true(r.lrs >= 0.0 && r.lrs < 1e-9);
+    assert_true(r.h_original >= 0.0 && r.h_original < 1e-9);
+    assert_true(r.h_min >= 0.0 && r.h_min < 1e-9);
+    if (bits_constant) {
+        assert_true(assess_mcv_bits(s, n) == 0.0);
+        assert_true(r.mcv_bits == 0.0);
+        assert_true(r.collision >= 0.0 && r.collision < 1e-9);
+        assert_true(r.markov >= 0.0 && r.markov < 1e-9);
+        assert_true(r.compression >= 0.0 && r.compression < 1e-9);
+        assert_true(r.tuple_bits >= 0.0 && r.tuple_bits < 1e-9);
+        assert_true(r.lrs_bits >= 0.0 && r.lrs_bits < 1e-9);
+        assert_true(r.h_bitstring >= 0.0 && r.h_bitstring < 1e-9);
+    }
+    free(s);
+}
+
+static void test_constant(void **state)
+{
+    (void)state;
+    check_constant(0x00, 1);
+    check_constant(0xff, 1);
+    check_constant(0x5c, 0);
+}
+
+static void test_uniform(void **state)
+{
+    const size_t n = 1000000;
+    uint8_t *s = malloc(n);
+    uint64_t seed = 0x0123456789abcdefULL;
+    struct assess_result r;
+
+    (void)state;
+    assert_non_null(s);
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t x = splitmix64(&seed);
+        for (size_t j = 0; j < 8 && i + j < n; j++)
+            s[i + j] = (uint8_t)(x >> (8 * j));
+    }
+    assert_int_equal(assess_run(s, n, &r), 0);
+    print_message("uniform: mcv %.4f tuple %.4f lrs %.4f | bits: mcv %.4f "
+                  "coll %.4f markov %.4f comp %.4f tuple %.4f lrs %.4f | "
+                  "h_min %.4f\n", r.mcv, r.tuple, r.lrs, r.mcv_bits,
+                  r.collision, r.markov, r.compression, r.tuple_bits,
+                  r.lrs_bits, r.h_min);
+    assert_true(r.mcv > 7.8 && r.mcv <= 8.0);
+    assert_true(r.tuple > 7.8 && r.tuple <= 8.0);
+    assert_true(r.lrs > 7.5 && r.lrs <= 8.0);
+    assert_true(r.mcv_bits > 0.99 && r.mcv_bits <= 1.0);
+    assert_true(r.collision > 0.9 && r.collision <= 1.0);
+    assert_true(r.markov > 0.99 && r.markov <= 1.0);
+    assert_true(r.compression > 0.8 && r.compression <= 1.0);
+    /* the bitstring t-Tuple estimate is ~0.93 even for ideal bits */
+    assert_true(r.tuple_bits > 0.9 && r.tuple_bits <= 1.0);
+    assert_true(r.lrs_bits > 0.95 && r.lrs_bits <= 1.0);
+    assert_true(r.h_min > 6.4 && r.h_min <= 8.0);
+    free(s);
+}
+
+/* ---- edge cases ---- */
+
+static void test_too_few_samples(void **state)
+{
+    const uint8_t one[1] = { 0x42 };
+    uint8_t small[100];
+    struct assess_result r;
+    double t, l;
+
+    (void)state;
+    /* NULL / empty */
+    assert_true(assess_mcv(NULL, 10) == -1.0);
+    assert_true(assess_mcv(one, 0) == -1.0);
+    assert_true(assess_collision(NULL, 0) == -1.0);
+    assert_int_equal(assess_run(NULL, 5, &r), -1);
+    assert_true(r.mcv == -1.0 && r.h_min == -1.0);
+    assert_int_equal(assess_run(one, 0, &r), -1);
+    assert_int_equal(assess_run(one, 1, NULL), -1);
+
+    /* one sample: MCV needs n >= 2 literal symbols */
+    assert_true(assess_mcv(one, 1) == -1.0);
+    assert_true(assess_tuple(one, 1) == -1.0);
+    assert_true(assess_lrs(one, 1) == -1.0);
+
+    /* 100 distinct symbols: no tuple repeats 35 times, no LRS */
+    for (size_t i = 0; i < sizeof(small); i++)
+        small[i] = (uint8_t)i;
+    assert_int_equal(assess_tuple_lrs(small, sizeof(small), 0, &t, &l), 0);
+    assert_true(t == -1.0 && l == -1.0);
+    assert_true(assess_tuple(small, sizeof(small)) == -1.0);
+
+    /* compression needs more than 1000 6-bit blocks: 751 samples */
+    assert_true(assess_compression(small, sizeof(small)) == -1.0);
+    {
+        uint8_t *big = calloc(751, 1);
+        assert_non_null(big);
+        assert_true(assess_compression(big, 750) == -1.0);
+        assert_true(assess_compression(big, 751) >= 0.0);
+        free(big);
+    }
+
+    /* assess_run on too little data still works, skipping what can't run */
+    assert_int_equal(assess_run(small, sizeof(small), &r), 0);
+    assert_true(r.tuple == -1.0 && r.lrs == -1.0 && r.compression == -1.0);
+    assert_true(r.h_original == r.mcv);
+    assert_true(r.h_min >= 0.0);
+}
+
+/* Markov and collision on hand-computable bit patterns. */
+static void test_bit_patterns(void **state)
+{
+    uint8_t s[4096];
+
+    (void)state;
+    /* 1010... : every transition is deterministic, so the most likely
+     * 128-bit sequence 0101..01 has probability P_0 = 1/2 -> 1/128;
+     * all collision times are 3 -> X = 3 > 2.5 -> no solution -> 1.0 */
+    memset(s, 0xaa, sizeof(s));
+    assert_true(fabs(assess_markov(s, sizeof(s)) - 1.0 / 128.0) < 1e-12);
+    assert_true(assess_collision(s, sizeof(s)) == 1.0);
+    /* exactly half ones: p_u = 1/2 + z_alpha sqrt(1/4 / (N-1)), N = 8n */
+    assert_true(fabs(assess_mcv_bits(s, sizeof(s)) +
+                     log2(0.5 + 2.5758293035489008 *
+                          sqrt(0.25 / (8.0 * sizeof(s) - 1.0)))) < 1e-12);
+    /* the 8-bit literal view sees a constant */
+    assert_true(assess_mcv(s, sizeof(s)) == 0.0);
+}
+
+/* ---- t-Tuple / LRS against a brute-force reference ---- */
+
+static const uint8_t *cmp_text;
+static size_t cmp_len;
+
+static int cmp_suffix(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    size_t li = cmp_len - i, lj = cmp_len - j;
+    int c = memcmp(cmp_text + i, cmp_text + j, li < lj ? li : lj);
+
+    if (c != 0)
+        return c;
+    return li < lj ? -1 : 1;
+}
+
+/*
+ * Straightforward 90B 6.3.5 / 6.3.6 over an explicit symbol string: the
+ * suffixes are sorted with qsort/memcmp, and for every t the runs of
+ * suffixes sharing t symbols (the occurrences of one t-tuple) are counted
+ * directly.
+ */
+static void brute_tuple_lrs(const uint8_t *text, size_t m, double *tuple,
+                            double *lrs)
+{
+    size_t *idx = malloc(m * sizeof(*idx));
+    size_t *lcp = malloc(m * sizeof(*lcp));
+    size_t *q = calloc(m + 2, sizeof(*q));
+    uint64_t *sum = calloc(m + 2, sizeof(*sum));
+    size_t v = 0, u;
+    long double pmax;
+
+    assert_true(idx && lcp && q && sum);
+    for (size_t i = 0; i < m; i++)
+        idx[i] = i;
+    cmp_text = text;
+    cmp_len = m;
+    qsort(idx, m, sizeof(*idx), cmp_suffix);
+    lcp[0] = 0;
+    for (size_t r = 1; r < m; r++) {
+        size_t a = idx[r - 1], b = idx[r], h = 0;
+        while (a + h < m && b + h < m && text[a + h] == text[b + h])
+            h++;
+        lcp[r] = h;
+        if (h > v)
+            v = h;
+    }
+    for (size_t t = 1; t <= v; t++) {
+        size_t run = 1;
+        for (size_t r = 1; r <= m; r++) {
+            if (r < m && lcp[r] >= t) {
+                run++;
+                continue;
+            }
+            if (run > q[t])
+                q[t] = run;
+            sum[t] += (uint64_t)run * (run - 1) / 2;
+            run = 1;
+        }
+    }
+    for (u = 1; u <= v && q[u] >= 35; u++)
+        ;
+    *tuple = -1.0;
+    pmax = -1.0L;
+    for (size_t t = 1; t < u; t++) {
+        long double p = powl((long double)q[t] / (long double)(m - t + 1),
+                             1.0L / (long double)t);
+        if (p > pmax)
+            pmax = p;
+    }
+    if (pmax > 0.0L) {
+        long double pu = pmax + 2.575829303548900384158L *
+                         sqrtl(pmax * (1.0L - pmax) / (long double)(m - 1));
+        *tuple = (double)-log2l(pu < 1.0L ? pu : 1.0L);
+    }
+    *lrs = -1.0;
+    if (v >= u) {
+        long double pu;
+        pmax = 0.0L;
+        for (size_t w = u; w <= v; w++) {
+            long double pairs = (long double)(m - w + 1) *
+                                (long double)(m - w) / 2.0L;
+            long double p = powl((long double)sum[w] / pairs,
+                                 1.0L / (long double)w);
+            if (p > pmax)
+                pmax = p;
+        }
+        pu = pmax + 2.575829303548900384158L *
+             sqrtl(pmax * (1.0L - pmax) / (long double)(m - 1));
+        *lrs = (double)-log2l(pu < 1.0L ? pu : 1.0L);
+    }
+    if (*tuple == 0.0)
+        *tuple = 0.0;   /* no -0.0 */
+    if (*lrs == 0.0)
+        *lrs = 0.0;
+    free(idx);
+    free(lcp);
+    free(q);
+    free(sum);
+}
+
+static void check_brute(const char *what, const uint8_t *s, size_t n)
+{
+    double t, l, bt, bl;
+    uint8_t *bits = to_bits(s, n);
+
+    assert_int_equal(assess_tuple_lrs(s, n, 0, &t, &l), 0);
+    brute_tuple_lrs(s, n, &bt, &bl);
+    if (fabs(t - bt) > 1e-12 || fabs(l - bl) > 1e-12)
+        fail_msg("%s literal: tuple %.15g vs %.15g, lrs %.15g vs %.15g",
+                 what, t, bt, l, bl);
+    assert_true(assess_tuple(s, n) == t);
+    assert_true(assess_lrs(s, n) == l);
+
+    assert_int_equal(assess_tuple_lrs(s, n, 1, &t, &l), 0);
+    brute_tuple_lrs(bits, 8 * n, &bt, &bl);
+    if (fabs(t - bt) > 1e-12 || fabs(l - bl) > 1e-12)
+        fail_msg("%s bits: tuple %.15g vs %.15g, lrs %.15g vs %.15g",
+                 what, t, bt, l, bl);
+    assert_true(assess_tuple_bits(s, n) == t);
+    assert_true(assess_lrs_bits(s, n) == l);
+    free(bits);
+}
+
+static void test_tuple_lrs_brute(void **state)
+{
+    const size_t n = 2500;
+    uint8_t *s = malloc(n);
+    uint64_t seed = 42;
+    size_t flen, fib_a = 1, fib_b = 1;
+    uint8_t *file;
+
+    (void)state;
+    assert_non_null(s);
+
+    /* skewed bytes: geometric-like, low bits biased */
+    for (size_t i = 0; i < n; i++) {
+        uint64_t x = splitmix64(&seed);
+        unsigned k = 0;
+        while (k < 20 && (x & 3) == 0) {
+            k++;
+            x >>= 2;
+        }
+        s[i] = (uint8_t)(k * 16 + (x >> 60));
+    }
+    check_brute("skewed", s, n);
+
+    /* three-symbol alphabet */
+    for (size_t i = 0; i < n; i++)
+        s[i] = (uint8_t)(splitmix64(&seed) % 3);
+    check_brute("ternary", s, n);
+
+    /* periodic text with 1% corruption (long repeats, t >> 1) */
+    for (size_t i = 0; i < n; i++) {
+        uint64_t x = splitmix64(&seed);
+        s[i] = (x % 100 == 0) ? (uint8_t)(x >> 32) :
+               (uint8_t)"preemptd entropy"[i % 16];
+    }
+    check_brute("periodic", s, n);
+
+    /* Fibonacci word (maximally repetitive, stresses SA-IS recursion) */
+    s[0] = 'a';
+    for (size_t len = 1; len < n;) {
+        /* f_{k+1} = f_k f_{k-1}: append the first fib_a symbols */
+        size_t add = fib_a;
+        for (size_t i = 0; i < add && len < n; i++)
+            s[len++] = s[i];
+        fib_a = fib_b;
+        fib_b = len;
+    }
+    check_brute("fibonacci", s, n);
+
+    /* a run of zeros then random bytes, and vice versa */
+    for (size_t i = 0; i < n; i++)
+        s[i] = i < n / 3 ? 0 : (uint8_t)splitmix64(&seed);
+    check_brute("zeros+random", s, n);
+    for (size_t i = 0; i < n; i++)
+        s[i] = i >= n / 2 ? 0x81 : (uint8_t)(splitmix64(&seed) & 0x0f);
+    check_brute("random+run", s, n);
+
+    /* short constant string (LRS spans nearly everything) */
+    memset(s, 7, 200);
+    check_brute("constant", s, 200);
+
+    /* slices of the real data */
+    file = load_file("tsc-jumps-folded.bin", &flen);
+    check_brute("jumps[0:2500]", file, flen < n ? flen : n);
+    free(file);
+    file = load_file("tsc-all-deltas-low8.bin", &flen);
+    check_brute("low8[5000:7500]", file + 5000, n);
+    free(file);
+    free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_too_few_samples),
+        cmocka_unit_test(test_bit_patterns),
+        cmocka_unit_test(test_constant),
+        cmocka_unit_test(test_tuple_lrs_brute),
+        cmocka_unit_test(test_uniform),
+        cmocka_unit_test(test_nist_jumps),
+        cmocka_unit_test(test_nist_low8),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
