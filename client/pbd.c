@@ -18,6 +18,25 @@
 
 #define PIPELINE 4 /* read requests in flight on one connection */
 
+/* A waiting entropy request must be filled within the daemon's wait limit,
+ * which at tens of conditioned bytes per second means small requests; a
+ * long read is many of them, so it goes on as long as entropy keeps
+ * arriving. A no-wait read stays whole, so a refusal consumes nothing. */
+#define WAIT_CHUNK_CONDITIONED 64u
+#define WAIT_CHUNK_RAW 512u
+
+static uint32_t chunk_for(pbd_mode mode, unsigned flags)
+{
+    uint32_t max = proto_max_read((uint8_t)mode);
+    if (max == 0 || (flags & PBD_READ_NOWAIT))
+        return max;
+    if (mode == PBD_MODE_CONDITIONED)
+        return WAIT_CHUNK_CONDITIONED;
+    if (mode == PBD_MODE_RAW)
+        return WAIT_CHUNK_RAW;
+    return max;
+}
+
 struct pbd {
     int fd;
     bool broken; /* a reply was lost mid-stream: the connection is unusable */
@@ -179,7 +198,7 @@ int pbd_read_ex(pbd_t *p, void *buf, size_t len, pbd_mode mode,
 {
     if (!p || (!buf && len) || (flags & ~PBD_READ_NOWAIT))
         return PBD_EINVAL;
-    uint32_t chunk = proto_max_read((uint8_t)mode);
+    uint32_t chunk = chunk_for(mode, flags);
     if (chunk == 0)
         return PBD_EINVAL;
     if (p->broken)

@@ -101,14 +101,18 @@ int pbd_open(pbd_t **out, const char *path);
 void pbd_close(pbd_t *p);
 
 /* Fills exactly len bytes of buf in the given mode, waiting for the source
- * if needed (the daemon bounds the wait, then PBD_ETIMEDOUT). Returns 0, or a
- * negative PBD_E* code; on failure the contents of buf are unspecified and
- * have been wiped. Bytes are never served twice, to this or any client. */
+ * if needed. Conditioned and raw reads go out as small requests (64 and 512
+ * bytes), so a long read proceeds as entropy arrives; each request fails
+ * with PBD_ETIMEDOUT if the daemon cannot fill it within its wait limit
+ * (10 s by default). Returns 0, or a negative PBD_E* code; on failure the
+ * contents of buf are unspecified and have been wiped. Bytes are never
+ * served twice, to this or any client. */
 int pbd_read(pbd_t *p, void *buf, size_t len, pbd_mode mode);
 
-/* As pbd_read() with flags (PBD_READ_NOWAIT) and a wait limit in
- * milliseconds (0: the daemon's default). With PBD_READ_NOWAIT a read that
- * cannot be met in full from stock fails with PBD_EAGAIN and consumes
+/* As pbd_read() with flags (PBD_READ_NOWAIT) and a wait limit per request
+ * in milliseconds (0: the daemon's default). With PBD_READ_NOWAIT the read is
+ * sent whole (up to 64 KiB per request in the entropy modes) and one that
+ * cannot be met in full from stock fails with PBD_EAGAIN, consuming
  * nothing. */
 int pbd_read_ex(pbd_t *p, void *buf, size_t len, pbd_mode mode,
                 unsigned flags, uint32_t timeout_ms);

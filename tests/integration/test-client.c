@@ -1,0 +1,188 @@
+/* test-client.c - libpbd against the real daemon ($PREEMPTD) on a temporary
+ * socket: every mode, exact lengths, uniqueness, errors, one-call form. */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "pbd.h"
+
+static char dir[] = "/tmp/pbd-client-XXXXXX";
+static char sock[128];
+static pid_t daemon_pid;
+
+static int start_daemon(void **state)
+{
+    (void)state;
+    const char *bin = getenv("PREEMPTD");
+    if (!bin || !mkdtemp(dir))
+        return -1;
+    snprintf(sock, sizeof(sock), "%s/s.sock", dir);
+    daemon_pid = fork();
+    if (daemon_pid == 0) {
+        char log[160];
+        snprintf(log, sizeof(log), "%s/log", dir);
+        freopen(log, "w", stderr);
+        execl(bin, bin, "--foreground", "--socket", sock, "--ring-size", "2048",
+              (char *)NULL);
+        _exit(127);
+    }
+    /* Wait for the start-up health test to pass. */
+    for (int i = 0; i < 600; i++) {
+        pbd_t *p;
+        if (pbd_open(&p, sock) == 0) {
+            pbd_health_state hs;
+            char msg[256];
+            int rc = pbd_health(p, &hs, msg, sizeof(msg));
+            pbd_close(p);
+            if (rc == 0 && hs == PBD_HEALTH_OK)
+                return 0;
+        }
+        usleep(100000);
+    }
+    return -1;
+}
+
+static int stop_daemon(void **state)
+{
+    (void)state;
+    int status = -1;
+    kill(daemon_pid, SIGTERM);
+    waitpid(daemon_pid, &status, 0);
+    char cmd[200];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        return -1;
+    /* A clean exit is part of the contract (and of the sanitizer builds). */
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+static void test_modes_and_lengths(void **state)
+{
+    (void)state;
+    pbd_t *p;
+    assert_int_equal(pbd_open(&p, sock), 0);
+    static uint8_t a[(1 << 20) + 13], b[(1 << 20) + 13];
+    /* drbg over two requests (1 MiB is the per-request maximum). */
+    assert_int_equal(pbd_read(p, a, sizeof(a), PBD_MODE_DRBG), 0);
+    assert_int_equal(pbd_read(p, b, sizeof(b), PBD_MODE_DRBG), 0);
+    assert_memory_not_equal(a, b, sizeof(a));
+    assert_memory_not_equal(a, a + (1 << 20) - 32, 32); /* chunks differ */
+    uint8_t c1[64], c2[64], r[32];
+    assert_int_equal(pbd_read(p, c1, sizeof(c1), PBD_MODE_CONDITIONED), 0);
+    assert_int_equal(pbd_read(p, c2, sizeof(c2), PBD_MODE_CONDITIONED), 0);
+    assert_memory_not_equal(c1, c2, sizeof(c1));
+    assert_int_equal(pbd_read(p, r, sizeof(r), PBD_MODE_RAW), 0);
+    assert_int_equal(pbd_read(p, r, 0, PBD_MODE_RAW), 0); /* nothing to do */
+    pbd_close(p);
+}
+
+static void test_many_reads_unique(void **state)
+{
+    (void)state;
+    pbd_t *p;
+    assert_int_equal(pbd_open(&p, sock), 0);
+    /* Conditioned blocks cost 160 raw bytes each: fewer of them. */
+    enum { ND = 200, NC = 24 };
+    static uint8_t blocks[ND + NC][32];
+    for (int i = 0; i < ND; i++)
+        assert_int_equal(pbd_read(p, blocks[i], 32, PBD_MODE_DRBG), 0);
+    for (int i = 0; i < NC; i++)
+        assert_int_equal(pbd_read_ex(p, blocks[ND + i], 32,
+                                     PBD_MODE_CONDITIONED, 0, 60000), 0);
+    for (int i = 0; i < ND + NC; i++)
+        for (int j = i + 1; j < ND + NC; j++)
+            assert_memory_not_equal(blocks[i], blocks[j], 32);
+    pbd_close(p);
+}
+
+static void test_stats_health(void **state)
+{
+    (void)state;
+    pbd_t *p;
+    assert_int_equal(pbd_open(&p, sock), 0);
+    char buf[8192];
+    assert_int_equal(pbd_stats(p, buf, sizeof(buf)), 0);
+    assert_int_equal(buf[0], '{');
+    assert_non_null(strstr(buf, "\"event_rate\""));
+    char small[16];
+    assert_int_equal(pbd_stats(p, small, sizeof(small)), PBD_ETOOBIG);
+    assert_int_equal(strlen(small), sizeof(small) - 1);
+    pbd_health_state hs;
+    char msg[256];
+    assert_int_equal(pbd_health(p, &hs, msg, sizeof(msg)), 0);
+    assert_int_equal(hs, PBD_HEALTH_OK);
+    assert_memory_equal(msg, "ok", 2);
+    /* The connection is still in step after the truncated reply. */
+    uint8_t x[8];
+    assert_int_equal(pbd_read(p, x, sizeof(x), PBD_MODE_DRBG), 0);
+    pbd_close(p);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    pbd_t *p;
+    char path[300];
+    memset(path, 'a', sizeof(path) - 1);
+    path[0] = '/';
+    path[sizeof(path) - 1] = '\0';
+    assert_int_equal(pbd_open(&p, path), PBD_EPATH);
+    assert_int_equal(pbd_open(&p, "/nonexistent/preemptd.sock"), PBD_ECONNECT);
+    assert_int_equal(pbd_open(NULL, sock), PBD_EINVAL);
+    assert_int_equal(pbd_open(&p, sock), 0);
+    uint8_t buf[64];
+    assert_int_equal(pbd_read(p, buf, sizeof(buf), (pbd_mode)7), PBD_EINVAL);
+    assert_int_equal(pbd_read_ex(p, buf, sizeof(buf), PBD_MODE_RAW, 0x80, 0),
+                     PBD_EINVAL);
+    /* More than the ring can ever hold, no wait: EAGAIN, buffer wiped. */
+    static uint8_t big[60000];
+    memset(big, 0xAA, sizeof(big));
+    assert_int_equal(pbd_read_ex(p, big, sizeof(big), PBD_MODE_RAW,
+                                 PBD_READ_NOWAIT, 0), PBD_EAGAIN);
+    for (size_t i = 0; i < sizeof(big); i++)
+        assert_int_equal(big[i], 0);
+    /* A wait limit that cannot be met. */
+    assert_int_equal(pbd_read_ex(p, big, sizeof(big), PBD_MODE_RAW, 0, 200),
+                     PBD_ETIMEDOUT);
+    /* Still usable afterwards. */
+    assert_int_equal(pbd_read(p, buf, 16, PBD_MODE_DRBG), 0);
+    pbd_close(p);
+    assert_string_equal(pbd_errname(PBD_EAGAIN), "PBD_EAGAIN");
+    assert_non_null(strstr(pbd_strerror(PBD_EHEALTH), "health"));
+}
+
+static void test_getentropy_default_socket(void **state)
+{
+    (void)state;
+    setenv("PBD_SOCKET", sock, 1);
+    assert_string_equal(pbd_default_socket(), sock);
+    uint8_t a[48], b[48];
+    assert_int_equal(pbd_getentropy(a, sizeof(a)), 0);
+    assert_int_equal(pbd_getentropy(b, sizeof(b)), 0);
+    assert_memory_not_equal(a, b, sizeof(a));
+    setenv("PBD_SOCKET", "", 1);
+    assert_string_equal(pbd_default_socket(), PBD_DEFAULT_SOCKET);
+    unsetenv("PBD_SOCKET");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_modes_and_lengths),
+        cmocka_unit_test(test_many_reads_unique),
+        cmocka_unit_test(test_stats_health),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_getentropy_default_socket),
+    };
+    return cmocka_run_group_tests(tests, start_daemon, stop_daemon);
+}
