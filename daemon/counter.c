@@ -48,3 +48,13 @@ uint64_t counter_frequency(void)
 #endif
     return cached;
 }
+
+uint64_t counter_threshold_for(uint64_t median, uint64_t freq)
+{
+    uint64_t t = 2;
+    if (median <= UINT64_MAX / 16 && 16 * median > t)
+        t = 16 * median;
+    if (freq / 1000000u > t)
+        t = freq / 1000000u;
+    return t;
+}

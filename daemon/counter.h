@@ -51,4 +51,10 @@ static inline uint64_t counter_read(void)
  * value. Not thread-safe on the first call: call it once from main(). */
 uint64_t counter_frequency(void);
 
+/* Returns the event threshold in ticks for a counter of freq Hz whose
+ * ordinary read-to-read delta has median `median`: max(2 ticks, 16 x median,
+ * 1 us). Pure arithmetic, here rather than in the sampler so unit tests (also
+ * under qemu) can check it without starting a thread. */
+uint64_t counter_threshold_for(uint64_t median, uint64_t freq);
+
 #endif

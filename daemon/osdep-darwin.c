@@ -37,10 +37,12 @@ void osdep_sampler_thread_setup(int cpu, char *note, size_t cap)
     pthread_setname_np("pbd-sampler");
     int qos = pthread_set_qos_class_self_np(QOS_CLASS_USER_INTERACTIVE, 0);
     thread_affinity_policy_data_t pol = {.affinity_tag = cpu + 1};
-    kern_return_t kr = thread_policy_set(mach_thread_self(),
-                                         THREAD_AFFINITY_POLICY,
+    /* mach_thread_self() hands us a send right; give it back. */
+    thread_act_t self = mach_thread_self();
+    kern_return_t kr = thread_policy_set(self, THREAD_AFFINITY_POLICY,
                                          (thread_policy_t)&pol,
                                          THREAD_AFFINITY_POLICY_COUNT);
+    mach_port_deallocate(mach_task_self(), self);
     snprintf(note, cap,
              "macOS: pinning is a hint only (affinity tag %d: %s; QoS "
              "user-interactive: %s)",
