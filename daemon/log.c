@@ -45,12 +45,19 @@ static const char *level_name(enum log_level lvl)
     }
 }
 
+/* The format attribute tells clang fmt is checked at log_msg()'s callers;
+ * without it -Wformat-nonliteral (part of -Wformat=2) rejects the vsnprintf. */
+static void vlog(enum log_level lvl, const char *suffix, const char *fmt,
+                 va_list ap) __attribute__((format(printf, 3, 0)));
+
 static void vlog(enum log_level lvl, const char *suffix, const char *fmt,
                  va_list ap)
 {
     if (lvl > max_level)
         return;
-    char msg[1024];
+    /* Large enough for the SIGUSR1 stats line (server.c formats up to 4 KiB
+     * of JSON), which a shorter buffer would cut into invalid JSON. */
+    char msg[4608];
     vsnprintf(msg, sizeof(msg), fmt, ap);
     if (journal) {
         fprintf(stderr, "<%d>%s%s%s\n", (int)lvl, msg, suffix ? ": " : "",

@@ -69,7 +69,8 @@ static void usage(FILE *f)
 "      --feed-kernel       feed conditioned output to the kernel (Linux, RNDADDENTROPY)\n"
 "      --feed-interval-ms MS  (default 60000)\n"
 #ifdef PBD_FAULT_INJECTION
-"      --fault stuck|periodic  test build only: replace the counter\n"
+"      --fault stuck|periodic|periodic-after=N  test build only: replace the\n"
+"                          counter (periodic-after: real for N events first)\n"
 #endif
 "      --log-level LEVEL   error, warn, info or debug (default info)\n"
 "  -h, --help              this text\n"
@@ -233,8 +234,13 @@ static void parse(int argc, char **argv, struct options *o)
                 o->smp.fault = SAMPLER_FAULT_STUCK;
             else if (strcmp(optarg, "periodic") == 0)
                 o->smp.fault = SAMPLER_FAULT_PERIODIC;
-            else {
-                fprintf(stderr, "preemptd: --fault: stuck or periodic\n");
+            else if (strncmp(optarg, "periodic-after=", 15) == 0) {
+                o->smp.fault = SAMPLER_FAULT_PERIODIC_AFTER;
+                o->smp.fault_after =
+                    num("fault", optarg + 15, 1, UINT64_MAX / 2);
+            } else {
+                fprintf(stderr, "preemptd: --fault: stuck, periodic or "
+                                "periodic-after=N\n");
                 exit(2);
             }
             break;
@@ -423,7 +429,9 @@ int main(int argc, char **argv)
 #ifdef PBD_FAULT_INJECTION
     if (o.smp.fault)
         log_warnx("FAULT INJECTION: counter replaced (%s)",
-                  o.smp.fault == SAMPLER_FAULT_STUCK ? "stuck" : "periodic");
+                  o.smp.fault == SAMPLER_FAULT_STUCK      ? "stuck"
+                  : o.smp.fault == SAMPLER_FAULT_PERIODIC ? "periodic"
+                                                          : "periodic-after");
 #endif
     if (server_start(&srv, smp) != 0)
         goto out;

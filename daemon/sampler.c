@@ -26,16 +26,6 @@ static int cmp_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-uint64_t sampler_threshold_for(uint64_t median, uint64_t freq)
-{
-    uint64_t t = 2;
-    if (median <= UINT64_MAX / 16 && 16 * median > t)
-        t = 16 * median;
-    if (freq / 1000000u > t)
-        t = freq / 1000000u;
-    return t;
-}
-
 /* Median of ordinary read-to-read deltas. Runs on the calling thread before
  * sampling starts, so its allocation is outside the hot loop. */
 static uint64_t calibrate_median(void)
@@ -69,7 +59,7 @@ int sampler_init(struct sampler *s, const struct sampler_config *cfg,
     s->freq = counter_frequency();
     s->median_delta = calibrate_median();
     s->threshold = cfg->threshold ? cfg->threshold
-                                  : sampler_threshold_for(s->median_delta,
+                                  : counter_threshold_for(s->median_delta,
                                                           s->freq);
     s->cpu = cfg->cpu >= 0 ? cfg->cpu : osdep_last_cpu();
     atomic_store(&s->st.health_state, HEALTH_STARTUP);
@@ -159,6 +149,11 @@ static inline uint64_t fake_read(struct sampler *s)
 {
     if (s->cfg.fault == SAMPLER_FAULT_STUCK)
         return 12345;
+    /* The jump from the real counter to the fake one is skipped as a gap. */
+    if (s->cfg.fault == SAMPLER_FAULT_PERIODIC_AFTER &&
+        atomic_load_explicit(&s->st.events, memory_order_relaxed) <
+            s->cfg.fault_after)
+        return counter_read();
     /* Periodic: 20 ticks a read, and every 1000th read a jump of 5000. */
     s->fake += 20;
     if (s->fake % 20000 == 0)

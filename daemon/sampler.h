@@ -29,6 +29,8 @@ enum sampler_fault {
     SAMPLER_FAULT_NONE = 0,
     SAMPLER_FAULT_STUCK,    /* counter never moves: no events, a stall */
     SAMPLER_FAULT_PERIODIC, /* every jump the same size: the RCT trips */
+    SAMPLER_FAULT_PERIODIC_AFTER, /* real counter for fault_after events,
+                                   * then periodic: a failure mid-run */
 };
 
 #define SAMPLER_JUMP_BUCKETS 40 /* log2 buckets of the jump size in ticks */
@@ -41,6 +43,7 @@ struct sampler_config {
     unsigned permanent_after; /* failed start-up tests before permanent */
     unsigned stall_ms;    /* no event for this long is a health failure */
     enum sampler_fault fault; /* honoured only in fault-injection builds */
+    uint64_t fault_after;     /* events before PERIODIC_AFTER turns on */
     void (*wake)(void *arg);  /* called from the sampler thread */
     void *wake_arg;
 };
@@ -108,9 +111,5 @@ void sampler_kick(struct sampler *s);
 /* Asks for a wake callback once the ring holds at least level bytes (or on
  * any health change). 0 cancels. */
 void sampler_want(struct sampler *s, size_t level);
-
-/* Reads the median ordinary delta and a threshold for it, for a counter of
- * freq Hz: max(2 ticks, 16 x median, 1 us). Exposed for tests. */
-uint64_t sampler_threshold_for(uint64_t median, uint64_t freq);
 
 #endif

@@ -14,6 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef SOCK_CLOEXEC
+/* macOS has no SOCK_CLOEXEC; the one socket() that uses it (claim_path's
+ * probe) is closed before that function returns, and we never exec. */
+#define SOCK_CLOEXEC 0
+#endif
+
 #include "counter.h"
 #include "egd.h"
 #include "health.h"
@@ -49,6 +55,7 @@ struct conn {
     bool reading;
     bool close_after_write;
     bool denied;
+    bool processing;   /* conn_process is on the stack for this conn */
     enum dialect dialect;
     uint8_t in[IN_CAP];
     size_t inlen;
@@ -64,6 +71,7 @@ struct conn {
 struct wreq {
     uv_write_t req;
     size_t len;
+    size_t early;      /* bytes uv_try_write sent before uv_write */
     bool secret;
     uint8_t data[];
 };
@@ -89,6 +97,7 @@ static struct wreq *wreq_new(size_t len, bool secret)
     if (!w)
         return NULL;
     w->len = len;
+    w->early = 0;
     w->secret = secret;
     return w;
 }
@@ -104,7 +113,7 @@ static void write_cb(uv_write_t *req, int status)
 {
     struct wreq *w = (struct wreq *)req;
     struct conn *c = req->data;
-    c->queued -= w->len;
+    c->queued -= w->len - w->early;
     wreq_free(w);
     if (status < 0 && status != UV_ECANCELED) {
         log_debug("client write failed: %s", uv_strerror(status));
@@ -129,11 +138,24 @@ static void conn_send(struct conn *c, struct wreq *w)
         return;
     }
     uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
+    /* Most replies fit the socket buffer: writing now skips uv_write's
+     * deferred callback and its epoll_ctl, a syscall per request. */
+    int n = c->queued == 0 ? uv_try_write((uv_stream_t *)&c->pipe, &b, 1)
+                           : UV_EAGAIN;
+    if (n == (int)w->len) {
+        c->last_active_ms = now_ms();
+        wreq_free(w);
+        return;
+    }
+    if (n > 0) {
+        w->early = (size_t)n;
+        b = uv_buf_init((char *)w->data + n, (unsigned)(w->len - w->early));
+    }
     w->req.data = c;
-    c->queued += w->len;
+    c->queued += w->len - w->early;
     int rc = uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, write_cb);
     if (rc < 0) {
-        c->queued -= w->len;
+        c->queued -= w->len - w->early;
         wreq_free(w);
         conn_close(c);
     }
@@ -460,6 +482,19 @@ static void start_read(struct conn *c, uint8_t mode, uint32_t n,
     c->p.got = 0;
     if (mode == PBD_MODE_DRBG) {
         pool_maintain(&srv->pool, now_ms(), gate(srv) == 0);
+        if (pool_seeded(&srv->pool) && how == D_BINARY) {
+            /* Straight into the reply: no 1 MiB bounce buffer and copy. */
+            struct wreq *w = wreq_new(PROTO_HDR_LEN + n, true);
+            if (!w || pool_drbg(&srv->pool, w->data + PROTO_HDR_LEN, n) != 0) {
+                if (w)
+                    wreq_free(w);
+                send_error(c, PBD_ENOMEM, false);
+                return;
+            }
+            proto_encode_hdr(w->data, PROTO_T_READ | PROTO_T_REPLY, n);
+            conn_send(c, w);
+            return;
+        }
         if (pool_seeded(&srv->pool)) {
             uint8_t *tmp = malloc(n);
             if (!tmp || pool_drbg(&srv->pool, tmp, n) != 0) {
@@ -552,8 +587,14 @@ static void serve_waiters(struct server *srv)
             if (got) {
                 p->got += (uint32_t)got;
                 progress = true;
-                if (p->got == p->need)
+                if (p->got == p->need) {
                     pending_done(c, 0);
+                } else if (c->wnext) {
+                    /* To the back of the queue: blocks often arrive one
+                     * per wake-up, and the head must not take them all. */
+                    waiter_remove(c);
+                    waiter_add(c);
+                }
             }
         }
     }
@@ -762,6 +803,12 @@ static void set_reading(struct conn *c, bool on);
  * client has too much unread output queued. */
 static void conn_process(struct conn *c)
 {
+    /* A request served at once from inside start_read (serve_waiters ->
+     * pending_done) calls back here; the outer loop has not consumed that
+     * request yet, so let it carry on instead of parsing it twice. */
+    if (c->processing)
+        return;
+    c->processing = true;
     while (!c->closing && !c->busy && !c->close_after_write &&
            c->queued < c->srv->cfg.max_queued && c->inlen > 0) {
         if (c->dialect == D_UNKNOWN) {
@@ -774,12 +821,12 @@ static void conn_process(struct conn *c)
                 c->dialect = D_EGD;
             else {
                 send_error(c, PBD_EPROTO, true);
-                return;
+                break;
             }
         }
         if (c->denied) {
             send_error(c, PBD_EPERM, true);
-            return;
+            break;
         }
         long n = c->dialect == D_BINARY ? handle_binary(c)
                  : c->dialect == D_TEXT ? handle_text(c)
@@ -788,6 +835,12 @@ static void conn_process(struct conn *c)
             break;
         memmove(c->in, c->in + n, c->inlen - (size_t)n);
         c->inlen -= (size_t)n;
+    }
+    c->processing = false;
+    /* A last reply written at once leaves no write_cb to hang up after it. */
+    if (!c->closing && c->close_after_write && c->queued == 0) {
+        conn_close(c);
+        return;
     }
     set_reading(c, !c->closing && !c->busy && !c->close_after_write &&
                        c->queued < c->srv->cfg.max_queued &&
@@ -961,10 +1014,12 @@ static void feed_kernel(struct server *srv, uint64_t now)
     if (!srv->cfg.feed_kernel ||
         now - srv->last_feed_ms < srv->cfg.feed_interval_ms)
         return;
-    srv->last_feed_ms = now;
+    /* The time is stamped only when a block goes out: a due feed that finds
+     * no stock retries next tick rather than a whole interval later. */
     if (gate(srv) != 0 || srv->wait_head ||
         pool_stock(&srv->pool, PBD_MODE_CONDITIONED) < COND_BLOCK_BYTES)
         return;
+    srv->last_feed_ms = now;
     uint8_t block[COND_BLOCK_BYTES];
     pool_take(&srv->pool, PBD_MODE_CONDITIONED, block, sizeof(block));
     int rc = osdep_feed_kernel(block, sizeof(block), COND_BLOCK_BYTES * 8);
@@ -1000,7 +1055,10 @@ static void tick_cb(uv_timer_t *t)
     /* Idle clients, and clients that stopped reading their replies. */
     for (struct conn *c = srv->conns, *nx; c; c = nx) {
         nx = c->next;
-        if (!c->busy && now - c->last_active_ms >= srv->cfg.idle_ms) {
+        /* last_active_ms may be later than now: replies sent during this
+         * tick (try-write in conn_send) stamp it; never underflow. */
+        if (!c->busy && c->last_active_ms < now &&
+            now - c->last_active_ms >= srv->cfg.idle_ms) {
             if (c->queued)
                 srv->cut_off++;
             log_debug("closing idle client (uid %ld)", (long)c->uid);
