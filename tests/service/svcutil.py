@@ -1,0 +1,149 @@
+"""Helpers for the service-integration tests: a pass/fail counter and a
+preemptd launcher that, unlike harness.Daemon, lets a test choose the socket
+path, the environment, the argv prefix (systemd-socket-activate) and how the
+process ends."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import harness
+
+PREEMPTD = os.environ.get("PREEMPTD", "build/daemon/preemptd")
+BUILD = os.environ.get("PBD_BUILD_ROOT", "build")
+SOURCE = os.environ.get("PBD_SOURCE_ROOT", ".")
+
+
+class Checks:
+    """Counts results; every check prints one line."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def ok(self, cond, name, detail=""):
+        if cond:
+            self.passed += 1
+            print("ok   %s" % name)
+        else:
+            self.failed += 1
+            print("FAIL %s %s" % (name, detail))
+        sys.stdout.flush()
+        return cond
+
+    def run(self, fn, *args):
+        """Runs one test function; an exception counts as one failure."""
+        try:
+            fn(self, *args)
+        except Exception as e:  # report and go on with the next test
+            import traceback
+            traceback.print_exc()
+            self.ok(False, fn.__name__, "raised %r" % e)
+
+    def finish(self):
+        print("%d passed, %d failed" % (self.passed, self.failed))
+        sys.exit(1 if self.failed else 0)
+
+
+def tmpdir():
+    return tempfile.mkdtemp(prefix="pbd-svc-")
+
+
+class Proc:
+    """One preemptd (or a wrapper that execs it) with its log in a file."""
+
+    def __init__(self, sock, *args, prefix=(), binary=None, env=None,
+                 ring=2048, logdir=None):
+        self.sock = sock
+        self.log = os.path.join(logdir or os.path.dirname(sock) or ".",
+                                "log-%d" % time.monotonic_ns())
+        argv = list(prefix) + [binary or PREEMPTD, "--foreground",
+                               "--ring-size", str(ring),
+                               "--log-level", "debug"] + list(args)
+        if not prefix:
+            argv[1:1] = ["--socket", sock]
+        e = dict(os.environ)
+        e.pop("NOTIFY_SOCKET", None)
+        e.pop("LISTEN_FDS", None)
+        e.pop("LISTEN_PID", None)
+        e.update(env or {})
+        self.logf = open(self.log, "wb")
+        self.proc = subprocess.Popen(argv, stdout=self.logf,
+                                     stderr=subprocess.STDOUT, env=e)
+        self.pid = self.proc.pid
+
+    def logtext(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def connect(self, timeout=30.0):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(self.sock)
+        return s
+
+    def text(self, line):
+        with self.connect() as s:
+            s.sendall(line.encode() + b"\n")
+            return harness.recv_line(s)
+
+    def wait_socket(self, timeout=10.0):
+        end = time.time() + timeout
+        while time.time() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError("preemptd exited %s:\n%s" %
+                                   (self.proc.returncode, self.logtext()))
+            try:
+                self.connect().close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("socket never came up:\n" + self.logtext())
+
+    def wait_ready(self, timeout=90.0):
+        self.wait_socket()
+        end = time.time() + timeout
+        last = None
+        while time.time() < end:
+            last = self.text("health")
+            if last.startswith("ok"):
+                return last
+            time.sleep(0.1)
+        raise RuntimeError("never healthy (last %r):\n%s" %
+                           (last, self.logtext()))
+
+    def wait_exit(self, timeout=20.0):
+        """Returns the exit status; kills and raises if it does not end."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise RuntimeError("preemptd did not exit:\n" + self.logtext())
+
+    def stop(self, sig=signal.SIGTERM, timeout=15.0):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        rc = self.wait_exit(timeout)
+        self.logf.close()
+        return rc
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.logf.close()
+
+    def wait_log(self, needle, timeout=10.0):
+        end = time.time() + timeout
+        while time.time() < end:
+            if needle in self.logtext():
+                return True
+            time.sleep(0.05)
+        return False
+
+
+def is_hex(s, nbytes):
+    return len(s) == 2 * nbytes and all(c in "0123456789abcdef" for c in s)
