@@ -1,0 +1,280 @@
+/*
+ * ctl-assess.c - `preemptctl assess`: SP 800-90B non-IID estimates
+ * (common/assess.c) on raw samples read from the daemon or from a file,
+ * printed beside the entropy the daemon credits.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "assess.h"
+#include "ctl-json.h"
+#include "ctl.h"
+#include "proto.h"
+
+static void usage_assess(FILE *f)
+{
+    fputs(
+"usage: preemptctl assess -n SAMPLES [-o FILE]\n"
+"       preemptctl assess --file FILE\n"
+"Runs the SP 800-90B section 6.3 estimators implemented in preemptd (MCV,\n"
+"collision, Markov, compression, t-tuple, LRS) on raw samples (one folded\n"
+"jump byte each) and prints each estimate, the minimum, and the entropy\n"
+"the daemon credits. NIST's four predictor estimators are NOT included,\n"
+"so the minimum is an upper bound of what NIST's ea_non_iid reports.\n"
+"  -n, --samples N    read N raw samples from the daemon (K, M: x1024);\n"
+"                     90B asks for 1000000; raw mode may be restricted\n"
+"  -o, --output FILE  also write the samples to FILE, for\n"
+"                     `ea_non_iid FILE 8`\n"
+"  -f, --file FILE    assess FILE (any bytes) instead; no daemon needed\n"
+"  -s, --socket PATH  daemon socket\n", f);
+}
+
+/* Raw requests of this size: one must fill within the daemon's wait
+ * (10 s by default) or its bytes are wiped, so it stays small. */
+#define ASSESS_CHUNK 256u
+/* Consecutive timeouts before giving up: a minute without progress. */
+#define ASSESS_MAX_TIMEOUTS 6
+
+static int read_file(const char *path, uint8_t **out, size_t *n)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        fprintf(stderr, "preemptctl assess: %s: %s\n", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (st.st_size <= 0 || (uint64_t)st.st_size > ASSESS_MAX_SAMPLES) {
+        fprintf(stderr, "preemptctl assess: %s: size must be 1..%zu bytes\n",
+                path, ASSESS_MAX_SAMPLES);
+        close(fd);
+        return -1;
+    }
+    size_t len = (size_t)st.st_size, got = 0;
+    uint8_t *buf = malloc(len);
+    if (!buf) {
+        fputs("preemptctl assess: out of memory\n", stderr);
+        close(fd);
+        return -1;
+    }
+    while (got < len) {
+        ssize_t r = read(fd, buf + got, len - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            fprintf(stderr, "preemptctl assess: %s: %s\n", path,
+                    r == 0 ? "file shrank while reading" : strerror(errno));
+            free(buf);
+            close(fd);
+            return -1;
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    *out = buf;
+    *n = len;
+    return 0;
+}
+
+/* Reads n raw samples from the daemon. Returns 0, or an exit status. */
+static int read_samples(pbd_t *p, uint8_t *buf, size_t n)
+{
+    struct ctl_progress pg;
+    ctl_progress_start(&pg, n, n > ASSESS_CHUNK);
+    size_t done = 0;
+    int timeouts = 0;
+    while (done < n) {
+        size_t k = n - done < ASSESS_CHUNK ? n - done : ASSESS_CHUNK;
+        int rc = pbd_read(p, buf + done, k, PBD_MODE_RAW);
+        if (rc == PBD_ETIMEDOUT && ++timeouts < ASSESS_MAX_TIMEOUTS)
+            continue; /* a slow source: keep asking while it is healthy */
+        if (rc != 0) {
+            ctl_progress_end(&pg);
+            fprintf(stderr, "preemptctl assess: raw read after %zu of %zu "
+                    "samples: %s%s\n", done, n, pbd_strerror(rc),
+                    rc == PBD_EPERM ? " (raw mode is restricted by "
+                                      "--raw-uid)" : "");
+            return CTL_EXIT_FAIL;
+        }
+        done += k;
+        timeouts = 0;
+        ctl_progress_update(&pg, done);
+    }
+    ctl_progress_end(&pg);
+    return 0;
+}
+
+static int write_samples(const char *path, const uint8_t *buf, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "preemptctl assess: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    size_t off = 0;
+    while (off < n) {
+        ssize_t w = write(fd, buf + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            fprintf(stderr, "preemptctl assess: %s: %s\n", path,
+                    strerror(errno));
+            close(fd);
+            unlink(path);
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    if (close(fd) != 0) {
+        fprintf(stderr, "preemptctl assess: %s: %s\n", path, strerror(errno));
+        unlink(path);
+        return -1;
+    }
+    return 0;
+}
+
+/* One row: an estimate in its own unit, and per 8-bit sample. */
+static void row(const char *name, const char *sect, double v, int bits)
+{
+    if (v < 0) {
+        printf("  %-30s %-7s %10s   (could not run on this input)\n", name,
+               sect, "-");
+        return;
+    }
+    if (bits)
+        printf("  %-30s %-7s %10.6f / 1 bit    = %8.6f bits/sample\n", name,
+               sect, v, 8 * v);
+    else
+        printf("  %-30s %-7s %10.6f / 8 bits   = %8.6f bits/sample\n", name,
+               sect, v, v);
+}
+
+static void report(const struct assess_result *r, size_t n, const char *from,
+                   double credited)
+{
+    printf("samples: %zu 8-bit samples from %s\n", n, from);
+    if (n < 1000000)
+        printf("warning: SP 800-90B asks for at least 1000000 samples; "
+               "these estimates are less meaningful\n");
+    printf("\nliteral (8-bit symbols)\n");
+    row("Most Common Value", "6.3.1", r->mcv, 0);
+    row("t-Tuple", "6.3.5", r->tuple, 0);
+    row("Longest Repeated Substring", "6.3.6", r->lrs, 0);
+    printf("bit string (8 bits per sample, MSB first)\n");
+    row("Most Common Value", "6.3.1", r->mcv_bits, 1);
+    row("Collision", "6.3.2", r->collision, 1);
+    row("Markov", "6.3.3", r->markov, 1);
+    row("Compression", "6.3.4", r->compression, 1);
+    row("t-Tuple", "6.3.5", r->tuple_bits, 1);
+    row("Longest Repeated Substring", "6.3.6", r->lrs_bits, 1);
+    printf("\n");
+    printf("H_original:  %.6f bits/sample\n", r->h_original);
+    printf("H_bitstring: %.6f bits/bit\n", r->h_bitstring);
+    printf("min(H_original, 8 X H_bitstring): %.6f bits/sample\n", r->h_min);
+    if (credited >= 0)
+        printf("credited by preemptd: %.3f bits/sample (%s the minimum)\n",
+               credited, credited <= r->h_min ? "at or below" : "ABOVE");
+    else
+        printf("credited by preemptd: n/a (daemon not reachable)\n");
+    printf("\nnote: NIST's four predictor estimators (6.3.7 MultiMCW, 6.3.8 "
+           "Lag, 6.3.9 MultiMMC,\n6.3.10 LZ78Y) are not included: the minimum "
+           "above is an UPPER BOUND of what\nea_non_iid reports (run "
+           "`ea_non_iid FILE 8` on samples saved with -o for the\nfull "
+           "assessment). Restart and IID tests are not run either.\n");
+}
+
+/* The credit from the daemon's stats, or -1 when it cannot be had. */
+static double credited_from(pbd_t *p)
+{
+    static char js[CTL_STATS_CAP];
+    double h;
+    if (!p || pbd_stats(p, js, sizeof(js)) != 0 ||
+        ctl_json_number(js, "entropy.credited_bits_per_byte", &h) != 0)
+        return -1.0;
+    return h;
+}
+
+int ctl_assess(int argc, char **argv, const char *sock)
+{
+    static const struct option opts[] = {
+        {"samples", required_argument, 0, 'n'},
+        {"output", required_argument, 0, 'o'},
+        {"file", required_argument, 0, 'f'},
+        {"socket", required_argument, 0, 's'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    uint64_t n = 0;
+    const char *outpath = NULL, *inpath = NULL;
+    int c;
+    ctl_getopt_reset();
+    while ((c = getopt_long(argc, argv, "n:o:f:s:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            if (ctl_parse_size(optarg, ASSESS_MAX_SAMPLES, &n) != 0) {
+                fprintf(stderr, "preemptctl assess: bad sample count '%s' "
+                        "(1..%zu)\n", optarg, ASSESS_MAX_SAMPLES);
+                return CTL_EXIT_USAGE;
+            }
+            break;
+        case 'o': outpath = optarg; break;
+        case 'f': inpath = optarg; break;
+        case 's': sock = optarg; break;
+        case 'h': usage_assess(stdout); return CTL_EXIT_OK;
+        default: usage_assess(stderr); return CTL_EXIT_USAGE;
+        }
+    }
+    if (optind != argc || (!inpath) == (n == 0) || (inpath && outpath)) {
+        fputs("preemptctl assess: give either -n SAMPLES [-o FILE] or "
+              "--file FILE\n", stderr);
+        usage_assess(stderr);
+        return CTL_EXIT_USAGE;
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    pbd_t *p = NULL;
+    int status = CTL_EXIT_OK;
+    if (inpath) {
+        if (read_file(inpath, &buf, &len) != 0)
+            return CTL_EXIT_FAIL;
+        if (pbd_open(&p, sock) != 0)
+            p = NULL; /* offline: the credit is simply not shown */
+    } else {
+        if (ctl_connect(&p, sock) != 0)
+            return CTL_EXIT_NOCONN;
+        len = (size_t)n;
+        buf = malloc(len);
+        if (!buf) {
+            fputs("preemptctl assess: out of memory\n", stderr);
+            pbd_close(p);
+            return CTL_EXIT_FAIL;
+        }
+        status = read_samples(p, buf, len);
+        if (status == 0 && outpath && write_samples(outpath, buf, len) != 0)
+            status = CTL_EXIT_FAIL;
+    }
+    if (status == 0) {
+        struct assess_result r;
+        if (assess_run(buf, len, &r) != 0) {
+            fputs("preemptctl assess: the estimators could not run (out of "
+                  "memory?)\n", stderr);
+            status = CTL_EXIT_FAIL;
+        } else {
+            double credited = credited_from(p);
+            report(&r, len, inpath ? inpath : "preemptd (raw mode)",
+                   credited);
+        }
+    }
+    pbd_close(p);
+    /* Raw samples are not secret like key material, but they are what the
+     * daemon's output was made from: wipe them anyway. */
+    ctl_wipe(buf, len);
+    free(buf);
+    return status;
+}

@@ -1,0 +1,76 @@
+/*
+ * ctl.h - what the preemptctl subcommands share: exit codes, connecting,
+ * fetching stats, sizes and wiping. Each subcommand lives in its own file
+ * and is entered as ctl_<name>(argc, argv, socket) with argv[0] the
+ * subcommand's name; it returns the process exit status.
+ */
+#ifndef PBD_CTL_H
+#define PBD_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pbd.h"
+
+/* Exit statuses. health adds 1 (degraded) and 2 (failed); every other
+ * subcommand uses 1 for any failure after connecting. */
+#define CTL_EXIT_OK 0
+#define CTL_EXIT_FAIL 1
+#define CTL_EXIT_NOCONN 3 /* cannot connect, or no answer */
+#define CTL_EXIT_USAGE 64 /* as EX_USAGE in sysexits.h */
+
+/* Largest stats object accepted; the daemon's is under 4 KiB. */
+#define CTL_STATS_CAP 16384
+
+/* Connects to sock, printing "preemptctl: cannot connect to SOCK: why" on
+ * failure. Returns 0 with *out set, or a negative PBD_E* code. */
+int ctl_connect(pbd_t **out, const char *sock);
+
+/* Fetches the stats JSON into buf (cap bytes) and checks it is one
+ * well-formed object. Returns 0, or a negative PBD_E* code (PBD_EPROTO
+ * for malformed JSON) after printing why. */
+int ctl_fetch_stats(pbd_t *p, char *buf, size_t cap);
+
+/* Parses a byte count: decimal digits, optionally followed by K, M or G
+ * (powers of 1024; "KiB"/"KB" spellings accepted). Returns 0 with *out set,
+ * or -1 for junk, zero, or a value above max. */
+int ctl_parse_size(const char *s, uint64_t max, uint64_t *out);
+
+/* Formats n bytes as "512 B", "64.0 KiB", "1.0 MiB"... into buf. Returns
+ * buf. */
+const char *ctl_fmt_bytes(uint64_t n, char *buf, size_t cap);
+
+/* Zeroes len bytes at p in a way the compiler may not drop. */
+void ctl_wipe(void *p, size_t len);
+
+/* Progress on stderr for long transfers: a bar redrawn in place. */
+struct ctl_progress {
+    int on;          /* draw at all (stderr is a terminal, transfer large) */
+    uint64_t total;
+    double t0;       /* monotonic seconds at start */
+    double last;     /* last redraw */
+};
+
+/* Starts progress for total units; on when stderr is a tty and enabled. */
+void ctl_progress_start(struct ctl_progress *pg, uint64_t total, int enabled);
+/* Redraws (at most ~10 times a second) for done of total units. */
+void ctl_progress_update(struct ctl_progress *pg, uint64_t done);
+/* Erases the bar's line. */
+void ctl_progress_end(struct ctl_progress *pg);
+
+/* Monotonic seconds. */
+double ctl_now(void);
+
+/* Makes the next getopt_long() call start afresh on a new argv. */
+void ctl_getopt_reset(void);
+
+/* Subcommands. */
+int ctl_read(int argc, char **argv, const char *sock);
+int ctl_stats(int argc, char **argv, const char *sock);
+int ctl_health(int argc, char **argv, const char *sock);
+int ctl_metrics(int argc, char **argv, const char *sock);
+int ctl_top(int argc, char **argv, const char *sock);
+int ctl_assess(int argc, char **argv, const char *sock);
+
+#endif
