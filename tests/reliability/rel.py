@@ -1,0 +1,124 @@
+"""Shared bits of the reliability tests: a pass/fail tally, a bystander
+client that keeps using the daemon while others misbehave, and small
+protocol helpers on top of tests/integration/harness.py."""
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+import traceback
+
+import harness
+from harness import E, T_ERROR, T_READ, T_REPLY, hdr, read_req, recv_frame
+
+PREEMPTD = os.environ.get("PREEMPTD", "build/daemon/preemptd")
+PREEMPTD_FAULT = os.environ.get("PREEMPTD_FAULT", "build/daemon/preemptd-fault")
+
+
+class Tally:
+    """Runs named checks, prints one line each, and ends with the summary
+    line `N passed, N failed` and an exit status."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name, fn, *args):
+        t0 = time.time()
+        try:
+            fn(*args)
+        except Exception:  # noqa: BLE001 - a failed check, report and go on
+            self.failed += 1
+            print("FAIL %s\n%s" % (name, traceback.format_exc()), flush=True)
+        else:
+            self.passed += 1
+            print("ok   %s (%.1fs)" % (name, time.time() - t0), flush=True)
+
+    def ok(self, name, cond, detail=""):
+        """Records a plain condition as a check."""
+        def f():
+            assert cond, detail
+        self.check(name, f)
+
+    def finish(self):
+        print("%d passed, %d failed" % (self.passed, self.failed), flush=True)
+        sys.exit(1 if self.failed else 0)
+
+
+def expect_error(s, code):
+    """Reads one frame from s and asserts it is an error frame with code."""
+    typ, payload = recv_frame(s)
+    assert typ == T_ERROR, "expected error frame, got type 0x%02x" % typ
+    assert payload[0] == E[code], "expected %s, got code %d (%s)" % (
+        code, payload[0], payload[1])
+    return payload[1]
+
+
+def read_ok(s, n, mode="drbg", wait_ms=0):
+    """Sends a binary READ on s and returns the n bytes of its reply."""
+    s.sendall(read_req(n, mode, wait_ms=wait_ms))
+    typ, payload = recv_frame(s)
+    assert typ == (T_READ | T_REPLY), "got 0x%02x %r" % (typ, payload)
+    assert len(payload) == n
+    return payload
+
+
+def alive(d):
+    """Asserts the daemon process is running and serves a fresh client."""
+    assert d.proc.poll() is None, "preemptd exited %s" % d.proc.returncode
+    with d.connect(10) as s:
+        assert len(read_ok(s, 64)) == 64
+    assert d.text("version").startswith("preemptd ")
+
+
+def vmhwm_kib(pid):
+    """Peak resident set of pid in KiB (VmHWM), or -1 when unreadable."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return -1
+
+
+class Bystander(threading.Thread):
+    """One well-behaved client connected throughout: a drbg read and a
+    health request on one connection every period. Records every failure."""
+
+    def __init__(self, d, period=0.05):
+        super().__init__(daemon=True)
+        self.d = d
+        self.period = period
+        self.stop_ev = threading.Event()
+        self.rounds = 0
+        self.errors = []
+
+    def run(self):
+        try:
+            s = self.d.connect(10)
+        except OSError as e:
+            self.errors.append("connect: %s" % e)
+            return
+        with s:
+            while not self.stop_ev.is_set():
+                try:
+                    read_ok(s, 32)
+                    s.sendall(hdr(3, 0))
+                    typ, _ = recv_frame(s)
+                    assert typ == 0x83, typ
+                    self.rounds += 1
+                except Exception as e:  # noqa: BLE001
+                    self.errors.append(repr(e))
+                    return
+                time.sleep(self.period)
+
+    def finish(self):
+        """Stops the thread; asserts it never failed and did some work."""
+        self.stop_ev.set()
+        self.join(15)
+        assert not self.errors, self.errors
+        assert self.rounds > 0, "bystander made no progress"
+        return self.rounds

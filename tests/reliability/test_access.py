@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Access (issue 5): peer credentials (SO_PEERCRED) read on accept,
+--allow-uid / --allow-gid and --raw-uid. A forked child drops to
+nobody (65534) before it connects; we run as root."""
+import json
+import os
+
+import harness
+from harness import closed, read_req, recv_frame, recv_line
+from rel import PREEMPTD, Tally, expect_error, read_ok
+
+NOBODY = 65534
+t = Tally()
+
+
+def as_nobody(fn, d):
+    """Runs fn(d) in a child that is uid/gid 65534; returns its result (a
+    JSON-able value) or raises with the child's error."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        res = {}
+        try:
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            res["ok"] = fn(d)
+        except BaseException as e:  # noqa: BLE001 - report to the parent
+            res["err"] = repr(e)
+        os.write(w, json.dumps(res).encode())
+        os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    res = json.loads(data)
+    if "err" in res:
+        raise AssertionError("in the uid %d child: %s" % (NOBODY, res["err"]))
+    return res["ok"]
+
+
+def open_up(d):
+    # The temp dir is 0700 and the socket 0660: let nobody reach it.
+    os.chmod(d.dir, 0o711)
+
+
+def denied_binary(d):
+    with d.connect(10) as s:
+        s.sendall(read_req(16, "drbg"))
+        expect_error(s, "EPERM")
+        assert closed(s), "denied client left connected"
+    return True
+
+
+def denied_text(d):
+    with d.connect(10) as s:
+        s.sendall(b"read 8 drbg\n")
+        line = recv_line(s)
+        assert line == "error: not permitted", line
+        assert closed(s)
+    return True
+
+
+def served(d):
+    with d.connect(10) as s:
+        return len(read_ok(s, 32, "drbg"))
+
+
+def raw_refused_cond_ok(d):
+    with d.connect(30) as s:
+        s.sendall(read_req(16, "raw"))
+        expect_error(s, "EPERM")
+        # Not fatal: the same connection is still served.
+        assert len(read_ok(s, 32, "conditioned", wait_ms=60000)) == 32
+    with d.connect(30) as s:
+        s.sendall(b"read 8 raw\n")
+        assert recv_line(s) == "error: not permitted"
+        s.sendall(b"read 8 drbg\n")
+        assert len(recv_line(s)) == 16
+    return True
+
+
+def root_served(d, mode):
+    with d.connect(30) as s:
+        assert len(read_ok(s, 16, mode, wait_ms=60000)) == 16
+
+
+with harness.Daemon("--mode", "0666", "--allow-uid", "0",
+                    binary=PREEMPTD, ring=2048) as d:
+    open_up(d)
+    t.check("not on --allow-uid: EPERM frame + close", as_nobody, denied_binary, d)
+    t.check("not on --allow-uid: text error: not permitted + close", as_nobody, denied_text, d)
+    t.check("root still served", root_served, d, "drbg")
+    st = d.stats()
+    t.ok("denied requests counted as errors", st["errors"] >= 2, st["errors"])
+# nobody gets in through its gid, but is not on the raw list.
+with harness.Daemon("--mode", "0666", "--allow-uid", "1234",
+                    "--allow-gid", str(NOBODY), "--raw-uid", "1234",
+                    binary=PREEMPTD, ring=2048) as d:
+    open_up(d)
+    t.check("on --allow-gid: served", as_nobody, served, d)
+    t.check("--raw-uid: raw -> EPERM (not fatal), conditioned and drbg fine",
+            as_nobody, raw_refused_cond_ok, d)
+    t.check("root may read raw despite --raw-uid", root_served, d, "raw")
+t.finish()

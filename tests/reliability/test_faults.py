@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Faults (issues 3 and 5), against the fault-injection build
+($PREEMPTD_FAULT) and the real one: a source that fails its start-up test
+(periodic), one that stalls (stuck), one that fails after a healthy start
+(periodic-after=N: flushed ring, raw and conditioned fail closed with
+EHEALTH, the DRBG keeps serving from its healthy seed), an unusable --cpu
+(degraded, not fatal), SIGPIPE from vanishing clients, and kill -9 followed
+by a restart on the stale socket."""
+import os
+import signal
+import subprocess
+import time
+
+import harness
+from harness import T_READ, T_REPLY, hdr, read_req, recv_frame, recv_line
+from rel import (PREEMPTD, PREEMPTD_FAULT, Tally, alive, expect_error,
+                 read_ok)
+
+HEALTHY_EVENTS = 2000  # periodic-after: > the 1024-sample start-up test
+
+t = Tally()
+
+
+def wait_stats(d, pred, timeout, what):
+    end = time.time() + timeout
+    st = None
+    while time.time() < end:
+        st = d.stats()
+        if pred(st):
+            return st
+        time.sleep(0.2)
+    raise AssertionError("%s never happened; last stats %r" % (
+        what, st and st["health"]))
+
+
+def fails_closed(d, failure):
+    """raw and conditioned -> EHEALTH (frame and error: line), the
+    connection stays open, stats and health say why."""
+    with d.connect(10) as s:
+        for mode in ("raw", "conditioned"):
+            s.sendall(read_req(16, mode))
+            expect_error(s, "EHEALTH")
+        s.sendall(read_req(16, "raw", nowait=True))
+        expect_error(s, "EHEALTH")
+        s.sendall(hdr(3, 0))  # still open after the errors
+        typ, p = recv_frame(s)
+        assert typ == 0x83 and p[0] == 2, (typ, p)
+        assert p[1:].decode().startswith("failed: "), p
+    with d.connect(10) as s:
+        s.sendall(b"read 8 raw\nread 8\nhealth\nstats\n")
+        for _ in range(2):
+            line = recv_line(s)
+            assert line == ("error: entropy source failed its health test; "
+                            "output withheld"), line
+        assert recv_line(s).startswith("failed: ")
+        st = harness.json.loads(recv_line(s))
+    h = st["health"]
+    assert h["state"] == "failed", h
+    assert h["last_failure"] == failure, h
+    assert h["%s_failures" % failure] >= 1, h
+    assert h["last_failure_time"] > 0, h
+    return st
+
+
+def periodic(d):
+    st = wait_stats(d, lambda s: s["health"]["source"] == "permanent", 60,
+                    "permanent failure")
+    st = fails_closed(d, "rct")
+    h = st["health"]
+    assert h["rct_failures"] >= 3 and h["startup_passes"] == 0, h
+    assert st["served"]["raw"] == 0 and st["served"]["conditioned"] == 0, st["served"]
+    with d.connect(10) as s:  # never seeded from a failed source
+        s.sendall(read_req(16, "drbg", nowait=True))
+        expect_error(s, "ENOTSEEDED")
+
+
+def stuck(d):
+    wait_stats(d, lambda s: s["health"]["stall_failures"] >= 1, 30, "stall")
+    st = fails_closed(d, "stall")
+    assert st["sampler"]["events"] == 0, st["sampler"]
+
+
+def after_healthy_start(d):
+    st = wait_stats(d, lambda s: s["health"]["startup_passes"] >= 1 and
+                    s["health"]["last_failure"] != "none", 120,
+                    "a failure after a passed start-up test")
+    assert st["drbg"]["seeded"], "drbg not seeded before the failure: %r" % st["drbg"]
+    st = fails_closed(d, "rct")
+    assert st["health"]["flushed_bytes"] > 0, st["health"]
+    before = st["drbg"]["reseeds"]
+    with d.connect(10) as s:  # documented: drbg keeps serving its healthy seed
+        a = read_ok(s, 4096, "drbg")
+        b = read_ok(s, 4096, "drbg")
+        assert a != b
+    with d.connect(10) as s:
+        s.sendall(b"read 32 drbg\n")
+        assert len(recv_line(s)) == 64
+    st = d.stats()
+    assert st["drbg"]["reseeds"] == before, "reseeded from a failed source"
+    assert st["health"]["state"] == "failed"
+
+
+def bad_cpu(d):
+    wait_stats(d, lambda s: s["health"]["startup_passes"] >= 1, 90,
+               "start-up test pass")
+    msg = d.text("health")
+    assert msg.startswith("degraded: sampler not pinned"), msg
+    st = d.stats()
+    assert "not pinned" in st["counter"]["pinning"], st["counter"]
+    alive(d)
+
+
+def sigpipe(d):
+    for i in range(30):
+        s = d.connect(10)
+        s.sendall(read_req(1 << 20, "drbg") * 2)
+        if i % 3 == 0:
+            s.recv(10)
+        s.close()
+    time.sleep(0.5)
+    assert d.proc.poll() is None, "killed: rc %s" % d.proc.returncode
+    alive(d)
+
+
+def kill9_restart(d):
+    argv = d.proc.args
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait(10)
+    assert os.path.exists(d.sock), "socket vanished with kill -9?"
+    d.proc = subprocess.Popen(argv, stdout=d.logf, stderr=d.logf)
+    d.wait_socket(10)
+    d.wait_health("ok", 120)
+    alive(d)
+    assert "removing stale socket" in d.logtext(), d.logtext()[-2000:]
+
+
+with harness.Daemon("--fault", "periodic", binary=PREEMPTD_FAULT, ring=2048,
+                    wait_ready=False) as d:
+    t.check("--fault periodic: start-up test fails, permanent, EHEALTH", periodic, d)
+    t.ok("daemon up after a failed source", d.proc.poll() is None)
+    t.ok("exits 0", d.stop() == 0)
+with harness.Daemon("--fault", "stuck", "--stall-ms", "500",
+                    binary=PREEMPTD_FAULT, ring=2048, wait_ready=False) as d:
+    t.check("--fault stuck: stall failure, EHEALTH", stuck, d)
+    t.ok("exits 0", d.stop() == 0)
+with harness.Daemon("--fault", "periodic-after=%d" % HEALTHY_EVENTS,
+                    binary=PREEMPTD_FAULT, ring=2048, wait_ready=False) as d:
+    t.check("failure after a healthy start: flushed, EHEALTH, drbg serves",
+            after_healthy_start, d)
+    t.ok("exits 0", d.stop() == 0)
+with harness.Daemon("--cpu", "4095", binary=PREEMPTD, ring=2048,
+                    wait_ready=False) as d:
+    t.check("--cpu 4095: reported degraded, not fatal", bad_cpu, d)
+with harness.Daemon(binary=PREEMPTD, ring=2048) as d:
+    t.check("SIGPIPE: clients closing mid-reply do not kill it", sigpipe, d)
+    t.check("kill -9 then restart on the stale socket", kill9_restart, d)
+    t.ok("exits 0", d.stop() == 0)
+t.finish()
