@@ -1,6 +1,6 @@
 /*
  * bench-main.c - pbd-bench: options, the order of the phases, the table
- * and the JSON file. See docs/bench.md for what each figure means.
+ * and the JSON file. The README's "Benchmarks" section says what each figure means.
  */
 #include <errno.h>
 #include <getopt.h>

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -154,19 +155,41 @@ static int skip(pbd_t *p, size_t len)
     return 0;
 }
 
-/* Reads an error frame's payload (h->len bytes) and returns its code. */
-static int read_error(pbd_t *p, const struct proto_hdr *h)
+/* Finishes reading an error frame whose first `have` payload bytes are
+ * already in pre, and returns its code. */
+static int read_error(pbd_t *p, const struct proto_hdr *h, const uint8_t *pre,
+                      size_t have)
 {
     uint8_t code[4];
-    int rc = recv_all(p, code, 4);
+    if (have > h->len) {
+        p->broken = true; /* we read past the frame: out of step */
+        return PBD_EPROTO;
+    }
+    size_t k = have < 4 ? have : 4;
+    if (k)
+        memcpy(code, pre, k); /* pre may be NULL when k is 0 */
+    int rc = recv_all(p, code + k, 4 - k);
     if (rc == 0)
-        rc = skip(p, h->len - 4);
+        rc = skip(p, h->len - (have > 4 ? have : 4));
     if (rc)
         return rc;
     uint32_t v = proto_get_u32(code);
     if (v == 0 || v > 1000)
         return PBD_EPROTO;
     return -(int)v;
+}
+
+/* Decodes and checks a reply header. Returns 0 for the expected reply, 1
+ * for an error frame, or a negative code (the connection is then broken). */
+static int check_hdr(pbd_t *p, const uint8_t raw[PROTO_HDR_LEN],
+                     uint8_t req_type, long expect, struct proto_hdr *h)
+{
+    int rc = proto_decode_hdr(raw, h);
+    if (rc == 0)
+        rc = proto_check_reply(h, req_type, expect);
+    if (rc < 0)
+        p->broken = true;
+    return rc;
 }
 
 /* Reads one reply header for req_type and checks it. Returns 0 for a
@@ -178,19 +201,50 @@ static int read_reply_hdr(pbd_t *p, uint8_t req_type, long expect,
     int rc = recv_all(p, raw, sizeof(raw));
     if (rc)
         return rc;
-    rc = proto_decode_hdr(raw, h);
-    if (rc) {
-        p->broken = true;
-        return rc;
+    rc = check_hdr(p, raw, req_type, expect, h);
+    return rc == 1 ? read_error(p, h, NULL, 0) : rc;
+}
+
+/* Reads the reply to a READ of want bytes into out. When it is the only
+ * request in flight, nothing can follow its reply, so header and payload
+ * are read with one recvmsg: one system call for a small read. */
+static int read_data_reply(pbd_t *p, uint8_t *out, size_t want, bool alone)
+{
+    uint8_t raw[PROTO_HDR_LEN];
+    size_t have = 0; /* payload bytes already in out */
+    struct proto_hdr h;
+    if (alone) {
+        struct iovec iov[2] = {{raw, sizeof(raw)}, {out, want}};
+        struct msghdr m;
+        memset(&m, 0, sizeof(m));
+        m.msg_iov = iov;
+        m.msg_iovlen = 2;
+        ssize_t n;
+        do {
+            n = recvmsg(p->fd, &m, 0);
+        } while (n < 0 && errno == EINTR);
+        if (n <= 0) {
+            p->broken = true;
+            return n == 0 || errno == ECONNRESET ? PBD_ECLOSED : PBD_EIO;
+        }
+        if ((size_t)n < sizeof(raw)) {
+            int rc = recv_all(p, raw + n, sizeof(raw) - (size_t)n);
+            if (rc)
+                return rc;
+        } else {
+            have = (size_t)n - sizeof(raw);
+        }
+    } else {
+        int rc = recv_all(p, raw, sizeof(raw));
+        if (rc)
+            return rc;
     }
-    rc = proto_check_reply(h, req_type, expect);
-    if (rc < 0) {
-        p->broken = true;
-        return rc;
-    }
+    int rc = check_hdr(p, raw, PROTO_T_READ, (long)want, &h);
     if (rc == 1)
-        return read_error(p, h);
-    return 0;
+        return read_error(p, &h, out, have);
+    if (rc)
+        return rc;
+    return recv_all(p, out + have, want - have);
 }
 
 int pbd_read_ex(pbd_t *p, void *buf, size_t len, pbd_mode mode,
@@ -230,12 +284,16 @@ int pbd_read_ex(pbd_t *p, void *buf, size_t len, pbd_mode mode,
             break;
         size_t off = done * chunk;
         size_t want = len - off < chunk ? len - off : chunk;
-        struct proto_hdr h;
-        int rc = read_reply_hdr(p, PROTO_T_READ, (long)want, &h);
-        if (rc == 0 && !err)
-            rc = recv_all(p, out + off, want);
-        else if (rc == 0)
-            rc = skip(p, want); /* drain replies to requests after a failure */
+        int rc;
+        if (!err) {
+            rc = read_data_reply(p, out + off, want, sent - done == 1);
+        } else {
+            /* Drain replies to requests sent before the failure. */
+            struct proto_hdr h;
+            rc = read_reply_hdr(p, PROTO_T_READ, (long)want, &h);
+            if (rc == 0)
+                rc = skip(p, want);
+        }
         if (rc && !err)
             err = rc;
         done++;

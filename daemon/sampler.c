@@ -26,10 +26,12 @@ static int cmp_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Median of ordinary read-to-read deltas. Runs on the calling thread before
- * sampling starts, so its allocation is outside the hot loop. */
-static uint64_t calibrate_median(void)
+/* Median of ordinary read-to-read deltas, and the counter's step: its
+ * smallest non-zero delta. Runs on the calling thread before sampling
+ * starts, so its allocation is outside the hot loop. */
+static uint64_t calibrate_median(uint64_t *step)
 {
+    *step = 1;
     uint64_t *d = malloc(CALIBRATE_READS * sizeof(*d));
     if (!d)
         return 1;
@@ -41,6 +43,12 @@ static uint64_t calibrate_median(void)
     }
     qsort(d, CALIBRATE_READS, sizeof(*d), cmp_u64);
     uint64_t m = d[CALIBRATE_READS / 2];
+    for (unsigned i = 0; i < CALIBRATE_READS; i++) {
+        if (d[i] != 0) {
+            *step = d[i];
+            break;
+        }
+    }
     free(d);
     return m;
 }
@@ -57,10 +65,15 @@ int sampler_init(struct sampler *s, const struct sampler_config *cfg,
     if (s->cfg.stall_ms == 0)
         s->cfg.stall_ms = 5000;
     s->freq = counter_frequency();
-    s->median_delta = calibrate_median();
+    s->median_delta = calibrate_median(&s->step);
     s->threshold = cfg->threshold ? cfg->threshold
                                   : counter_threshold_for(s->median_delta,
                                                           s->freq);
+    /* A coarse counter (qemu's moves in 1 us steps) would make every step
+     * an event: the threshold must also clear 16 of its steps. */
+    if (!cfg->threshold && s->step <= UINT64_MAX / 16 &&
+        16 * s->step > s->threshold)
+        s->threshold = 16 * s->step;
     s->cpu = cfg->cpu >= 0 ? cfg->cpu : osdep_last_cpu();
     atomic_store(&s->st.health_state, HEALTH_STARTUP);
     atomic_store(&s->st.mcv_millibits, -1);

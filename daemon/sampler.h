@@ -78,6 +78,7 @@ struct sampler {
     uint64_t threshold;     /* in effect, after calibration */
     uint64_t freq;          /* counter Hz */
     uint64_t median_delta;  /* calibrated ordinary read-to-read delta */
+    uint64_t step;          /* smallest non-zero delta: the counter's grain */
     int cpu;                /* pinned CPU, or -1 when pinning failed */
     char pin_note[96];      /* how pinning went, for the log */
     _Atomic size_t want;    /* wake the loop when level >= want; 0: don't */

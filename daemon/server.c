@@ -336,7 +336,8 @@ size_t server_stats_json(struct server *srv, char *buf, size_t cap)
         buf, cap,
         "{\"version\":\"%s\",\"uptime_s\":%.1f,"
         "\"counter\":{\"name\":\"%s\",\"hz\":%" PRIu64
-        ",\"median_delta\":%" PRIu64 ",\"threshold_ticks\":%" PRIu64
+        ",\"median_delta\":%" PRIu64 ",\"step\":%" PRIu64
+        ",\"threshold_ticks\":%" PRIu64
         ",\"cpu\":%d,\"pinning\":\"%s\"},"
         "\"sampler\":{\"loops\":%" PRIu64 ",\"events\":%" PRIu64
         ",\"event_rate\":%.1f,\"pushed\":%" PRIu64 ",\"discarded\":%" PRIu64
@@ -362,7 +363,7 @@ size_t server_stats_json(struct server *srv, char *buf, size_t cap)
         "\"requests\":%" PRIu64 ",\"errors\":%" PRIu64
         ",\"timeouts\":%" PRIu64 ",\"kernel_fed_bytes\":%" PRIu64 "}",
         PBD_VERSION_STRING, (now_ms() - srv->start_ms) / 1000.0, COUNTER_NAME,
-        s->freq, s->median_delta, s->threshold, s->cpu, s->pin_note,
+        s->freq, s->median_delta, s->step, s->threshold, s->cpu, s->pin_note,
         atomic_load(&st->loops), atomic_load(&st->events), srv->event_rate,
         atomic_load(&st->pushed), atomic_load(&st->discarded),
         atomic_load(&st->gaps), atomic_load(&st->backwards),

@@ -1,0 +1,102 @@
+#!/bin/sh
+# The two commands of the README:
+#   ./setup.sh run    install what is missing, build, run preemptd in the
+#                     foreground on the default socket
+#   ./setup.sh test   install what is missing, build, and run every test
+#                     (plain, ASan+UBSan, TSan, then the .ci/steps/ checks)
+# Works as root on Debian 12 (apt) and on macOS with Homebrew.
+set -eu
+cd "$(dirname "$0")"
+here=$(pwd)
+
+say() { printf '\n==> %s\n' "$*"; }
+
+# Debian packages: for running, and the extra ones the tests use.
+DEB_RUN="gcc libc6-dev meson ninja-build pkg-config libuv1-dev libsodium-dev"
+DEB_TEST="libcmocka-dev python3 clang libclang-rt-14-dev valgrind systemd
+  gcc-aarch64-linux-gnu qemu-user tmux ekeyd-egd-linux netcat-openbsd npm
+  man-db groff-base"
+BREW_RUN="meson ninja pkg-config libuv libsodium"
+BREW_TEST="cmocka python3 tmux"
+
+install_deps() {
+    case "$(uname -s)" in
+    Linux)
+        command -v dpkg-query >/dev/null || {
+            echo "not a Debian system: install $DEB_RUN yourself"; return 0; }
+        missing=""
+        for p in $*; do
+            dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+                grep -q '^install ok installed' || missing="$missing $p"
+        done
+        [ -z "$missing" ] && return 0
+        sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+        say "installing:$missing"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+            --no-install-recommends $missing
+        ;;
+    Darwin)
+        command -v brew >/dev/null || { echo "install Homebrew first"; exit 1; }
+        for p in $*; do
+            brew list --versions "$p" >/dev/null 2>&1 || brew install "$p"
+        done
+        ;;
+    esac
+}
+
+case "${1:-}" in
+run)
+    shift
+    if [ "$(uname -s)" = Darwin ]; then install_deps $BREW_RUN; else install_deps $DEB_RUN; fi
+    [ -d build-release ] || meson setup build-release --buildtype=release -Dtests=false
+    ninja -C build-release
+    sock=${PBD_SOCKET:-}
+    if [ -z "$sock" ]; then
+        sock=$(build-release/daemon/preemptd --help | sed -n 's/.*default: \$PBD_SOCKET or \([^)]*\)).*/\1/p')
+    fi
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || [ -w "$(dirname "$sock")" ] || sudo=sudo
+    $sudo mkdir -p "$(dirname "$sock")"
+    say "preemptd on $sock (Ctrl-C stops it; try: printf 'read 32\n' | nc -U $sock)"
+    exec $sudo build-release/daemon/preemptd --foreground --socket "$sock" "$@"
+    ;;
+test)
+    if [ "$(uname -s)" = Darwin ]; then
+        install_deps $BREW_RUN $BREW_TEST
+    else
+        install_deps $DEB_RUN $DEB_TEST
+    fi
+    jobs=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
+    say "plain build (-Werror) and tests"
+    [ -d build ] || meson setup build -Dwerror=true
+    ninja -C build
+    meson test -C build --print-errorlogs --num-processes "$jobs"
+
+    say "AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
+    [ -d build-asan ] || meson setup build-asan -Dwerror=true \
+        -Db_sanitize=address,undefined -Db_lundef=false \
+        -Dc_args=-fno-sanitize-recover=all
+    ninja -C build-asan
+    meson test -C build-asan --print-errorlogs --num-processes "$jobs" \
+        --timeout-multiplier 3
+
+    say "ThreadSanitizer: the ring and the sampler hand-off"
+    [ -d build-tsan ] || CC=clang meson setup build-tsan -Dwerror=true \
+        -Db_sanitize=thread -Db_lundef=false
+    ninja -C build-tsan
+    meson test -C build-tsan --print-errorlogs --suite tsan \
+        --timeout-multiplier 3
+
+    for step in .ci/steps/*.sh; do
+        [ -e "$step" ] || continue
+        say "$step"
+        sh "$step"
+    done
+    say "all tests passed"
+    ;;
+*)
+    echo "usage: ./setup.sh run [preemptd options] | ./setup.sh test" >&2
+    exit 2
+    ;;
+esac
