@@ -15,7 +15,7 @@ say() { printf '\n==> %s\n' "$*"; }
 DEB_RUN="gcc libc6-dev meson ninja-build pkg-config libuv1-dev libsodium-dev"
 DEB_TEST="libcmocka-dev python3 clang libclang-rt-14-dev valgrind systemd
   gcc-aarch64-linux-gnu qemu-user tmux ekeyd-egd-linux netcat-openbsd npm
-  man-db groff-base"
+  man-db groff-base strace"
 BREW_RUN="meson ninja pkg-config libuv libsodium"
 BREW_TEST="cmocka python3 tmux"
 
@@ -26,6 +26,9 @@ install_deps() {
             echo "not a Debian system: install $DEB_RUN yourself"; return 0; }
         missing=""
         for p in $*; do
+            # An npm that came with another nodejs (e.g. nodesource's, which
+            # conflicts with Debian's npm package) is as good as Debian's.
+            [ "$p" = npm ] && command -v npm >/dev/null && continue
             dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
                 grep -q '^install ok installed' || missing="$missing $p"
         done
