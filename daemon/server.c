@@ -223,39 +223,51 @@ static void send_error(struct conn *c, int err, bool fatal)
     }
 }
 
-/* Sends n secret bytes from src in c's dialect; wipes nothing of src. */
-static void send_bytes(struct conn *c, const uint8_t *src, size_t n,
-                       enum dialect how, uint8_t egd_cmd)
+/*
+ * Sends the reply to a read of n bytes in c's dialect. The bytes come from
+ * src (a waiter's filled buffer) or, when src is NULL, from the pool straight
+ * into the reply buffer: no bounce buffer to copy and wipe. A text reply is
+ * hex, made from a scratch area at the end of the same buffer, which is
+ * wiped before sending.
+ */
+static void send_read_reply(struct conn *c, uint8_t mode, const uint8_t *src,
+                            size_t n, enum dialect how, uint8_t egd_cmd)
 {
-    struct wreq *w;
-    if (how == D_TEXT) {
-        w = wreq_new(2 * n + 2, true);
-        if (w) {
-            sodium_bin2hex((char *)w->data, 2 * n + 1, src, n);
-            w->data[2 * n] = '\n';
-            w->len = 2 * n + 1;
-        }
-    } else if (how == D_EGD) {
-        size_t pre = egd_cmd == EGD_READ_NB ? 1 : 0;
-        w = wreq_new(pre + n, true);
-        if (w) {
-            if (pre)
-                w->data[0] = (uint8_t)n;
-            memcpy(w->data + pre, src, n);
-        }
-    } else {
-        w = wreq_new(PROTO_HDR_LEN + n, true);
-        if (w) {
-            proto_encode_hdr(w->data, PROTO_T_READ | PROTO_T_REPLY,
-                             (uint32_t)n);
-            memcpy(w->data + PROTO_HDR_LEN, src, n);
-        }
-    }
+    struct pool *pool = &c->srv->pool;
+    size_t pre = how == D_BINARY                          ? PROTO_HDR_LEN
+                 : how == D_EGD && egd_cmd == EGD_READ_NB ? 1
+                                                          : 0;
+    size_t size = how == D_TEXT ? 3 * n + 2 : pre + n;
+    struct wreq *w = wreq_new(size, true);
     if (!w) {
-        conn_close(c);
+        send_error(c, PBD_ENOMEM, false);
         return;
     }
-    /* A text reply's length is set above: count it as queued correctly. */
+    uint8_t *bytes = how == D_TEXT ? w->data + 2 * n + 2 : w->data + pre;
+    int rc = 0;
+    if (src) {
+        memcpy(bytes, src, n);
+    } else if (mode == PBD_MODE_DRBG) {
+        rc = pool_drbg(pool, bytes, n);
+    } else {
+        pool_take(pool, mode, bytes, n); /* the caller checked the stock */
+        sampler_kick(c->srv->sampler);
+    }
+    if (rc != 0) {
+        wreq_free(w);
+        send_error(c, rc, false);
+        return;
+    }
+    if (how == D_TEXT) {
+        sodium_bin2hex((char *)w->data, 2 * n + 1, bytes, n);
+        w->data[2 * n] = '\n';
+        sodium_memzero(bytes, n);
+        w->len = 2 * n + 1; /* before conn_send, which counts it as queued */
+    } else if (how == D_BINARY) {
+        proto_encode_hdr(w->data, PROTO_T_READ | PROTO_T_REPLY, (uint32_t)n);
+    } else if (pre) {
+        w->data[0] = (uint8_t)n;
+    }
     conn_send(c, w);
 }
 
@@ -460,7 +472,8 @@ static void pending_done(struct conn *c, int err)
     if (err)
         send_error(c, err, false);
     else
-        send_bytes(c, c->p.out, c->p.need, c->p.how, c->p.egd_cmd);
+        send_read_reply(c, c->p.mode, c->p.out, c->p.need, c->p.how,
+                        c->p.egd_cmd);
     finish_pending(c);
     if (!c->closing)
         conn_process(c);
@@ -483,29 +496,8 @@ static void start_read(struct conn *c, uint8_t mode, uint32_t n,
     c->p.got = 0;
     if (mode == PBD_MODE_DRBG) {
         pool_maintain(&srv->pool, now_ms(), gate(srv) == 0);
-        if (pool_seeded(&srv->pool) && how == D_BINARY) {
-            /* Straight into the reply: no 1 MiB bounce buffer and copy. */
-            struct wreq *w = wreq_new(PROTO_HDR_LEN + n, true);
-            if (!w || pool_drbg(&srv->pool, w->data + PROTO_HDR_LEN, n) != 0) {
-                if (w)
-                    wreq_free(w);
-                send_error(c, PBD_ENOMEM, false);
-                return;
-            }
-            proto_encode_hdr(w->data, PROTO_T_READ | PROTO_T_REPLY, n);
-            conn_send(c, w);
-            return;
-        }
         if (pool_seeded(&srv->pool)) {
-            uint8_t *tmp = malloc(n);
-            if (!tmp || pool_drbg(&srv->pool, tmp, n) != 0) {
-                free(tmp);
-                send_error(c, PBD_ENOMEM, false);
-                return;
-            }
-            send_bytes(c, tmp, n, how, egd_cmd);
-            sodium_memzero(tmp, n);
-            free(tmp);
+            send_read_reply(c, mode, NULL, n, how, egd_cmd);
             return;
         }
         if (nowait) {
@@ -520,16 +512,7 @@ static void start_read(struct conn *c, uint8_t mode, uint32_t n,
         }
         /* Served at once only when nobody waits ahead: no overtaking. */
         if (g == 0 && !srv->wait_head && pool_stock(&srv->pool, mode) >= n) {
-            uint8_t *tmp = malloc(n);
-            if (!tmp) {
-                send_error(c, PBD_ENOMEM, false);
-                return;
-            }
-            size_t got = pool_take(&srv->pool, mode, tmp, n);
-            sampler_kick(srv->sampler);
-            send_bytes(c, tmp, got, how, egd_cmd);
-            sodium_memzero(tmp, n);
-            free(tmp);
+            send_read_reply(c, mode, NULL, n, how, egd_cmd);
             return;
         }
         if (nowait) {
