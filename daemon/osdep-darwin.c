@@ -32,7 +32,7 @@ int osdep_current_cpu(void)
     return -1;
 }
 
-void osdep_sampler_thread_setup(int cpu, char *note, size_t cap)
+int osdep_sampler_thread_setup(int cpu, char *note, size_t cap)
 {
     pthread_setname_np("pbd-sampler");
     int qos = pthread_set_qos_class_self_np(QOS_CLASS_USER_INTERACTIVE, 0);
@@ -48,6 +48,7 @@ void osdep_sampler_thread_setup(int cpu, char *note, size_t cap)
              "user-interactive: %s)",
              cpu + 1, kr == KERN_SUCCESS ? "accepted" : "not supported",
              qos == 0 ? "set" : "refused");
+    return 0; /* a hint is not a pin: no off-CPU checks */
 }
 
 int osdep_peer_cred(int fd, uid_t *uid, gid_t *gid, pid_t *pid)

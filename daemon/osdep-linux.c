@@ -32,21 +32,23 @@ int osdep_current_cpu(void)
     return sched_getcpu();
 }
 
-void osdep_sampler_thread_setup(int cpu, char *note, size_t cap)
+int osdep_sampler_thread_setup(int cpu, char *note, size_t cap)
 {
     pthread_setname_np(pthread_self(), "pbd-sampler");
     cpu_set_t set;
     CPU_ZERO(&set);
     if (cpu < 0 || cpu >= CPU_SETSIZE) {
         snprintf(note, cap, "not pinned: CPU %d out of range", cpu);
-        return;
+        return 0;
     }
     CPU_SET(cpu, &set);
     int rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-    if (rc != 0)
+    if (rc != 0) {
         snprintf(note, cap, "not pinned to CPU %d: %s", cpu, strerror(rc));
-    else
-        snprintf(note, cap, "pinned to CPU %d", cpu);
+        return 0;
+    }
+    snprintf(note, cap, "pinned to CPU %d", cpu);
+    return 1;
 }
 
 int osdep_peer_cred(int fd, uid_t *uid, gid_t *gid, pid_t *pid)

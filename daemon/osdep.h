@@ -18,8 +18,9 @@ int osdep_current_cpu(void);
 
 /* Called first on the sampler thread: names it, pins it to cpu (Linux: hard
  * affinity; macOS: QoS class and an affinity tag, which are hints only) and
- * writes a one-line account of what happened into note. */
-void osdep_sampler_thread_setup(int cpu, char *note, size_t cap);
+ * writes a one-line account of what happened into note. Returns 1 when the
+ * thread is pinned for real, 0 when not (or only hinted). */
+int osdep_sampler_thread_setup(int cpu, char *note, size_t cap);
 
 /* Reads the peer's credentials from a connected Unix socket. Returns 0, or
  * -1 with errno set. pid is -1 where the OS does not say (macOS). */

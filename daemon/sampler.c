@@ -187,7 +187,8 @@ static void *sampler_main(void *arg)
     uint64_t last_event_ms = mono_ms();
     uint64_t events_before = 0;
 
-    osdep_sampler_thread_setup(s->cpu, s->pin_note, sizeof(s->pin_note));
+    bool pinned = osdep_sampler_thread_setup(s->cpu, s->pin_note,
+                                             sizeof(s->pin_note)) == 1;
     atomic_store(&s->st.running, true);
 
     uint64_t prev = READ_COUNTER(s);
@@ -221,7 +222,7 @@ static void *sampler_main(void *arg)
             publish_health(s, health_fail_stall(&s->health));
             last_event_ms = now;
         }
-        if (s->cpu >= 0 && osdep_current_cpu() != s->cpu && osdep_current_cpu() >= 0)
+        if (pinned && osdep_current_cpu() != s->cpu)
             atomic_fetch_add_explicit(&s->st.migrations, 1, memory_order_relaxed);
 
         if (ring_above_high(s->ring)) {

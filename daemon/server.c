@@ -318,6 +318,13 @@ static int health_summary(struct server *srv, char *msg, size_t cap)
                  mcv / 1000.0, srv->cfg.h_bits);
         return PBD_HEALTH_DEGRADED;
     }
+    if (srv->off_cpu) {
+        snprintf(msg, cap,
+                 "degraded: sampler is running off CPU %d (CPU offline, or "
+                 "its affinity was changed)",
+                 srv->sampler->cpu);
+        return PBD_HEALTH_DEGRADED;
+    }
     if (srv->sampler->cpu < 0 ||
         strncmp(srv->sampler->pin_note, "not", 3) == 0) {
         snprintf(msg, cap, "degraded: sampler %s", srv->sampler->pin_note);
@@ -1030,6 +1037,11 @@ static void tick_cb(uv_timer_t *t)
         srv->rate_events = ev;
         srv->rate_ms = now;
     }
+    /* Batches seen off the pinned CPU since the last tick: the kernel broke
+     * the affinity (CPU hot-unplugged) or someone changed it. */
+    uint64_t mig = atomic_load(&srv->sampler->st.migrations);
+    srv->off_cpu = mig != srv->last_migrations;
+    srv->last_migrations = mig;
     check_ready(srv);
     expire_waiters(srv, now);
     serve_waiters(srv);

@@ -58,6 +58,8 @@ struct server {
     bool listening;
     bool ready;              /* first start-up test passed, READY=1 sent */
     bool stopping;
+    bool off_cpu;            /* the sampler ran off its CPU since the last tick */
+    uint64_t last_migrations;
     uint64_t start_ms;
     uint64_t last_feed_ms;
     /* counters for stats */

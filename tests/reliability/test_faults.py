@@ -110,6 +110,38 @@ def bad_cpu(d):
     alive(d)
 
 
+def sampler_tid(pid):
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+            if f.read().strip() == "pbd-sampler":
+                return int(tid)
+    raise AssertionError("no pbd-sampler thread")
+
+
+def off_cpu(d):
+    # What the kernel does when the pinned CPU goes offline: the thread's
+    # affinity is broken and it runs elsewhere. Done here from outside.
+    st = d.stats()
+    pinned = st["counter"]["cpu"]
+    other = [c for c in os.sched_getaffinity(0) if c != pinned]
+    assert other, "needs a second CPU"
+    tid = sampler_tid(d.proc.pid)
+    os.sched_setaffinity(tid, {other[0]})
+    try:
+        end = time.time() + 10
+        msg = d.text("health")
+        while time.time() < end and "off CPU" not in msg:
+            time.sleep(0.1)
+            msg = d.text("health")
+        assert msg.startswith("degraded: sampler is running off CPU %d" %
+                              pinned), msg
+        assert d.stats()["sampler"]["migrations"] > 0
+        alive(d)  # still serving
+    finally:
+        os.sched_setaffinity(tid, {pinned})
+    d.wait_health("ok", 10)  # back on its CPU: healthy again
+
+
 def sigpipe(d):
     for i in range(30):
         s = d.connect(10)
@@ -151,6 +183,8 @@ with harness.Daemon("--fault", "periodic-after=%d" % HEALTHY_EVENTS,
 with harness.Daemon("--cpu", "4095", binary=PREEMPTD, ring=2048,
                     wait_ready=False) as d:
     t.check("--cpu 4095: reported degraded, not fatal", bad_cpu, d)
+with harness.Daemon(binary=PREEMPTD, ring=1 << 20) as d:
+    t.check("sampler moved off its CPU: degraded, still serving", off_cpu, d)
 with harness.Daemon(binary=PREEMPTD, ring=2048) as d:
     t.check("SIGPIPE: clients closing mid-reply do not kill it", sigpipe, d)
     t.check("kill -9 then restart on the stale socket", kill9_restart, d)
