@@ -10,6 +10,7 @@
 #include "osdep.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <launch.h>
 #include <mach/mach.h>
 #include <mach/thread_policy.h>
@@ -79,6 +80,9 @@ int osdep_activation_fd(int *fd, char *note, size_t cap)
     }
     *fd = fds[0];
     free(fds);
+    int fl = fcntl(*fd, F_GETFD); /* as on Linux: never leak it to a child */
+    if (fl >= 0)
+        fcntl(*fd, F_SETFD, fl | FD_CLOEXEC);
     return 1;
 }
 
