@@ -5,6 +5,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -246,10 +247,27 @@ def tmux(*args, srv="top", check=True):
     return r
 
 
+RUN_STATUS = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                          "run_status.py")
+
+
+def wait_status(path, timeout=10):
+    """The exit status run_status.py recorded, or None if none in time."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if os.path.exists(path):
+            with open(path) as f:
+                return f.read()
+        time.sleep(0.1)
+    return None
+
+
 def test_top_tmux(d):
     # Waiting at least two refreshes so that the histogram is a difference.
+    status = os.path.join(d.dir, "top.status")
     tmux("new-session", "-d", "-x", "120", "-y", "40", "-s", "top",
-         "%s --socket %s top" % (CTL, d.sock))
+         "%s %s %s %s --socket %s top" % (sys.executable, RUN_STATUS, status,
+                                          CTL, d.sock))
     try:
         tmux("set-option", "-t", "top", "remain-on-exit", "on")
         screen = ""
@@ -272,15 +290,8 @@ def test_top_tmux(d):
         assert rows and any(rows), screen
         assert all(len(line) <= 120 for line in screen.splitlines())
         tmux("send-keys", "-t", "top", "q")
-        end = time.time() + 5
-        dead = ""
-        while time.time() < end:
-            dead = tmux("display-message", "-p", "-t", "top",
-                        "#{pane_dead} #{pane_dead_status}").stdout.strip()
-            if dead.startswith("1"):
-                break
-            time.sleep(0.1)
-        assert dead == "1 0", "top did not exit cleanly on q: %r" % dead
+        rc = wait_status(status)
+        assert rc == "0", "top did not exit cleanly on q: %r" % rc
         # the alternate screen was left: top's frame is gone from the pane
         after = tmux("capture-pane", "-p", "-t", "top").stdout
         assert "Jump sizes" not in after, after
@@ -298,8 +309,10 @@ def test_read_progress_tmux(d):
     with tempfile.TemporaryDirectory() as tmp:
         f = os.path.join(tmp, "big.bin")
         # 64 KiB conditioned: far more than this source makes in a minute
+        status = os.path.join(tmp, "read.status")
         tmux_rd("new-session", "-d", "-x", "120", "-y", "10", "-s", "rd",
-             "%s --socket %s read -n 64K -o %s" % (CTL, d.sock, f))
+                "%s %s %s %s --socket %s read -n 64K -o %s" % (
+                    sys.executable, RUN_STATUS, status, CTL, d.sock, f))
         try:
             tmux_rd("set-option", "-t", "rd", "remain-on-exit", "on")
             screen = ""
@@ -313,15 +326,8 @@ def test_read_progress_tmux(d):
                 screen
             assert os.path.exists(f)
             tmux_rd("send-keys", "-t", "rd", "C-c")
-            end = time.time() + 5
-            dead = ""
-            while time.time() < end:
-                dead = tmux_rd("display-message", "-p", "-t", "rd",
-                            "#{pane_dead} #{pane_dead_status}").stdout.strip()
-                if dead.startswith("1"):
-                    break
-                time.sleep(0.1)
-            assert dead == "1 130", dead  # 128 + SIGINT
+            rc = wait_status(status)
+            assert rc == "130", rc  # 128 + SIGINT
             assert not os.path.exists(f), "partial output left behind"
         finally:
             tmux_rd("kill-server", check=False)
