@@ -190,24 +190,9 @@ static void emit_labelled(const char *js)
 
 int ctl_metrics(int argc, char **argv, const char *sock)
 {
-    static const struct option opts[] = {
-        {"socket", required_argument, 0, 's'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
-    int c;
-    ctl_getopt_reset();
-    while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 's': sock = optarg; break;
-        case 'h': usage_metrics(stdout); return CTL_EXIT_OK;
-        default: usage_metrics(stderr); return CTL_EXIT_USAGE;
-        }
-    }
-    if (optind != argc) {
-        usage_metrics(stderr);
-        return CTL_EXIT_USAGE;
-    }
+    int ex = ctl_socket_only_opts(argc, argv, &sock, usage_metrics);
+    if (ex >= 0)
+        return ex;
     pbd_t *p;
     static char js[CTL_STATS_CAP];
     int rc = ctl_connect(&p, sock);

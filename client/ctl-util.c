@@ -133,6 +133,30 @@ void ctl_progress_end(struct ctl_progress *pg)
         fputs("\r\033[K", stderr);
 }
 
+int ctl_socket_only_opts(int argc, char **argv, const char **sock,
+                         void (*usage)(FILE *))
+{
+    static const struct option opts[] = {
+        {"socket", required_argument, 0, 's'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    int c;
+    ctl_getopt_reset();
+    while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': *sock = optarg; break;
+        case 'h': usage(stdout); return CTL_EXIT_OK;
+        default: usage(stderr); return CTL_EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return CTL_EXIT_USAGE;
+    }
+    return -1;
+}
+
 void ctl_getopt_reset(void)
 {
 #if defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__)

@@ -65,6 +65,12 @@ double ctl_now(void);
 /* Makes the next getopt_long() call start afresh on a new argv. */
 void ctl_getopt_reset(void);
 
+/* Options of a subcommand that takes only --socket and --help: updates
+ * *sock, prints usage on --help or a bad option. Returns -1 to go on, or the
+ * exit status to return (CTL_EXIT_OK after --help, CTL_EXIT_USAGE). */
+int ctl_socket_only_opts(int argc, char **argv, const char **sock,
+                         void (*usage)(FILE *));
+
 /* Subcommands. */
 int ctl_read(int argc, char **argv, const char *sock);
 int ctl_stats(int argc, char **argv, const char *sock);

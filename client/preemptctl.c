@@ -403,24 +403,9 @@ static void usage_health(FILE *f)
 
 int ctl_health(int argc, char **argv, const char *sock)
 {
-    static const struct option opts[] = {
-        {"socket", required_argument, 0, 's'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
-    int c;
-    ctl_getopt_reset();
-    while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 's': sock = optarg; break;
-        case 'h': usage_health(stdout); return CTL_EXIT_OK;
-        default: usage_health(stderr); return CTL_EXIT_USAGE;
-        }
-    }
-    if (optind != argc) {
-        usage_health(stderr);
-        return CTL_EXIT_USAGE;
-    }
+    int ex = ctl_socket_only_opts(argc, argv, &sock, usage_health);
+    if (ex >= 0)
+        return ex;
     pbd_t *p;
     if (ctl_connect(&p, sock) != 0)
         return CTL_EXIT_NOCONN;
