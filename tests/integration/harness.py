@@ -35,43 +35,15 @@ def read_req(n, mode="conditioned", nowait=False, wait_ms=0):
                                          1 if nowait else 0, 0)
 
 
-class Daemon:
-    """A running preemptd. Use as a context manager."""
-
-    def __init__(self, *args, binary=None, ring=2048, wait_ready=True,
-                 ready_timeout=30.0, env=None):
-        self.binary = binary or os.environ.get("PREEMPTD", "build/daemon/preemptd")
-        self.dir = tempfile.mkdtemp(prefix="pbd-")
-        self.sock = os.path.join(self.dir, "preemptd.sock")
-        self.log = os.path.join(self.dir, "log")
-        argv = [self.binary, "--foreground", "--socket", self.sock,
-                "--ring-size", str(ring), "--log-level", "debug"] + list(args)
-        # $PREEMPTD_WRAPPER (e.g. "valgrind --error-exitcode=99") runs the
-        # daemon under a tool; the tool keeps the daemon's pid.
-        wrapper = os.environ.get("PREEMPTD_WRAPPER", "")
-        if wrapper:
-            argv = shlex.split(wrapper) + argv
-        e = dict(os.environ)
-        e.update(env or {})
-        self.logf = open(self.log, "wb")
-        self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=self.logf,
-                                     env=e)
-        self.wait_socket(10.0)
-        if wait_ready:
-            self.wait_health("ok", ready_timeout)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
+class Running:
+    """What every test needs of a started preemptd: talk to it, read its
+    log, wait for it. Subclasses set self.sock, self.log and self.proc."""
 
     def logtext(self):
         with open(self.log, "rb") as f:
             return f.read().decode(errors="replace")
 
-    def wait_socket(self, timeout):
+    def wait_socket(self, timeout=10.0):
         end = time.time() + timeout
         while time.time() < end:
             if self.proc.poll() is not None:
@@ -118,6 +90,39 @@ class Daemon:
 
     def stats(self):
         return json.loads(self.text("stats"))
+
+
+class Daemon(Running):
+    """A preemptd on a temporary socket. Use as a context manager."""
+
+    def __init__(self, *args, binary=None, ring=2048, wait_ready=True,
+                 ready_timeout=30.0, env=None):
+        self.binary = binary or os.environ.get("PREEMPTD", "build/daemon/preemptd")
+        self.dir = tempfile.mkdtemp(prefix="pbd-")
+        self.sock = os.path.join(self.dir, "preemptd.sock")
+        self.log = os.path.join(self.dir, "log")
+        argv = [self.binary, "--foreground", "--socket", self.sock,
+                "--ring-size", str(ring), "--log-level", "debug"] + list(args)
+        # $PREEMPTD_WRAPPER (e.g. "valgrind --error-exitcode=99") runs the
+        # daemon under a tool; the tool keeps the daemon's pid.
+        wrapper = os.environ.get("PREEMPTD_WRAPPER", "")
+        if wrapper:
+            argv = shlex.split(wrapper) + argv
+        e = dict(os.environ)
+        e.update(env or {})
+        self.logf = open(self.log, "wb")
+        self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=self.logf,
+                                     env=e)
+        self.wait_socket(10.0)
+        if wait_ready:
+            self.wait_health("ok", ready_timeout)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
 
     def stop(self, sig=signal.SIGTERM, timeout=15.0):
         """Stops the daemon; returns its exit status."""

@@ -1,10 +1,9 @@
 """Helpers for the service-integration tests: a pass/fail counter and a
-preemptd launcher that, unlike harness.Daemon, lets a test choose the socket
-path, the environment, the argv prefix (systemd-socket-activate) and how the
-process ends."""
+preemptd launcher that, unlike harness.Daemon (whose base, harness.Running,
+it shares), lets a test choose the socket path, the environment, the argv
+prefix (systemd-socket-activate) and how the process ends."""
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,7 +51,7 @@ def tmpdir():
     return tempfile.mkdtemp(prefix="pbd-svc-")
 
 
-class Proc:
+class Proc(harness.Running):
     """One preemptd (or a wrapper that execs it) with its log in a file."""
 
     def __init__(self, sock, *args, prefix=(), binary=None, env=None,
@@ -75,45 +74,9 @@ class Proc:
                                      stderr=subprocess.STDOUT, env=e)
         self.pid = self.proc.pid
 
-    def logtext(self):
-        with open(self.log, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    def connect(self, timeout=30.0):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        s.connect(self.sock)
-        return s
-
-    def text(self, line):
-        with self.connect() as s:
-            s.sendall(line.encode() + b"\n")
-            return harness.recv_line(s)
-
-    def wait_socket(self, timeout=10.0):
-        end = time.time() + timeout
-        while time.time() < end:
-            if self.proc.poll() is not None:
-                raise RuntimeError("preemptd exited %s:\n%s" %
-                                   (self.proc.returncode, self.logtext()))
-            try:
-                self.connect().close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("socket never came up:\n" + self.logtext())
-
     def wait_ready(self, timeout=90.0):
         self.wait_socket()
-        end = time.time() + timeout
-        last = None
-        while time.time() < end:
-            last = self.text("health")
-            if last.startswith("ok"):
-                return last
-            time.sleep(0.1)
-        raise RuntimeError("never healthy (last %r):\n%s" %
-                           (last, self.logtext()))
+        return self.wait_health("ok", timeout)
 
     def wait_exit(self, timeout=20.0):
         """Returns the exit status; kills and raises if it does not end."""
