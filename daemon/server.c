@@ -542,14 +542,16 @@ static void start_read(struct conn *c, uint8_t mode, uint32_t n,
     serve_waiters(srv);
 }
 
-/* Round-robin: each waiter in turn gets one block (32 bytes) per pass, so a
- * large request cannot starve small ones queued behind it. */
+/* Seeds or reseeds the DRBG when due (before anyone is served, so the seed
+ * comes first), then serves waiting reads round-robin: each waiter in turn
+ * gets one block (32 bytes) per pass, so a large request cannot starve
+ * small ones queued behind it. */
 static void serve_waiters(struct server *srv)
 {
-    if (!srv->wait_head)
-        return;
     int g = gate(srv);
     pool_maintain(&srv->pool, now_ms(), g == 0);
+    if (!srv->wait_head)
+        return;
     bool progress = true;
     while (progress && srv->wait_head) {
         progress = false;
@@ -995,8 +997,6 @@ static void wake_cb(uv_async_t *a)
     struct server *srv = a->data;
     /* uv_async_send coalesces: look at the state, never count wake-ups. */
     check_ready(srv);
-    int g = gate(srv);
-    pool_maintain(&srv->pool, now_ms(), g == 0);
     serve_waiters(srv);
 }
 
@@ -1045,7 +1045,6 @@ static void tick_cb(uv_timer_t *t)
     check_ready(srv);
     expire_waiters(srv, now);
     serve_waiters(srv);
-    pool_maintain(&srv->pool, now, gate(srv) == 0);
     feed_kernel(srv, now);
     sampler_kick(srv->sampler);
     /* Idle clients, and clients that stopped reading their replies. */
