@@ -351,6 +351,7 @@ int main(int argc, char **argv)
     o.srv.sock_mode = 0660;
     o.srv.max_clients = 1024;
     o.srv.max_queued = 4u << 20;
+    o.srv.max_memory = (size_t)64 << 20;
     o.srv.idle_ms = 60000;
     o.srv.wait_ms = 10000;
     o.srv.max_wait_ms = 120000;
@@ -444,7 +445,7 @@ int main(int argc, char **argv)
     /* The thread fills in how pinning went as its first act. */
     for (int i = 0; i < 200 && !atomic_load(&smp->st.running); i++)
         usleep(1000);
-    log_info("sampler: %s", smp->pin_note);
+    log_info("sampler: %s", sampler_pin_note(smp));
     osdep_notify("STATUS=running the start-up health test");
 
     uv_run(&loop, UV_RUN_DEFAULT);

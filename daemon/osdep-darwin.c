@@ -99,3 +99,14 @@ int osdep_feed_kernel(const uint8_t *buf, size_t len, unsigned bits)
     (void)bits;
     return -ENOTSUP;
 }
+
+int osdep_peer_gone(int fd)
+{
+    /* SIGPIPE is ignored by the daemon; MSG_DONTWAIT never blocks here. */
+    return send(fd, "", 0, MSG_DONTWAIT) < 0 && errno == EPIPE;
+}
+
+void osdep_release_memory(void)
+{
+    /* macOS's allocator returns large regions to the system by itself. */
+}

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/random.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -135,4 +136,17 @@ int osdep_feed_kernel(const uint8_t *buf, size_t len, unsigned bits)
     explicit_bzero(&req, sizeof(req));
     close(fd);
     return rc;
+}
+
+int osdep_peer_gone(int fd)
+{
+    return send(fd, "", 0, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+           errno == EPIPE;
+}
+
+void osdep_release_memory(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }

@@ -40,4 +40,14 @@ int osdep_notify(const char *state);
  * (RNDADDENTROPY). Returns 0, or -errno (-ENOTSUP where unsupported). */
 int osdep_feed_kernel(const uint8_t *buf, size_t len, unsigned bits);
 
+/* Whether the peer of a connected stream socket has closed it outright, as
+ * opposed to only shutting down its sending side: a zero-byte send fails
+ * with EPIPE only in the first case (Linux; macOS documents the same for
+ * a socket that can no longer send). Returns 1 or 0. */
+int osdep_peer_gone(int fd);
+
+/* Hands memory that malloc keeps after large frees back to the system
+ * (glibc: malloc_trim). No-op where the allocator does this itself. */
+void osdep_release_memory(void);
+
 #endif

@@ -13,11 +13,16 @@
 #define BATCH 65536u          /* reads between looks at the clock and flags */
 #define CALIBRATE_READS 65536u
 
-static uint64_t mono_ms(void)
+static uint64_t mono_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint64_t mono_ms(void)
+{
+    return mono_us() / 1000u;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -189,7 +194,9 @@ static void *sampler_main(void *arg)
 
     bool pinned = osdep_sampler_thread_setup(s->cpu, s->pin_note,
                                              sizeof(s->pin_note)) == 1;
+    atomic_store(&s->st.pin_known, true);
     atomic_store(&s->st.running, true);
+    uint64_t batch_us = mono_us();
 
     uint64_t prev = READ_COUNTER(s);
     while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
@@ -213,7 +220,11 @@ static void *sampler_main(void *arg)
         atomic_fetch_add_explicit(&s->st.loops, BATCH, memory_order_relaxed);
 
         /* Between batches: vDSO clock and CPU look-ups, no system calls. */
-        uint64_t now = mono_ms();
+        uint64_t now_us = mono_us();
+        atomic_fetch_add_explicit(&s->st.sampling_us, now_us - batch_us,
+                                  memory_order_relaxed);
+        batch_us = now_us;
+        uint64_t now = now_us / 1000u;
         uint64_t ev = atomic_load_explicit(&s->st.events, memory_order_relaxed);
         if (ev != events_before) {
             events_before = ev;
@@ -229,7 +240,8 @@ static void *sampler_main(void *arg)
             sleep_while_full(s);
             /* The time asleep is not a preemption: start a fresh delta. */
             prev = READ_COUNTER(s);
-            last_event_ms = mono_ms();
+            batch_us = mono_us();
+            last_event_ms = batch_us / 1000u;
         }
     }
     atomic_store(&s->st.running, false);
@@ -269,6 +281,11 @@ void sampler_kick(struct sampler *s)
         pthread_cond_signal(&s->cv);
         pthread_mutex_unlock(&s->mu);
     }
+}
+
+const char *sampler_pin_note(const struct sampler *s)
+{
+    return atomic_load(&s->st.pin_known) ? s->pin_note : "starting";
 }
 
 void sampler_want(struct sampler *s, size_t level)

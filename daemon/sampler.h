@@ -58,6 +58,7 @@ struct sampler_stats {
     _Atomic uint64_t backwards;  /* counter went backwards, skipped */
     _Atomic uint64_t migrations; /* batches seen running off the pinned CPU */
     _Atomic uint64_t sleeps;     /* times the ring filled and we slept */
+    _Atomic uint64_t sampling_us; /* time spent sampling (not asleep) */
     _Atomic int health_state;    /* enum health_state */
     _Atomic int last_failure;    /* enum health_event of the last failure */
     _Atomic int64_t last_failure_time; /* unix seconds, 0: never */
@@ -66,6 +67,7 @@ struct sampler_stats {
     _Atomic uint32_t startup_seen;  /* samples into the current start-up test */
     _Atomic int32_t mcv_millibits;  /* online MCV estimate x1000; -1: none */
     _Atomic bool running;        /* thread started and calibrated */
+    _Atomic bool pin_known;      /* pin_note and cpu are final (release) */
     _Atomic bool sleeping;
     _Atomic uint64_t jumps[SAMPLER_JUMP_BUCKETS];
 };
@@ -80,7 +82,7 @@ struct sampler {
     uint64_t median_delta;  /* calibrated ordinary read-to-read delta */
     uint64_t step;          /* smallest non-zero delta: the counter's grain */
     int cpu;                /* pinned CPU, or -1 when pinning failed */
-    char pin_note[96];      /* how pinning went, for the log */
+    char pin_note[96];      /* how pinning went: read via sampler_pin_note */
     _Atomic size_t want;    /* wake the loop when level >= want; 0: don't */
     _Atomic bool stop;
     bool started;
@@ -108,6 +110,11 @@ void sampler_destroy(struct sampler *s);
 /* Consumer side, after taking bytes: wakes the thread if it sleeps and the
  * ring is now below its low watermark. Cheap when it has nothing to do. */
 void sampler_kick(struct sampler *s);
+
+/* How pinning went, once the thread has said (and "starting" before):
+ * the thread writes the note once, then publishes it with st.pin_known, so
+ * a reader never sees it half-written. Any thread. */
+const char *sampler_pin_note(const struct sampler *s);
 
 /* Asks for a wake callback once the ring holds at least level bytes (or on
  * any health change). 0 cancels. */

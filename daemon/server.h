@@ -2,7 +2,8 @@
  * server.h - the libuv side: listener, connections, the three dialects
  * (framed binary, text lines, EGD), waiting requests, timers and signals.
  * Everything here runs on the loop thread; the sampler reaches it only
- * through the ring and a uv_async wake-up.
+ * through the ring, its published stats and a uv_async wake-up. conn.h
+ * lists the files behind this interface.
  */
 #ifndef PBD_SERVER_H
 #define PBD_SERVER_H
@@ -10,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/types.h>
 #include <uv.h>
 
@@ -25,6 +27,7 @@ struct server_config {
     gid_t sock_gid;          /* (gid_t)-1: leave as is */
     unsigned max_clients;
     size_t max_queued;       /* bytes queued for one client before it is cut off */
+    size_t max_memory;       /* all reply and waiting buffers together */
     unsigned idle_ms;        /* silent client, or one not reading, is closed */
     unsigned wait_ms;        /* default wait for entropy */
     unsigned max_wait_ms;    /* longest wait a client may ask for */
@@ -41,6 +44,7 @@ struct server_config {
 };
 
 struct conn;
+TAILQ_HEAD(conn_list, conn);
 
 struct server {
     struct server_config cfg;
@@ -48,12 +52,23 @@ struct server {
     uv_pipe_t listener;
     uv_async_t wake;
     uv_timer_t tick;
+    uv_check_t run_check;    /* processes runnable connections */
+    uv_idle_t run_idle;      /* keeps the loop from blocking meanwhile */
     uv_signal_t sig[3];
     struct sampler *sampler;
     struct pool pool;
-    struct conn *conns;      /* all connections */
-    struct conn *wait_head, *wait_tail; /* requests waiting for entropy */
-    unsigned nconns, nwaiting;
+    struct conn_list conns;    /* all connections */
+    struct conn_list waiters;  /* reads waiting for entropy, in turn */
+    struct conn_list runnable; /* to be processed by the next pass */
+    struct conn_list mem_waiters; /* requests waiting for the budget */
+    unsigned nconns, nwaiting, nrefusing, nrunnable;
+    size_t mem_used, mem_peak; /* bytes of the budget in use, and the most */
+    size_t mem_trim_mark;      /* peak since memory was last handed back */
+    bool serve_due;            /* a waiter was queued: serve after the pass */
+    int seen_health;           /* last health state logged */
+    uint64_t seen_epoch;       /* last failure epoch logged */
+    uint64_t emfile_logged_ms;
+    uint64_t emfile_count;
     bool own_socket;         /* we created the path: unlink it on exit */
     bool listening;
     bool ready;              /* first start-up test passed, READY=1 sent */
@@ -63,10 +78,12 @@ struct server {
     uint64_t start_ms;
     uint64_t last_feed_ms;
     /* counters for stats */
-    uint64_t accepted, refused, requests, errors, timeouts, cut_off;
+    uint64_t accepted, refused, requests, errors, timeouts, cut_off, hangups;
     uint64_t kernel_fed_bytes;
-    uint64_t rate_events, rate_ms;  /* last tick's sample, for event rate */
-    double event_rate;
+    /* Event rate: per second of sampling (the sampler sleeps while the
+     * ring is full), and per wall-clock second, over the last second. */
+    uint64_t rate_events, rate_ms, rate_sampling_us;
+    double event_rate, event_rate_wall;
 };
 
 /* Binds or adopts the listening socket (see README: lifecycle). Returns 0,

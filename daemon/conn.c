@@ -1,0 +1,550 @@
+/*
+ * conn.c - a connection's lifecycle: accept, read, write, close, the memory
+ * budget, and the one pass that processes runnable connections. See conn.h
+ * for the rules that keep one request to one reply.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "egd.h"
+#include "log.h"
+#include "osdep.h"
+#include "pbd.h"
+#include "proto.h"
+
+/* Replies up to this size go to a client holding no memory even when the
+ * budget is spent: stats, health, errors and small reads never wait behind
+ * bulk readers. At most max_clients of them: bounded. */
+#define MEM_SMALL (4096u + 64u)
+/* A client's share of the budget is never less than its largest request. */
+#define MEM_MIN_SHARE (PROTO_MAX_READ_ENTROPY + 64u)
+/* Connections accepted only to be told "busy", at most. */
+#define REFUSE_SLOTS 64u
+#define EMFILE_LOG_MS 10000u
+
+uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void conn_process(struct conn *c);
+
+/* ---- the memory budget ------------------------------------------------- */
+
+bool mem_admit(const struct conn *c, size_t len)
+{
+    const struct server *srv = c->srv;
+    if (c->mem == 0 && len <= MEM_SMALL)
+        return true;
+    size_t limit = srv->cfg.max_memory;
+    size_t share = limit / (srv->nconns ? srv->nconns : 1);
+    if (share < MEM_MIN_SHARE)
+        share = MEM_MIN_SHARE;
+    return c->mem + len <= share && len <= limit &&
+           srv->mem_used <= limit - len;
+}
+
+/* Parks c until memory is handed back; its request stays unparsed in
+ * c->in and is tried again then. */
+void mem_block(struct conn *c)
+{
+    if (c->mem_blocked || c->closing)
+        return;
+    c->mem_blocked = true;
+    TAILQ_INSERT_TAIL(&c->srv->mem_waiters, c, memq);
+}
+
+static void mem_unblock(struct conn *c)
+{
+    if (!c->mem_blocked)
+        return;
+    c->mem_blocked = false;
+    TAILQ_REMOVE(&c->srv->mem_waiters, c, memq);
+}
+
+static void mem_release(struct server *srv, size_t n)
+{
+    srv->mem_used -= n;
+    /* Everyone parked gets another try in the next pass. */
+    struct conn *c;
+    while ((c = TAILQ_FIRST(&srv->mem_waiters))) {
+        mem_unblock(c);
+        conn_schedule(c);
+    }
+}
+
+struct wreq *wreq_new(struct conn *c, size_t len, bool secret)
+{
+    if (len > SIZE_MAX - sizeof(struct wreq))
+        return NULL;
+    struct wreq *w = malloc(sizeof(*w) + len);
+    if (!w)
+        return NULL;
+    w->c = c;
+    w->len = w->size = len;
+    w->early = 0;
+    w->secret = secret;
+    struct server *srv = c->srv;
+    c->mem += len;
+    srv->mem_used += len;
+    if (srv->mem_used > srv->mem_peak)
+        srv->mem_peak = srv->mem_used;
+    if (srv->mem_used > srv->mem_trim_mark)
+        srv->mem_trim_mark = srv->mem_used;
+    return w;
+}
+
+void wreq_free(struct wreq *w)
+{
+    struct conn *c = w->c;
+    if (w->secret)
+        sodium_memzero(w->data, w->size);
+    c->mem -= w->size;
+    size_t n = w->size;
+    free(w);
+    mem_release(c->srv, n);
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+static void write_cb(uv_write_t *req, int status)
+{
+    struct wreq *w = (struct wreq *)req;
+    struct conn *c = w->c;
+    c->queued -= w->len - w->early;
+    wreq_free(w);
+    if (c->closing)
+        return;
+    if (status < 0) {
+        log_debug("client write failed: %s", uv_strerror(status));
+        conn_close(c);
+        return;
+    }
+    c->last_active_ms = now_ms();
+    conn_schedule(c);
+}
+
+void conn_send(struct conn *c, struct wreq *w)
+{
+    if (c->closing) {
+        wreq_free(w);
+        return;
+    }
+    uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
+    /* Most replies fit the socket buffer: writing now skips uv_write's
+     * deferred callback and its epoll_ctl, a syscall per request. */
+    int n = c->queued == 0 ? uv_try_write((uv_stream_t *)&c->pipe, &b, 1)
+                           : UV_EAGAIN;
+    if (n == (int)w->len) {
+        c->last_active_ms = now_ms();
+        wreq_free(w);
+        return;
+    }
+    if (n < 0 && n != UV_EAGAIN) {
+        wreq_free(w); /* EPIPE and the like: the peer is gone */
+        conn_close(c);
+        return;
+    }
+    if (n > 0) {
+        w->early = (size_t)n;
+        b = uv_buf_init((char *)w->data + n, (unsigned)(w->len - w->early));
+    }
+    c->queued += w->len - w->early;
+    int rc = uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, write_cb);
+    if (rc < 0) {
+        c->queued -= w->len - w->early;
+        wreq_free(w);
+        conn_close(c);
+    }
+}
+
+void send_frame(struct conn *c, uint8_t type, const void *payload,
+                size_t len)
+{
+    struct wreq *w = wreq_new(c, PROTO_HDR_LEN + len, false);
+    if (!w) {
+        conn_close(c);
+        return;
+    }
+    proto_encode_hdr(w->data, type, (uint32_t)len);
+    if (len)
+        memcpy(w->data + PROTO_HDR_LEN, payload, len);
+    conn_send(c, w);
+}
+
+void send_text(struct conn *c, const char *s)
+{
+    size_t len = strlen(s);
+    struct wreq *w = wreq_new(c, len, false);
+    if (!w) {
+        conn_close(c);
+        return;
+    }
+    memcpy(w->data, s, len);
+    conn_send(c, w);
+}
+
+void send_error(struct conn *c, int err, bool fatal)
+{
+    c->srv->errors++;
+    const char *msg = pbd_strerror(err);
+    if (c->dialect == D_BINARY || c->dialect == D_UNKNOWN) {
+        uint8_t buf[4 + 128];
+        size_t n = strlen(msg);
+        if (n > 128)
+            n = 128;
+        proto_put_u32(buf, (uint32_t)-err);
+        memcpy(buf + 4, msg, n);
+        send_frame(c, PROTO_T_ERROR, buf, 4 + n);
+    } else if (c->dialect == D_TEXT) {
+        char line[160];
+        snprintf(line, sizeof(line), "error: %s\n", msg);
+        send_text(c, line);
+    } else if (c->dialect == D_EGD && c->p.egd_cmd == EGD_READ_NB &&
+               !c->refuse) {
+        static const char zero = 0; /* "no bytes": EGD's only way to say no */
+        struct wreq *w = wreq_new(c, 1, false);
+        if (w) {
+            memcpy(w->data, &zero, 1);
+            conn_send(c, w);
+        }
+    } else {
+        fatal = true; /* EGD has no error reply: hang up */
+    }
+    if (fatal && !c->closing) {
+        c->close_after_write = true;
+        if (c->queued == 0)
+            conn_close(c);
+    }
+}
+
+/* ---- input ------------------------------------------------------------- */
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    struct conn *c = (struct conn *)h;
+    *buf = uv_buf_init((char *)c->in + c->inlen,
+                       (unsigned)(IN_CAP - c->inlen));
+}
+
+static void set_reading(struct conn *c, bool on);
+
+static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    (void)buf;
+    struct conn *c = (struct conn *)s;
+    if (n == UV_EOF) {
+        /* libuv stops reading at EOF. A peer that only shut down its
+         * sending side still reads its replies (nc -N, shutdown(SHUT_WR));
+         * one that closed outright cancels its requests now. */
+        c->reading = false;
+        c->eof = true;
+        uv_os_fd_t fd;
+        if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
+            osdep_peer_gone(fd)) {
+            if (c->p.state != R_NONE)
+                c->srv->hangups++;
+            conn_close(c);
+            return;
+        }
+        conn_schedule(c);
+        return;
+    }
+    if (n == UV_ENOBUFS) {
+        set_reading(c, false); /* input full: the pass resumes reading */
+        return;
+    }
+    if (n < 0) {
+        log_debug("client read: %s", uv_strerror((int)n));
+        conn_close(c);
+        return;
+    }
+    if (n == 0)
+        return;
+    c->inlen += (size_t)n;
+    c->last_active_ms = now_ms();
+    /* Requests are parsed in the pass, after this poll: until then libuv
+     * would go on reading into a full buffer. */
+    if (c->inlen == IN_CAP)
+        set_reading(c, false);
+    conn_schedule(c);
+}
+
+static void set_reading(struct conn *c, bool on)
+{
+    if (on == c->reading || c->closing)
+        return;
+    int rc = on ? uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb)
+                : uv_read_stop((uv_stream_t *)&c->pipe);
+    if (rc == 0)
+        c->reading = on;
+}
+
+/* ---- processing -------------------------------------------------------- */
+
+/* Only there so the loop polls without blocking while work is runnable;
+ * the pass itself runs in the check handle, after the poll. */
+static void keep_polling_cb(uv_idle_t *h)
+{
+    (void)h;
+}
+
+void conn_schedule(struct conn *c)
+{
+    struct server *srv = c->srv;
+    if (c->runnable || c->closing)
+        return;
+    c->runnable = true;
+    TAILQ_INSERT_TAIL(&srv->runnable, c, run);
+    srv->nrunnable++;
+    if (!uv_is_active((uv_handle_t *)&srv->run_idle))
+        uv_idle_start(&srv->run_idle, keep_polling_cb);
+}
+
+static void unschedule(struct conn *c)
+{
+    if (!c->runnable)
+        return;
+    c->runnable = false;
+    TAILQ_REMOVE(&c->srv->runnable, c, run);
+    c->srv->nrunnable--;
+}
+
+void conn_run_pass(struct server *srv)
+{
+    /* Only those runnable when the pass starts: one scheduled meanwhile
+     * waits for the next pass, so a pass always ends. */
+    unsigned n = srv->nrunnable;
+    struct conn *c;
+    while (n-- > 0 && (c = TAILQ_FIRST(&srv->runnable))) {
+        unschedule(c);
+        conn_process(c);
+    }
+}
+
+static enum dialect sniff(const struct conn *c)
+{
+    uint8_t b = c->in[0];
+    if (b == PROTO_MAGIC)
+        return D_BINARY;
+    if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z'))
+        return D_TEXT;
+    if (b <= EGD_PID && (c->srv->cfg.egd || c->refuse))
+        return D_EGD;
+    return D_UNKNOWN;
+}
+
+/* Answers c's requests in order until one is in progress, input runs out,
+ * or c has as much output queued as it may. Called only from the pass. */
+static void conn_process(struct conn *c)
+{
+    struct server *srv = c->srv;
+    if (c->closing)
+        return;
+    if (c->p.state == R_STREAMING)
+        reads_stream(c);
+    while (!c->closing && c->p.state == R_NONE && !c->close_after_write &&
+           !c->mem_blocked && c->queued < srv->cfg.max_queued &&
+           c->inlen > 0) {
+        if (c->dialect == D_UNKNOWN) {
+            c->dialect = sniff(c);
+            if (c->dialect == D_UNKNOWN) {
+                send_error(c, PBD_EPROTO, true);
+                break;
+            }
+        }
+        if (c->refuse || c->denied) {
+            send_error(c, c->refuse ? c->refuse : PBD_EPERM, true);
+            break;
+        }
+        if (!mem_admit(c, MEM_SMALL)) {
+            mem_block(c);
+            break;
+        }
+        long n = dialect_handle(c);
+        if (n <= 0)
+            break;
+        memmove(c->in, c->in + n, c->inlen - (size_t)n);
+        c->inlen -= (size_t)n;
+    }
+    if (c->closing)
+        return;
+    /* After EOF nothing more will arrive: once the last request is
+     * answered (a partial one never will be), hang up. */
+    if (c->eof && c->p.state == R_NONE && !c->mem_blocked &&
+        c->queued < srv->cfg.max_queued)
+        c->close_after_write = true;
+    if (c->close_after_write && c->queued == 0) {
+        conn_close(c);
+        return;
+    }
+    /* Read on while a request waits: that is how a hang-up is seen. */
+    set_reading(c, !c->eof && !c->close_after_write && c->inlen < IN_CAP &&
+                       c->queued < srv->cfg.max_queued);
+}
+
+/* ---- open and close ---------------------------------------------------- */
+
+static void conn_free_cb(uv_handle_t *h)
+{
+    struct conn *c = (struct conn *)h;
+    sodium_memzero(c, sizeof(*c));
+    free(c);
+}
+
+void conn_close(struct conn *c)
+{
+    if (c->closing)
+        return;
+    struct server *srv = c->srv;
+    reads_cancel(c);
+    c->closing = true;
+    unschedule(c);
+    mem_unblock(c);
+    TAILQ_REMOVE(&srv->conns, c, all);
+    if (c->refuse)
+        srv->nrefusing--;
+    else
+        srv->nconns--;
+    /* Queued writes come back to write_cb as cancelled before this. */
+    uv_close((uv_handle_t *)&c->pipe, conn_free_cb);
+}
+
+static bool gid_listed(const gid_t *l, unsigned n, gid_t g)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (l[i] == g)
+            return true;
+    return false;
+}
+
+static bool peer_allowed(const struct server_config *cfg, uid_t uid, gid_t gid)
+{
+    if (cfg->n_allow_uid == 0 && cfg->n_allow_gid == 0)
+        return true;
+    if (uid == 0 || uid == geteuid())
+        return true;
+    for (unsigned i = 0; i < cfg->n_allow_uid; i++)
+        if (cfg->allow_uid[i] == uid)
+            return true;
+    return gid_listed(cfg->allow_gid, cfg->n_allow_gid, gid);
+}
+
+static void refuse_close_cb(uv_handle_t *h)
+{
+    free(h);
+}
+
+/* Out of descriptors: libuv has already accepted and closed the pending
+ * connection. Say so, but not once per attempt. */
+static void log_accept_error(struct server *srv, int status)
+{
+    uint64_t now = now_ms();
+    srv->emfile_count++;
+    if (srv->emfile_logged_ms && now - srv->emfile_logged_ms < EMFILE_LOG_MS)
+        return;
+    log_err("accept: %s (%" PRIu64 " connections dropped so far; raise the "
+            "descriptor limit or lower --max-clients)",
+            uv_strerror(status), srv->emfile_count);
+    srv->emfile_logged_ms = now;
+}
+
+void conn_accept(struct server *srv, uv_stream_t *l, int status)
+{
+    if (status < 0) {
+        log_accept_error(srv, status);
+        return;
+    }
+    bool over = srv->nconns >= srv->cfg.max_clients;
+    if (srv->stopping || (over && srv->nrefusing >= REFUSE_SLOTS)) {
+        /* No slot even to say why: accept and close at once. */
+        uv_pipe_t *tmp = malloc(sizeof(*tmp));
+        if (!tmp || uv_pipe_init(srv->loop, tmp, 0) != 0) {
+            free(tmp);
+            return;
+        }
+        srv->refused++;
+        uv_accept(l, (uv_stream_t *)tmp);
+        uv_close((uv_handle_t *)tmp, refuse_close_cb);
+        return;
+    }
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return;
+    c->srv = srv;
+    if (uv_pipe_init(srv->loop, &c->pipe, 0) != 0) {
+        free(c);
+        return;
+    }
+    if (uv_accept(l, (uv_stream_t *)&c->pipe) != 0) {
+        uv_close((uv_handle_t *)&c->pipe, conn_free_cb);
+        return;
+    }
+    TAILQ_INSERT_HEAD(&srv->conns, c, all);
+    c->accepted_ms = c->last_active_ms = now_ms();
+    if (over) {
+        /* Told "busy" in its own dialect once it speaks, then closed. */
+        c->refuse = PBD_EBUSY;
+        srv->nrefusing++;
+        srv->refused++;
+        log_debug("refusing client: %u connections open", srv->nconns);
+        set_reading(c, true);
+        return;
+    }
+    srv->nconns++;
+    srv->accepted++;
+    uv_os_fd_t fd;
+    c->uid = (uid_t)-1;
+    c->gid = (gid_t)-1;
+    c->pid = -1;
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
+        osdep_peer_cred(fd, &c->uid, &c->gid, &c->pid) != 0)
+        log_warnx("cannot read peer credentials; treating peer as unknown");
+    c->denied = !peer_allowed(&srv->cfg, c->uid, c->gid);
+    if (c->denied)
+        log_info("client uid %ld gid %ld not on the allow list",
+                 (long)c->uid, (long)c->gid);
+    set_reading(c, true);
+}
+
+void conn_reap_idle(struct server *srv, uint64_t now)
+{
+    for (struct conn *c = TAILQ_FIRST(&srv->conns), *nx; c; c = nx) {
+        nx = TAILQ_NEXT(c, all);
+        if (c->refuse) {
+            if (now - c->accepted_ms >= REFUSE_MS)
+                conn_close(c);
+            continue;
+        }
+        /* A read waiting for entropy has its own deadline, and one parked
+         * for the budget waits on us, not on the client. last_active_ms
+         * may be later than now (stamped during this tick): no wrap. */
+        if (c->p.state == R_WAITING || c->mem_blocked ||
+            c->last_active_ms >= now ||
+            now - c->last_active_ms < srv->cfg.idle_ms)
+            continue;
+        /* A request that arrived since the last poll is no silence: closing
+         * now would drop it unread and reset the peer. */
+        uint8_t b;
+        uv_os_fd_t fd;
+        if (c->reading && uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
+            recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+            continue;
+        if (c->queued)
+            srv->cut_off++;
+        log_debug("closing idle client (uid %ld)", (long)c->uid);
+        conn_close(c);
+    }
+}

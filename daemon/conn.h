@@ -1,0 +1,163 @@
+/*
+ * conn.h - the server's insides, shared by its files and nobody else:
+ * a connection, its one request in progress, and the calls between
+ *
+ *   conn.c     a connection's lifecycle: accept, read, write, close, and the
+ *              one pass that processes runnable connections
+ *   dialect.c  the three dialects: one request parsed and answered or started
+ *   reads.c    reads that wait for entropy, the waiter queue, drbg streams
+ *   status.c   the stats JSON and the health line
+ *   server.c   loop plumbing: wake-up, tick, signals, shutdown
+ *
+ * The lifecycle, in one paragraph (README and docs/protocol.md say more):
+ * input only ever marks a connection runnable; requests are parsed and
+ * started from one place, conn_run_pass(), which takes runnable connections
+ * one at a time off a queue. Completing a request (reads.c) sends its reply
+ * and marks the connection runnable again; it never parses the next request
+ * itself. So no walk over connections or waiters ever runs with a callee
+ * that can reach another connection's request: one request, one reply.
+ */
+#ifndef PBD_CONN_H
+#define PBD_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "server.h"
+
+#define IN_CAP 320u /* a text line (256 + CRLF) or an EGD write (259) */
+/* drbg replies are generated this much at a time as the socket drains. */
+#define DRBG_CHUNK (64u * 1024u)
+/* A connection refused over --max-clients is given this long to send its
+ * first bytes (so it can be told why in its own dialect). */
+#define REFUSE_MS 1000u
+
+enum dialect { D_UNKNOWN, D_BINARY, D_TEXT, D_EGD };
+
+/* One reply buffer; the data follows the struct. Counted against the
+ * server's memory budget from wreq_new() to wreq_free(). */
+struct wreq {
+    uv_write_t req;
+    struct conn *c;
+    size_t len;        /* bytes to send */
+    size_t size;       /* bytes allocated in data[] */
+    size_t early;      /* bytes uv_try_write sent before uv_write */
+    bool secret;
+    uint8_t data[];
+};
+
+/* The request in progress on a connection (busy), if any. */
+enum req_state {
+    R_NONE,
+    R_WAITING,   /* a read waiting for entropy, on the waiter queue */
+    R_STREAMING, /* a drbg reply being generated as the socket drains */
+};
+
+struct pending {
+    enum req_state state;
+    uint8_t mode;
+    enum dialect how;   /* reply format */
+    uint8_t egd_cmd;
+    uint32_t need, got; /* entropy bytes asked for / gathered */
+    uint32_t left;      /* R_STREAMING: drbg bytes still to send */
+    struct wreq *w;     /* R_WAITING: the reply, filled as bytes arrive */
+    uint8_t *bytes;     /* where in w the entropy goes */
+    uint64_t deadline_ms;
+};
+
+struct conn {
+    uv_pipe_t pipe; /* first: the handle's address is the conn's */
+    struct server *srv;
+    TAILQ_ENTRY(conn) all;  /* srv->conns */
+    TAILQ_ENTRY(conn) wait; /* srv->waiters, while p.state == R_WAITING */
+    TAILQ_ENTRY(conn) run;  /* srv->runnable, while runnable */
+    TAILQ_ENTRY(conn) memq; /* srv->mem_waiters, while mem_blocked */
+    bool runnable;
+    bool waitq;             /* on srv->waiters */
+    bool closing;
+    bool reading;
+    bool eof;               /* peer will send no more (it may still read) */
+    bool close_after_write; /* hang up once queued output is written */
+    bool denied;
+    bool mem_blocked;       /* a request waits for the memory budget */
+    int refuse;             /* non-zero: answer the first request with this
+                             * error and hang up (over --max-clients) */
+    enum dialect dialect;
+    uint8_t in[IN_CAP];
+    size_t inlen;
+    size_t queued;          /* bytes handed to uv_write, not yet written */
+    size_t mem;             /* bytes this connection holds of the budget */
+    uint64_t accepted_ms;
+    uint64_t last_active_ms;
+    uid_t uid;
+    gid_t gid;
+    pid_t pid;
+    struct pending p;
+};
+
+uint64_t now_ms(void);
+
+/* ---- conn.c ---- */
+/* Marks c to be processed by the next pass; cheap and idempotent. */
+void conn_schedule(struct conn *c);
+/* Processes runnable connections; the loop's check handle calls it. */
+void conn_run_pass(struct server *srv);
+/* Closes c: cancels its request (bytes gathered for it are wiped, never
+ * served), frees its buffers in the close callback. Idempotent. */
+void conn_close(struct conn *c);
+/* Accepts one connection from the listener (connection callback). */
+void conn_accept(struct server *srv, uv_stream_t *listener, int status);
+/* Closes connections idle too long; refusals that never spoke. */
+void conn_reap_idle(struct server *srv, uint64_t now);
+
+/* Reply buffers. wreq_new() returns NULL when memory is short. */
+struct wreq *wreq_new(struct conn *c, size_t len, bool secret);
+void wreq_free(struct wreq *w);
+/* Queues w on c and takes ownership of it. */
+void conn_send(struct conn *c, struct wreq *w);
+/* Whether the budget lets c take len more bytes now (see docs). */
+bool mem_admit(const struct conn *c, size_t len);
+/* Parks c until memory is handed back; its request is tried again then. */
+void mem_block(struct conn *c);
+
+void send_frame(struct conn *c, uint8_t type, const void *payload,
+                size_t len);
+void send_text(struct conn *c, const char *s);
+/* Reports err in c's dialect; fatal: hang up once it is written. */
+void send_error(struct conn *c, int err, bool fatal);
+
+/* ---- dialect.c ---- */
+/* Handles one request at the front of c->in. Returns the bytes consumed
+ * (> 0), 0 when more input is needed or the request cannot start yet
+ * (c->mem_blocked), -1 after a fatal error. */
+long dialect_handle(struct conn *c);
+
+/* ---- reads.c ---- */
+/* Starts a read of n bytes in mode: answers at once, fails, starts a drbg
+ * stream, or queues c as a waiter. Returns 0, or -1 when the budget has no
+ * room yet (nothing sent; c->mem_blocked is set). */
+int reads_start(struct conn *c, uint8_t mode, uint32_t n, bool nowait,
+                uint32_t wait_ms, enum dialect how, uint8_t egd_cmd);
+/* Generates the next drbg chunk of c's stream if its socket has room. */
+void reads_stream(struct conn *c);
+/* Cancels c's request without a reply, wiping what was gathered. */
+void reads_cancel(struct conn *c);
+/* Ends c's request with the error err (one reply) or, err == 0, its data. */
+void reads_finish(struct conn *c, int err);
+/* Serves waiters from the pool, round-robin, and seeds the DRBG first. */
+void reads_serve(struct server *srv);
+/* Fails waiters whose deadline has passed. */
+void reads_expire(struct server *srv, uint64_t now);
+/* Raw/conditioned health gate (pool_gate with the sampler's state). */
+int reads_gate(struct server *srv);
+/* The stock an EGD no-wait read may take now (0 while others wait). */
+size_t reads_egd_stock(struct server *srv);
+
+/* ---- status.c ---- */
+int status_health(struct server *srv, char *msg, size_t cap);
+
+#endif

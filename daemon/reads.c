@@ -1,0 +1,344 @@
+/*
+ * reads.c - serving reads: at once from stock, as a drbg stream generated as
+ * the socket drains, or as a waiter that the sampler's bytes fill in turn.
+ * Finishing a read sends its one reply and marks its connection runnable;
+ * the next request is parsed by the pass in conn.c, never from here.
+ */
+#include "conn.h"
+
+#include <sodium.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conditioner.h"
+#include "egd.h"
+#include "health.h"
+#include "osdep.h"
+#include "pbd.h"
+#include "proto.h"
+
+int reads_gate(struct server *srv)
+{
+    struct sampler_stats *st = &srv->sampler->st;
+    return pool_gate(&srv->pool, atomic_load(&st->health_state),
+                     atomic_load(&st->fail_epoch));
+}
+
+size_t reads_egd_stock(struct server *srv)
+{
+    if (reads_gate(srv) != 0 || !TAILQ_EMPTY(&srv->waiters))
+        return 0;
+    return pool_stock(&srv->pool, PBD_MODE_CONDITIONED);
+}
+
+static bool raw_allowed(const struct conn *c)
+{
+    const struct server_config *cfg = &c->srv->cfg;
+    if (cfg->n_raw_uid == 0 || c->uid == 0 || c->uid == geteuid())
+        return true;
+    for (unsigned i = 0; i < cfg->n_raw_uid; i++)
+        if (cfg->raw_uid[i] == c->uid)
+            return true;
+    return false;
+}
+
+/* Where the n entropy bytes of a reply go, and the reply's size: binary
+ * has a header first, EGD no-wait a count byte, text is hex made from a
+ * scratch area at the end of the same buffer (wiped before sending). */
+static size_t reply_size(enum dialect how, uint8_t egd_cmd, size_t n,
+                         size_t *at)
+{
+    if (how == D_TEXT) {
+        *at = 2 * n + 2;
+        return 3 * n + 2;
+    }
+    *at = how == D_BINARY                          ? PROTO_HDR_LEN
+          : how == D_EGD && egd_cmd == EGD_READ_NB ? 1
+                                                   : 0;
+    return *at + n;
+}
+
+/* Turns w, whose n bytes sit at the offset reply_size() gave, into the
+ * reply as it goes on the wire. */
+static void reply_finish(struct wreq *w, enum dialect how, uint8_t egd_cmd,
+                         size_t n)
+{
+    if (how == D_TEXT) {
+        uint8_t *bytes = w->data + 2 * n + 2;
+        sodium_bin2hex((char *)w->data, 2 * n + 1, bytes, n);
+        w->data[2 * n] = '\n';
+        sodium_memzero(bytes, n);
+        w->len = 2 * n + 1;
+    } else if (how == D_BINARY) {
+        proto_encode_hdr(w->data, PROTO_T_READ | PROTO_T_REPLY, (uint32_t)n);
+    } else if (egd_cmd == EGD_READ_NB) {
+        w->data[0] = (uint8_t)n; /* count byte */
+    }
+}
+
+static void dequeue(struct conn *c)
+{
+    struct server *srv = c->srv;
+    if (!c->waitq)
+        return;
+    TAILQ_REMOVE(&srv->waiters, c, wait);
+    c->waitq = false;
+    srv->nwaiting--;
+}
+
+static void pending_clear(struct conn *c)
+{
+    dequeue(c);
+    struct wreq *w = c->p.w;
+    memset(&c->p, 0, sizeof(c->p));
+    if (w)
+        wreq_free(w); /* secret: wiped */
+}
+
+void reads_cancel(struct conn *c)
+{
+    pending_clear(c);
+}
+
+void reads_finish(struct conn *c, int err)
+{
+    struct pending *p = &c->p;
+    struct wreq *w = p->w;
+    enum dialect how = p->how;
+    uint32_t n = p->need;
+    uint8_t egd_cmd = p->egd_cmd;
+    p->w = NULL;
+    pending_clear(c);
+    if (err) {
+        if (w)
+            wreq_free(w);
+        c->p.egd_cmd = egd_cmd; /* send_error answers EGD no-wait reads */
+        send_error(c, err, false);
+        c->p.egd_cmd = 0;
+    } else {
+        reply_finish(w, how, egd_cmd, n);
+        conn_send(c, w);
+    }
+    conn_schedule(c);
+}
+
+/* ---- drbg streams ------------------------------------------------------ */
+
+static void stream_begin(struct conn *c)
+{
+    c->p.state = R_STREAMING;
+    c->p.left = c->p.need;
+    c->p.got = 0;
+    conn_schedule(c);
+}
+
+void reads_stream(struct conn *c)
+{
+    struct pending *p = &c->p;
+    while (p->state == R_STREAMING && !c->closing && c->queued == 0 &&
+           p->left > 0) {
+        size_t k = p->left < DRBG_CHUNK ? p->left : DRBG_CHUNK;
+        size_t at, size;
+        if (p->how == D_TEXT) {
+            size = reply_size(D_TEXT, 0, k, &at); /* text: one chunk */
+        } else {
+            at = p->got == 0 ? PROTO_HDR_LEN : 0;
+            size = at + k;
+        }
+        if (!mem_admit(c, size)) {
+            mem_block(c);
+            return;
+        }
+        struct wreq *w = wreq_new(c, size, true);
+        if (!w || pool_drbg(&c->srv->pool, w->data + at, k) != 0) {
+            /* The header may be out already: no error frame can follow. */
+            if (w)
+                wreq_free(w);
+            conn_close(c);
+            return;
+        }
+        if (p->how == D_TEXT)
+            reply_finish(w, D_TEXT, 0, k);
+        else if (p->got == 0)
+            proto_encode_hdr(w->data, PROTO_T_READ | PROTO_T_REPLY, p->need);
+        p->left -= (uint32_t)k;
+        p->got += (uint32_t)k;
+        conn_send(c, w);
+    }
+    if (p->state == R_STREAMING && p->left == 0) {
+        memset(p, 0, sizeof(*p));
+        conn_schedule(c);
+    }
+}
+
+/* ---- starting a read --------------------------------------------------- */
+
+/* Serves n bytes from stock into a new reply. Returns 0, or -1 when the
+ * budget has no room (c parked, nothing sent). */
+static int serve_now(struct conn *c, uint8_t mode, size_t n, enum dialect how,
+                     uint8_t egd_cmd)
+{
+    size_t at, size = reply_size(how, egd_cmd, n, &at);
+    if (!mem_admit(c, size)) {
+        mem_block(c);
+        return -1;
+    }
+    struct wreq *w = wreq_new(c, size, true);
+    if (!w) {
+        send_error(c, PBD_ENOMEM, false);
+        return 0;
+    }
+    pool_take(&c->srv->pool, mode, w->data + at, n); /* stock was checked */
+    sampler_kick(c->srv->sampler);
+    reply_finish(w, how, egd_cmd, n);
+    conn_send(c, w);
+    return 0;
+}
+
+int reads_start(struct conn *c, uint8_t mode, uint32_t n, bool nowait,
+                uint32_t wait_ms, enum dialect how, uint8_t egd_cmd)
+{
+    struct server *srv = c->srv;
+    struct pending *p = &c->p;
+    if (mode == PBD_MODE_RAW && !raw_allowed(c)) {
+        send_error(c, PBD_EPERM, false);
+        return 0;
+    }
+    bool waits_seed = false;
+    if (mode == PBD_MODE_DRBG) {
+        pool_maintain(&srv->pool, now_ms(), reads_gate(srv) == 0);
+        if (!pool_seeded(&srv->pool) && nowait) {
+            send_error(c, PBD_ENOTSEEDED, false);
+            return 0;
+        }
+        waits_seed = !pool_seeded(&srv->pool);
+    } else {
+        int g = reads_gate(srv);
+        if (g == PBD_EHEALTH || (g == PBD_EAGAIN && nowait)) {
+            send_error(c, g, false);
+            return 0;
+        }
+        /* Served at once only when nobody waits ahead: no overtaking. */
+        if (g == 0 && TAILQ_EMPTY(&srv->waiters) &&
+            pool_stock(&srv->pool, mode) >= n)
+            return serve_now(c, mode, n, how, egd_cmd);
+        if (nowait) {
+            send_error(c, PBD_EAGAIN, false);
+            return 0;
+        }
+    }
+    p->mode = mode;
+    p->how = how;
+    p->egd_cmd = egd_cmd;
+    p->need = n;
+    p->got = 0;
+    if (mode == PBD_MODE_DRBG && !waits_seed) {
+        stream_begin(c);
+        return 0;
+    }
+    /* A waiting entropy read holds its reply buffer, filled as bytes come;
+     * a drbg read waiting for the first seed holds nothing. */
+    if (mode != PBD_MODE_DRBG) {
+        size_t at, size = reply_size(how, egd_cmd, n, &at);
+        if (!mem_admit(c, size)) {
+            memset(p, 0, sizeof(*p));
+            mem_block(c);
+            return -1;
+        }
+        p->w = wreq_new(c, size, true);
+        if (!p->w) {
+            memset(p, 0, sizeof(*p));
+            send_error(c, PBD_ENOMEM, false);
+            return 0;
+        }
+        p->bytes = p->w->data + at;
+    }
+    if (wait_ms == 0)
+        wait_ms = srv->cfg.wait_ms;
+    if (wait_ms > srv->cfg.max_wait_ms)
+        wait_ms = srv->cfg.max_wait_ms;
+    p->deadline_ms = now_ms() + wait_ms;
+    p->state = R_WAITING;
+    TAILQ_INSERT_TAIL(&srv->waiters, c, wait);
+    c->waitq = true;
+    srv->nwaiting++;
+    srv->serve_due = true; /* after the pass: never from inside it */
+    return 0;
+}
+
+/* ---- the waiter queue -------------------------------------------------- */
+
+/* Gives c what the pool has for it now, up to one block. Returns true when
+ * it made progress. Finishes c (removing it from the queue) when done. */
+static bool serve_one(struct server *srv, struct conn *c, int g)
+{
+    struct pending *p = &c->p;
+    if (p->mode == PBD_MODE_DRBG) {
+        if (!pool_seeded(&srv->pool))
+            return false;
+        dequeue(c);
+        stream_begin(c);
+        return true;
+    }
+    if (g == PBD_EHEALTH) {
+        reads_finish(c, PBD_EHEALTH);
+        return true;
+    }
+    if (g != 0)
+        return false;
+    size_t want = p->need - p->got;
+    if (want > COND_BLOCK_BYTES)
+        want = COND_BLOCK_BYTES;
+    size_t got = pool_take(&srv->pool, p->mode, p->bytes + p->got, want);
+    if (got == 0)
+        return false;
+    p->got += (uint32_t)got;
+    if (p->got == p->need)
+        reads_finish(c, 0);
+    return true;
+}
+
+void reads_serve(struct server *srv)
+{
+    srv->serve_due = false;
+    int g = reads_gate(srv);
+    pool_maintain(&srv->pool, now_ms(), g == 0);
+    /* Round-robin: each waiter in turn gets at most one block per round,
+     * so a large request cannot starve small ones queued behind it. A
+     * waiter that is not done goes to the back of the queue. */
+    bool progress = true;
+    while (progress && !TAILQ_EMPTY(&srv->waiters)) {
+        progress = false;
+        unsigned n = srv->nwaiting;
+        struct conn *c;
+        while (n-- > 0 && (c = TAILQ_FIRST(&srv->waiters))) {
+            TAILQ_REMOVE(&srv->waiters, c, wait);
+            TAILQ_INSERT_TAIL(&srv->waiters, c, wait);
+            if (serve_one(srv, c, g))
+                progress = true;
+        }
+    }
+    sampler_kick(srv->sampler);
+    /* Ask to be woken when one more block's worth has arrived. */
+    if (!TAILQ_EMPTY(&srv->waiters))
+        sampler_want(srv->sampler, srv->pool.block_in);
+}
+
+void reads_expire(struct server *srv, uint64_t now)
+{
+    for (struct conn *c = TAILQ_FIRST(&srv->waiters), *nx; c; c = nx) {
+        nx = TAILQ_NEXT(c, wait);
+        uv_os_fd_t fd;
+        if (c->eof && uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
+            osdep_peer_gone(fd)) {
+            /* Half-closed, then gone: nobody to answer. */
+            srv->hangups++;
+            conn_close(c);
+        } else if (now >= c->p.deadline_ms) {
+            srv->timeouts++;
+            /* Bytes already gathered for it are wiped, never served. */
+            reads_finish(c, c->p.mode == PBD_MODE_DRBG ? PBD_ENOTSEEDED
+                                                       : PBD_ETIMEDOUT);
+        }
+    }
+}

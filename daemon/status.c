@@ -1,0 +1,173 @@
+/* status.c - the health line and the stats JSON, read from the sampler's
+ * published counters and the server's own. */
+#include "conn.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "counter.h"
+#include "health.h"
+#include "pbd.h"
+
+int status_health(struct server *srv, char *msg, size_t cap)
+{
+    struct sampler_stats *st = &srv->sampler->st;
+    int hs = atomic_load(&st->health_state);
+    int last = atomic_load(&st->last_failure);
+    int64_t when = atomic_load(&st->last_failure_time);
+    char ts[40] = "never";
+    if (when) {
+        struct tm tm;
+        time_t t = (time_t)when;
+        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    }
+    const char *ev = health_event_name((enum health_event)last);
+    switch (hs) {
+    case HEALTH_PERMANENT:
+        snprintf(msg, cap,
+                 "failed: permanent: %s test failed at %s and start-up "
+                 "re-tests kept failing; raw and conditioned output "
+                 "withheld; restart preemptd after checking the source",
+                 ev, ts);
+        return PBD_HEALTH_FAILED;
+    case HEALTH_RETEST:
+        snprintf(msg, cap,
+                 "failed: %s test failed at %s; re-running the start-up "
+                 "test (%u/%u samples); raw and conditioned output withheld",
+                 ev, ts, atomic_load(&st->startup_seen),
+                 HEALTH_STARTUP_SAMPLES);
+        return PBD_HEALTH_FAILED;
+    case HEALTH_STARTUP:
+        snprintf(msg, cap,
+                 "degraded: start-up health test running (%u/%u samples); "
+                 "reads wait",
+                 atomic_load(&st->startup_seen), HEALTH_STARTUP_SAMPLES);
+        return PBD_HEALTH_DEGRADED;
+    default:
+        break;
+    }
+    int32_t mcv = atomic_load(&st->mcv_millibits);
+    if (mcv >= 0 && mcv < (int32_t)(srv->cfg.h_bits * 1000)) {
+        snprintf(msg, cap,
+                 "degraded: online MCV estimate %.3f bits/byte is below the "
+                 "credited %.3f",
+                 mcv / 1000.0, srv->cfg.h_bits);
+        return PBD_HEALTH_DEGRADED;
+    }
+    if (srv->off_cpu) {
+        snprintf(msg, cap,
+                 "degraded: sampler is running off CPU %d (CPU offline, or "
+                 "its affinity was changed)",
+                 srv->sampler->cpu);
+        return PBD_HEALTH_DEGRADED;
+    }
+    const char *pin = sampler_pin_note(srv->sampler);
+    if (srv->sampler->cpu < 0 || strncmp(pin, "not", 3) == 0) {
+        snprintf(msg, cap, "degraded: sampler %s", pin);
+        return PBD_HEALTH_DEGRADED;
+    }
+    snprintf(msg, cap, "ok: source healthy; %s%s", pin,
+             pool_seeded(&srv->pool) ? "" : "; drbg not yet seeded");
+    return PBD_HEALTH_OK;
+}
+
+/* Appends to buf; *len may pass cap, which the caller reports. */
+static void app(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void app(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(*len < cap ? buf + *len : NULL,
+                      *len < cap ? cap - *len : 0, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *len += (size_t)n;
+}
+
+size_t server_stats_json(struct server *srv, char *buf, size_t cap)
+{
+    struct sampler *s = srv->sampler;
+    struct sampler_stats *st = &s->st;
+    struct pool *p = &srv->pool;
+    size_t n = 0;
+    /* Escaping: every string here is ours and has no quotes or controls. */
+    app(buf, cap, &n,
+        "{\"version\":\"%s\",\"uptime_s\":%.1f,"
+        "\"counter\":{\"name\":\"%s\",\"hz\":%" PRIu64
+        ",\"median_delta\":%" PRIu64 ",\"step\":%" PRIu64
+        ",\"threshold_ticks\":%" PRIu64 ",\"cpu\":%d,\"pinning\":\"%s\"},",
+        PBD_VERSION_STRING, (now_ms() - srv->start_ms) / 1000.0, COUNTER_NAME,
+        s->freq, s->median_delta, s->step, s->threshold, s->cpu,
+        sampler_pin_note(s));
+    app(buf, cap, &n,
+        "\"sampler\":{\"loops\":%" PRIu64 ",\"events\":%" PRIu64
+        ",\"event_rate\":%.1f,\"event_rate_wall\":%.1f"
+        ",\"sampling_s\":%.1f,\"pushed\":%" PRIu64 ",\"discarded\":%" PRIu64
+        ",\"gaps\":%" PRIu64 ",\"backwards\":%" PRIu64
+        ",\"migrations\":%" PRIu64 ",\"sleeps\":%" PRIu64
+        ",\"sleeping\":%s,\"jump_log2_hist\":[",
+        atomic_load(&st->loops), atomic_load(&st->events), srv->event_rate,
+        srv->event_rate_wall, atomic_load(&st->sampling_us) / 1e6,
+        atomic_load(&st->pushed), atomic_load(&st->discarded),
+        atomic_load(&st->gaps), atomic_load(&st->backwards),
+        atomic_load(&st->migrations), atomic_load(&st->sleeps),
+        atomic_load(&st->sleeping) ? "true" : "false");
+    for (unsigned i = 0; i < SAMPLER_JUMP_BUCKETS; i++)
+        app(buf, cap, &n, "%s%" PRIu64, i ? "," : "",
+            atomic_load(&st->jumps[i]));
+    int32_t mcv = atomic_load(&st->mcv_millibits);
+    app(buf, cap, &n,
+        "]},\"ring\":{\"bytes\":%zu,\"capacity\":%zu,\"low\":%zu"
+        ",\"high\":%zu},"
+        "\"entropy\":{\"credited_bits_per_byte\":%.3f,"
+        "\"mcv_estimate_bits_per_byte\":%s%.3f,\"mcv_window\":%u,"
+        "\"raw_bytes_per_block\":%zu,\"conditioned_stock\":%zu},",
+        ring_level(p->ring), p->ring->cap, p->ring->low, p->ring->high,
+        srv->cfg.h_bits, mcv < 0 ? "-" : "", mcv < 0 ? 1.0 : mcv / 1000.0,
+        HEALTH_MCV_WINDOW, p->block_in, pool_stock(p, PBD_MODE_CONDITIONED));
+    char hmsg[256];
+    static const char *const hnames[] = {"ok", "degraded", "failed"};
+    int hstate = status_health(srv, hmsg, sizeof(hmsg));
+    int64_t when = atomic_load(&st->last_failure_time);
+    app(buf, cap, &n,
+        "\"health\":{\"state\":\"%s\",\"source\":\"%s\",\"message\":\"%s\","
+        "\"rct_cutoff\":%u,\"apt_cutoff\":%u,\"apt_window\":%u,"
+        "\"rct_failures\":%" PRIu64 ",\"apt_failures\":%" PRIu64
+        ",\"stall_failures\":%" PRIu64 ",\"startup_passes\":%" PRIu64
+        ",\"last_failure\":\"%s\",\"last_failure_time\":%" PRId64
+        ",\"flushed_bytes\":%" PRIu64 "},",
+        hnames[hstate],
+        health_state_name((enum health_state)atomic_load(&st->health_state)),
+        hmsg, s->health.rct_cutoff, s->health.apt_cutoff, HEALTH_APT_WINDOW,
+        atomic_load(&st->rct_failures), atomic_load(&st->apt_failures),
+        atomic_load(&st->stall_failures), atomic_load(&st->passes),
+        when ? health_event_name(
+                   (enum health_event)atomic_load(&st->last_failure))
+             : "none",
+        when, p->flushed);
+    app(buf, cap, &n,
+        "\"drbg\":{\"seeded\":%s,\"reseeds\":%" PRIu64
+        ",\"bytes_since_reseed\":%" PRIu64 "},"
+        "\"served\":{\"conditioned\":%" PRIu64 ",\"raw\":%" PRIu64
+        ",\"drbg\":%" PRIu64 ",\"blocks\":%" PRIu64 "},",
+        pool_seeded(p) ? "true" : "false", p->sec->drbg.reseeds,
+        p->sec->drbg.bytes_since_reseed, p->served[PBD_MODE_CONDITIONED],
+        p->served[PBD_MODE_RAW], p->served[PBD_MODE_DRBG], p->blocks);
+    app(buf, cap, &n,
+        "\"clients\":{\"connected\":%u,\"waiting\":%u,\"refusing\":%u"
+        ",\"max\":%u,\"accepted\":%" PRIu64 ",\"refused\":%" PRIu64
+        ",\"cut_off\":%" PRIu64 ",\"hangups\":%" PRIu64 "},"
+        "\"memory\":{\"used\":%zu,\"limit\":%zu,\"peak\":%zu},"
+        "\"requests\":%" PRIu64 ",\"errors\":%" PRIu64
+        ",\"timeouts\":%" PRIu64 ",\"kernel_fed_bytes\":%" PRIu64 "}",
+        srv->nconns, srv->nwaiting, srv->nrefusing, srv->cfg.max_clients,
+        srv->accepted, srv->refused, srv->cut_off, srv->hangups,
+        srv->mem_used, srv->cfg.max_memory, srv->mem_peak, srv->requests,
+        srv->errors, srv->timeouts, srv->kernel_fed_bytes);
+    return n;
+}
