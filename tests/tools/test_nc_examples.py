@@ -2,11 +2,13 @@
 against a test daemon (issue 16), so the commands a newcomer copies cannot
 drift from what works.
 
-An example is a shell line running `nc ... -U` inside a fenced code block (markdown)
-or a `.Bd -literal` display (man pages). The socket path after `-U` is
-replaced by the test daemon's; nothing else is changed. Each example must
-exit 0 within LIMIT_S seconds, print something, print no `error:` line, and
-print 2N hex digits for every `read N` it sends. Debian's netcat-openbsd does
+An example is a shell line running `nc ... -U` inside a fenced code block
+(markdown) or a `.Bd -literal` display (man pages). The socket path after
+`-U` is replaced by the test daemon's; nothing else is changed. Each example
+must exit 0 within LIMIT_S seconds, print something, print no `error:` line,
+and print 2N hex digits for every `read N` it sends. Lines elsewhere that
+pipe input into nc (inline examples, which are not run) must end it with
+`quit` or give nc -N or -q. Debian's netcat-openbsd does
 not half-close at the end of its input without -N, so an example that does
 not end with `quit` hangs until the daemon's idle timeout and fails here.
 
@@ -30,6 +32,10 @@ NC_U = re.compile(r"""(\bnc\b[^|;&#]*?\s-U\s+)("[^"]*"|'[^']*'|[^\s|;&]+)""")
 FENCE = re.compile(r"^\s*(```|~~~)")
 # nc in command position (line start, after a pipe or ; or &&) with -U.
 NC_CMD = re.compile(r"(?:^|[|;&])\s*nc\s[^|;&]*-U\s")
+# The part of a line from a pipe into nc to the end of nc's arguments.
+NC_PIPED = re.compile(r"\|\s*nc\b([^|;&#]*)")
+# nc options that half-close at the end of the input: -N, or -q SECONDS.
+NC_CLOSES = re.compile(r"\s-[a-zA-Z]*N|\s-q\s*\d")
 
 
 def doc_files():
@@ -92,8 +98,9 @@ def run_limited(cmd, limit):
 
 
 def check_example(d, where, cmd):
-    # Stock first, so the limit measures whether nc returns, not the event rate.
-    d.wait_stock(1024, timeout=60.0)
+    # Stock first (an example takes at most 160 + 16 raw bytes), so the limit
+    # measures whether nc returns, not the event rate.
+    d.wait_stock(512, timeout=120.0)
     real = with_socket(cmd, d.sock)
     rc, out, err = run_limited(real, LIMIT_S)
     what = "%s: %s\n  ran: %s\n  stdout: %r\n  stderr: %r" % (
@@ -102,9 +109,9 @@ def check_example(d, where, cmd):
     assert rc == 0, "exit status %d\n%s" % (rc, what)
     assert out.strip(), "printed nothing\n%s" % what
     lines = out.splitlines()
-    bad = [l for l in lines if l.startswith("error")]
+    bad = [l for l in lines if l.startswith("error:")]
     assert not bad, "printed %r\n%s" % (bad, what)
-    sent = cmd.split("nc -U")[0]
+    sent = cmd[:NC_CMD.search(cmd).start()]
     for n in re.findall(r"\bread (\d+)", sent):
         want = re.compile(r"[0-9a-f]{%d}\Z" % (2 * int(n)))
         assert any(want.match(l) for l in lines), \
@@ -119,7 +126,7 @@ def piped_nc_lines():
         with open(path, encoding="utf-8") as f:
             for n, line in enumerate(f, 1):
                 line = unroff(line) if not path.endswith(".md") else line
-                if re.search(r"\|\s*nc\b", line):
+                if NC_PIPED.search(line):
                     out.append(("%s:%d" % (os.path.relpath(path, SRC), n),
                                 line.strip()))
     return out
@@ -142,7 +149,8 @@ def main():
 
     def piped_input_ends_with_quit():
         bad = [w + ": " + l for w, l in piped_nc_lines()
-               if "quit" not in l.split("nc")[0] and not re.search(r"\bnc\s+-[a-zA-Z]*[Nq]", l)]
+               if "quit" not in l[:NC_PIPED.search(l).start()]
+               and not NC_CLOSES.search(NC_PIPED.search(l).group(1))]
         assert not bad, "input piped into nc without quit or -N:\n  " + "\n  ".join(bad)
     r.run(piped_input_ends_with_quit)
 
