@@ -319,8 +319,9 @@ void reads_serve(struct server *srv)
         }
     }
     sampler_kick(srv->sampler);
-    /* Ask to be woken when one more block's worth has arrived. */
-    if (!TAILQ_EMPTY(&srv->waiters))
+    /* Ask to be woken when one more block's worth has arrived: for the
+     * waiters, or to seed the DRBG as soon as the first block exists. */
+    if (!TAILQ_EMPTY(&srv->waiters) || !pool_seeded(&srv->pool))
         sampler_want(srv->sampler, srv->pool.block_in);
 }
 

@@ -230,7 +230,11 @@ static void *sampler_main(void *arg)
             events_before = ev;
             last_event_ms = now;
         } else if (now - last_event_ms >= s->cfg.stall_ms) {
-            publish_health(s, health_fail_stall(&s->health));
+            /* Once permanent, a stall is no news: publishing it would move
+             * the failure time and epoch every stall_ms. */
+            enum health_event hev = health_fail_stall(&s->health);
+            if (hev != HEALTH_EV_NONE)
+                publish_health(s, hev);
             last_event_ms = now;
         }
         if (pinned && osdep_current_cpu() != s->cpu)

@@ -80,6 +80,20 @@ def stuck(d):
     assert st["sampler"]["events"] == 0, st["sampler"]
 
 
+def stuck_permanent_is_quiet(d):
+    """Once permanent, the stall check must not publish again: the failure
+    time stood still (it moved every --stall-ms before), and the failure
+    was logged at error level (it was never logged before)."""
+    st = wait_stats(d, lambda s: s["health"]["source"] == "permanent", 30,
+                    "permanent failure")
+    first = st["health"]["last_failure_time"]
+    time.sleep(2.5)  # 5 x --stall-ms, and over 2 s of the timestamp's grain
+    st = d.stats()
+    assert st["health"]["last_failure_time"] == first, st["health"]
+    log = d.logtext()
+    assert "error: health: failed" in log, log[-2000:]
+
+
 def after_healthy_start(d):
     st = wait_stats(d, lambda s: s["health"]["startup_passes"] >= 1 and
                     s["health"]["last_failure"] != "none", 120,
@@ -174,6 +188,8 @@ with harness.Daemon("--fault", "periodic", binary=PREEMPTD_FAULT, ring=2048,
 with harness.Daemon("--fault", "stuck", "--stall-ms", "500",
                     binary=PREEMPTD_FAULT, ring=2048, wait_ready=False) as d:
     t.check("--fault stuck: stall failure, EHEALTH", stuck, d)
+    t.check("--fault stuck: permanent, logged, then quiet",
+            stuck_permanent_is_quiet, d)
     t.ok("exits 0", d.stop() == 0)
 with harness.Daemon("--fault", "periodic-after=%d" % HEALTHY_EVENTS,
                     binary=PREEMPTD_FAULT, ring=2048, wait_ready=False) as d:
