@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <launch.h>
+#include <limits.h>
 #include <mach/mach.h>
 #include <mach/thread_policy.h>
 #include <pthread.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -58,6 +60,22 @@ int osdep_peer_cred(int fd, uid_t *uid, gid_t *gid, pid_t *pid)
         return -1;
     *pid = -1;
     return 0;
+}
+
+uint64_t osdep_raise_nofile(void)
+{
+    /* The hard limit is often RLIM_INFINITY here, which setrlimit refuses
+     * for RLIMIT_NOFILE: OPEN_MAX is the most a process may ask for. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    rlim_t want = rl.rlim_max < (rlim_t)OPEN_MAX ? rl.rlim_max : (rlim_t)OPEN_MAX;
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
 }
 
 int osdep_activation_fd(int *fd, char *note, size_t cap)

@@ -26,6 +26,11 @@ int osdep_sampler_thread_setup(int cpu, char *note, size_t cap);
  * -1 with errno set. pid is -1 where the OS does not say (macOS). */
 int osdep_peer_cred(int fd, uid_t *uid, gid_t *gid, pid_t *pid);
 
+/* Raises the soft RLIMIT_NOFILE as far as the system lets us (the hard
+ * limit; on macOS at most OPEN_MAX) and returns the soft limit now in
+ * force. */
+uint64_t osdep_raise_nofile(void);
+
 /* Looks for a listening socket handed over by the service manager (systemd
  * LISTEN_FDS/LISTEN_PID; launchd launch_activate_socket("Listeners")).
  * Returns 1 and sets *fd when there is one, 0 when there is none, -1 when the
