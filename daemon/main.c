@@ -1,11 +1,14 @@
 /*
  * main.c - start-up and tear-down order; options are config.c's.
  *
- * Order matters: options -> fit max_clients to the fd limit -> bind (maybe
- * as root) -> drop privileges -> lock and pre-fault the ring -> calibrate
- * -> start the loop's handles -> start the sampler -> run. Tear-down runs
- * it backwards; the sampler stops before the async handle it wakes is
- * closed.
+ * Order matters: options -> fit max_clients to the fd limit -> claim the
+ * socket (lock, probe, bind, listen, rename; maybe as root) -> drop
+ * privileges -> lock and pre-fault the ring -> calibrate -> start the
+ * loop's handles -> start the sampler -> run. The socket listens before its
+ * path appears, so a client that connects during the seconds of calibration
+ * waits in the backlog instead of being refused. Tear-down runs it
+ * backwards; the sampler stops before the async handle it wakes is closed,
+ * and the path is removed (if still ours) before the lock is let go.
  */
 #include <grp.h>
 #include <pwd.h>
@@ -105,6 +108,17 @@ static void close_any_cb(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
+/* SIGTERM and SIGINT wait until the loop can handle them: before that their
+ * default action would end us without removing the socket path. */
+static void hold_stop_signals(int how)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(how, &set, NULL);
+}
+
 int main(int argc, char **argv)
 {
     struct config o;
@@ -133,6 +147,7 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN); /* a vanished client is an EPIPE, not a death */
     signal(SIGHUP, SIG_IGN);  /* nothing to reload */
+    hold_stop_signals(SIG_BLOCK);
     if (fit_nofile(&o.srv) != 0)
         return 1;
 
@@ -199,6 +214,7 @@ int main(int argc, char **argv)
 #endif
     if (server_start(&srv, smp) != 0)
         goto out;
+    hold_stop_signals(SIG_UNBLOCK); /* the loop's handlers are in place */
     rc = sampler_start(smp);
     if (rc != 0) {
         log_err("cannot start the sampler thread: %s", strerror(rc));

@@ -1,8 +1,8 @@
 /*
  * server.c - the loop's plumbing: the sampler's wake-up, the tick, the pass
  * over runnable connections, signals and shutdown. Connections live in
- * conn.c, requests in dialect.c and reads.c, the listening socket in
- * listener code below; conn.h says how they fit.
+ * conn.c, requests in dialect.c and reads.c, the listening socket and
+ * its path in listener.c; conn.h says how they fit.
  */
 #include "conn.h"
 
@@ -17,12 +17,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#ifndef SOCK_CLOEXEC
-/* macOS has no SOCK_CLOEXEC; the one socket() that uses it (claim_path's
- * probe) is closed before that function returns, and we never exec. */
-#define SOCK_CLOEXEC 0
-#endif
 
 #include "conditioner.h"
 #include "health.h"
@@ -211,96 +205,6 @@ static void connection_cb(uv_stream_t *l, int status)
 
 /* ---- set-up and tear-down ---------------------------------------------- */
 
-/* Returns 0 when path is free (nothing there, or a stale socket now
- * removed), -1 after logging why we must not bind it. */
-static int claim_path(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0) {
-        if (errno == ENOENT)
-            return 0;
-        log_warn("%s", path);
-        return -1;
-    }
-    if (!S_ISSOCK(st.st_mode)) {
-        log_err("%s exists and is not a socket; refusing to touch it", path);
-        return -1;
-    }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        log_warn("socket");
-        return -1;
-    }
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-    int err = errno;
-    close(fd);
-    if (rc == 0) {
-        log_err("another preemptd is already serving %s", path);
-        return -1;
-    }
-    if (err != ECONNREFUSED) {
-        errno = err;
-        log_warn("cannot tell whether %s is in use", path);
-        return -1;
-    }
-    log_info("removing stale socket %s", path);
-    if (unlink(path) != 0 && errno != ENOENT) {
-        log_warn("unlink %s", path);
-        return -1;
-    }
-    return 0;
-}
-
-int server_listen(struct server *srv, uv_loop_t *loop,
-                  const struct server_config *cfg)
-{
-    memset(srv, 0, sizeof(*srv));
-    srv->cfg = *cfg;
-    srv->loop = loop;
-    int rc = uv_pipe_init(loop, &srv->listener, 0);
-    if (rc != 0) {
-        log_err("uv_pipe_init: %s", uv_strerror(rc));
-        return -1;
-    }
-    srv->listener.data = srv;
-    if (cfg->activated_fd >= 0) {
-        rc = uv_pipe_open(&srv->listener, cfg->activated_fd);
-        if (rc != 0) {
-            log_err("adopting the activation socket: %s", uv_strerror(rc));
-            return -1;
-        }
-        log_info("using the socket handed over by the service manager");
-        return 0;
-    }
-    const char *path = cfg->socket_path;
-    struct sockaddr_un sa;
-    /* libuv 1.44 truncates long paths silently: check the length here. */
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        log_err("socket path is %zu bytes; the limit is %zu: %s",
-                strlen(path), sizeof(sa.sun_path) - 1, path);
-        return -1;
-    }
-    if (claim_path(path) != 0)
-        return -1;
-    /* umask 0117: the socket is born 0660, never briefly wider. */
-    mode_t old = umask(0117);
-    rc = uv_pipe_bind(&srv->listener, path);
-    umask(old);
-    if (rc != 0) {
-        log_err("bind %s: %s", path, uv_strerror(rc));
-        return -1;
-    }
-    srv->own_socket = true;
-    if (chmod(path, (mode_t)cfg->sock_mode) != 0)
-        log_warn("chmod %s", path);
-    if (cfg->sock_gid != (gid_t)-1 && chown(path, (uid_t)-1, cfg->sock_gid) != 0)
-        log_warn("chown %s", path);
-    log_info("listening on %s (mode %04o)", path, cfg->sock_mode);
-    return 0;
-}
-
 int server_start(struct server *srv, struct sampler *sampler)
 {
     srv->sampler = sampler;
@@ -343,11 +247,7 @@ int server_start(struct server *srv, struct sampler *sampler)
 
 void server_cleanup(struct server *srv)
 {
-    if (srv->own_socket && srv->cfg.socket_path) {
-        if (unlink(srv->cfg.socket_path) != 0 && errno != ENOENT)
-            log_warn("unlink %s", srv->cfg.socket_path);
-        srv->own_socket = false;
-    }
+    server_unlisten(srv);
     if (srv->pool.sec)
         pool_free(&srv->pool);
 }

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "listener.h"
 #include "pool.h"
 #include "sampler.h"
 
@@ -69,7 +70,7 @@ struct server {
     uint64_t seen_epoch;       /* last failure epoch logged */
     uint64_t emfile_logged_ms;
     uint64_t emfile_count;
-    bool own_socket;         /* we created the path: unlink it on exit */
+    struct listener_claim claim; /* lock and socket path (listener.c) */
     bool listening;
     bool ready;              /* first start-up test passed, READY=1 sent */
     bool stopping;
@@ -86,11 +87,6 @@ struct server {
     double event_rate, event_rate_wall;
 };
 
-/* Binds or adopts the listening socket (see README: lifecycle). Returns 0,
- * or -1 after logging why. Run before dropping privileges. */
-int server_listen(struct server *srv, uv_loop_t *loop,
-                  const struct server_config *cfg);
-
 /* Sets up the pool, async, timers and signals, and starts accepting.
  * The sampler must be initialised but need not be started yet. Returns 0 or
  * -1 after logging. */
@@ -99,8 +95,8 @@ int server_start(struct server *srv, struct sampler *sampler);
 /* For the sampler's wake callback: thread-safe. */
 void server_wake(void *srv);
 
-/* After uv_run returns: closes the socket (unlinking what we created) and
- * wipes the pool. */
+/* After uv_run returns: removes the socket path if it is still ours
+ * (server_unlisten) and wipes the pool. */
 void server_cleanup(struct server *srv);
 
 /* Writes the stats JSON object (no newline) into buf; returns its length,
