@@ -430,7 +430,10 @@ static bool gid_listed(const gid_t *l, unsigned n, gid_t g)
     return false;
 }
 
-static bool peer_allowed(const struct server_config *cfg, uid_t uid, gid_t gid)
+/* --allow-gid matches the peer's primary group or any supplementary one
+ * (as they were when it connected); fd < 0: the primary group only. */
+static bool peer_allowed(const struct server_config *cfg, int fd, uid_t uid,
+                         gid_t gid)
 {
     if (cfg->n_allow_uid == 0 && cfg->n_allow_gid == 0)
         return true;
@@ -439,7 +442,19 @@ static bool peer_allowed(const struct server_config *cfg, uid_t uid, gid_t gid)
     for (unsigned i = 0; i < cfg->n_allow_uid; i++)
         if (cfg->allow_uid[i] == uid)
             return true;
-    return gid_listed(cfg->allow_gid, cfg->n_allow_gid, gid);
+    if (gid_listed(cfg->allow_gid, cfg->n_allow_gid, gid))
+        return true;
+    if (cfg->n_allow_gid == 0 || fd < 0)
+        return false;
+    gid_t *groups = NULL;
+    int n = osdep_peer_groups(fd, &groups);
+    if (n < 0)
+        log_debug("cannot read the peer's groups: %s", strerror(errno));
+    bool found = false;
+    for (int i = 0; i < n && !found; i++)
+        found = gid_listed(cfg->allow_gid, cfg->n_allow_gid, groups[i]);
+    free(groups);
+    return found;
 }
 
 static void refuse_close_cb(uv_handle_t *h)
@@ -505,14 +520,14 @@ void conn_accept(struct server *srv, uv_stream_t *l, int status)
     }
     srv->nconns++;
     srv->accepted++;
-    uv_os_fd_t fd;
+    uv_os_fd_t fd = -1;
     c->uid = (uid_t)-1;
     c->gid = (gid_t)-1;
     c->pid = -1;
     if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
         osdep_peer_cred(fd, &c->uid, &c->gid, &c->pid) != 0)
         log_warnx("cannot read peer credentials; treating peer as unknown");
-    c->denied = !peer_allowed(&srv->cfg, c->uid, c->gid);
+    c->denied = !peer_allowed(&srv->cfg, fd, c->uid, c->gid);
     if (c->denied)
         log_info("client uid %ld gid %ld not on the allow list",
                  (long)c->uid, (long)c->gid);

@@ -22,6 +22,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/ucred.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 int osdep_last_cpu(void)
@@ -60,6 +62,28 @@ int osdep_peer_cred(int fd, uid_t *uid, gid_t *gid, pid_t *pid)
         return -1;
     *pid = -1;
     return 0;
+}
+
+int osdep_peer_groups(int fd, gid_t **groups)
+{
+    /* struct xucred holds at most NGROUPS (16) groups, the effective gid
+     * first; more than that the kernel does not hand over. */
+    struct xucred xu;
+    socklen_t len = sizeof(xu);
+    *groups = NULL;
+    if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERCRED, &xu, &len) != 0)
+        return -1;
+    if (xu.cr_version != XUCRED_VERSION || xu.cr_ngroups < 0 ||
+        xu.cr_ngroups > NGROUPS) {
+        errno = EPROTO;
+        return -1;
+    }
+    gid_t *g = malloc(sizeof(gid_t) * (size_t)(xu.cr_ngroups + 1));
+    if (!g)
+        return -1;
+    memcpy(g, xu.cr_groups, sizeof(gid_t) * (size_t)xu.cr_ngroups);
+    *groups = g;
+    return xu.cr_ngroups;
 }
 
 uint64_t osdep_raise_nofile(void)

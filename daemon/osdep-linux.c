@@ -65,6 +65,37 @@ int osdep_peer_cred(int fd, uid_t *uid, gid_t *gid, pid_t *pid)
     return 0;
 }
 
+int osdep_peer_groups(int fd, gid_t **groups)
+{
+    *groups = NULL;
+#ifdef SO_PEERGROUPS
+    /* The kernel answers ERANGE with the size it needs in len. */
+    socklen_t cap = 32 * sizeof(gid_t);
+    for (int tries = 0; tries < 4; tries++) {
+        gid_t *g = malloc(cap);
+        if (!g)
+            return -1;
+        socklen_t len = cap;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) == 0) {
+            *groups = g;
+            return (int)(len / sizeof(gid_t));
+        }
+        int e = errno;
+        free(g);
+        errno = e;
+        if (e != ERANGE || len <= cap)
+            return -1;
+        cap = len; /* groups may grow between calls: try again */
+    }
+    errno = ERANGE;
+    return -1;
+#else
+    (void)fd;
+    errno = ENOPROTOOPT;
+    return -1;
+#endif
+}
+
 uint64_t osdep_raise_nofile(void)
 {
     struct rlimit rl;

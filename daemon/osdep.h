@@ -26,6 +26,14 @@ int osdep_sampler_thread_setup(int cpu, char *note, size_t cap);
  * -1 with errno set. pid is -1 where the OS does not say (macOS). */
 int osdep_peer_cred(int fd, uid_t *uid, gid_t *gid, pid_t *pid);
 
+/* Reads the groups of the peer of a connected Unix socket, as they were
+ * when it connected (Linux: SO_PEERGROUPS, kernel 4.13 and later; macOS:
+ * LOCAL_PEERCRED, which gives the effective gid and at most 15 more). On
+ * success returns how many and sets *groups to an array from malloc() the
+ * caller frees; returns -1 with errno set (ENOPROTOOPT: the kernel cannot
+ * say) and *groups NULL otherwise. */
+int osdep_peer_groups(int fd, gid_t **groups);
+
 /* Raises the soft RLIMIT_NOFILE as far as the system lets us (the hard
  * limit; on macOS at most OPEN_MAX) and returns the soft limit now in
  * force. */
