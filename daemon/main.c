@@ -10,6 +10,7 @@
  * backwards; the sampler stops before the async handle it wakes is closed,
  * and the path is removed (if still ours) before the lock is let go.
  */
+#include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -45,6 +46,10 @@ static int resolve_ids(const struct config *o, uid_t *uid, gid_t *gid,
         *sock_gid = *gid = g->gr_gid;
     }
     if (o->user) {
+        if (geteuid() != 0) {
+            log_err("--user needs preemptd to be started as root");
+            return -1;
+        }
         struct passwd *pw = getpwnam(o->user);
         if (!pw) {
             log_err("unknown user '%s'", o->user);
@@ -61,13 +66,9 @@ static int drop_privileges(uid_t uid, gid_t gid)
 {
     if (uid == (uid_t)-1)
         return 0;
-    if (geteuid() != 0) {
-        log_err("--user needs preemptd to be started as root");
-        return -1;
-    }
     if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
-        log_warn("dropping privileges to uid %ld gid %ld", (long)uid,
-                 (long)gid);
+        log_err("cannot drop privileges to uid %ld gid %ld: %s", (long)uid,
+                (long)gid, strerror(errno));
         return -1;
     }
     if (setuid(0) == 0) {
@@ -170,8 +171,10 @@ int main(int argc, char **argv)
     bool sampler_ready = false;
     struct sampler *smp = calloc(1, sizeof(*smp));
     struct ring ring;
-    if (!smp)
+    if (!smp) {
+        log_err("out of memory");
         goto out;
+    }
     if (server_listen(&srv, &loop, &o.srv) != 0)
         goto out;
     if (drop_privileges(uid, gid) != 0)
