@@ -203,6 +203,22 @@ def t_connect_early(c):
              "accepted and answered", "%r %r" % (err, reply))
 
 
+def t_early_sigterm(c):
+    """SIGTERM as soon as the path appears (during calibration): a clean
+    stop that removes the path, not death by the default action."""
+    with Scratch() as t:
+        p = t.start()
+        end = time.time() + 20
+        while not os.path.lexists(t.sock) and time.time() < end and \
+                p.proc.poll() is None:
+            time.sleep(0.0005)
+        rc = p.stop()
+        c.ok(rc == 0 and not os.path.lexists(t.sock),
+             "SIGTERM during start-up: exit 0, socket removed",
+             "rc %s, path %s\n%s" % (rc, os.path.lexists(t.sock),
+                                     p.logtext()))
+
+
 def t_not_our_inode(c):
     """A path that no longer names our socket is left alone at exit."""
     with Scratch() as t, \
@@ -340,8 +356,8 @@ def t_supplementary_groups(c):
 def main():
     c = Checks()
     for t in (t_mode_octal, t_usage_errors, t_missing_dir, t_nofile,
-              t_stopped_daemon, t_connect_early, t_not_our_inode,
-              t_supplementary_groups, t_race):
+              t_stopped_daemon, t_connect_early, t_early_sigterm,
+              t_not_our_inode, t_supplementary_groups, t_race):
         c.run(t)
     c.finish()
 
