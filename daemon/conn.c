@@ -29,7 +29,6 @@
 #define MEM_MIN_SHARE (PROTO_MAX_READ_ENTROPY + 64u)
 /* Connections accepted only to be told "busy", at most. */
 #define REFUSE_SLOTS 64u
-#define EMFILE_LOG_MS 10000u
 
 uint64_t now_ms(void)
 {
@@ -422,64 +421,15 @@ void conn_close(struct conn *c)
     uv_close((uv_handle_t *)&c->pipe, conn_free_cb);
 }
 
-static bool gid_listed(const gid_t *l, unsigned n, gid_t g)
-{
-    for (unsigned i = 0; i < n; i++)
-        if (l[i] == g)
-            return true;
-    return false;
-}
-
-/* --allow-gid matches the peer's primary group or any supplementary one
- * (as they were when it connected); fd < 0: the primary group only. */
-static bool peer_allowed(const struct server_config *cfg, int fd, uid_t uid,
-                         gid_t gid)
-{
-    if (cfg->n_allow_uid == 0 && cfg->n_allow_gid == 0)
-        return true;
-    if (uid == 0 || uid == geteuid())
-        return true;
-    for (unsigned i = 0; i < cfg->n_allow_uid; i++)
-        if (cfg->allow_uid[i] == uid)
-            return true;
-    if (gid_listed(cfg->allow_gid, cfg->n_allow_gid, gid))
-        return true;
-    if (cfg->n_allow_gid == 0 || fd < 0)
-        return false;
-    gid_t *groups = NULL;
-    int n = osdep_peer_groups(fd, &groups);
-    if (n < 0)
-        log_debug("cannot read the peer's groups: %s", strerror(errno));
-    bool found = false;
-    for (int i = 0; i < n && !found; i++)
-        found = gid_listed(cfg->allow_gid, cfg->n_allow_gid, groups[i]);
-    free(groups);
-    return found;
-}
-
 static void refuse_close_cb(uv_handle_t *h)
 {
     free(h);
 }
 
-/* Out of descriptors: libuv has already accepted and closed the pending
- * connection. Say so, but not once per attempt. */
-static void log_accept_error(struct server *srv, int status)
-{
-    uint64_t now = now_ms();
-    srv->emfile_count++;
-    if (srv->emfile_logged_ms && now - srv->emfile_logged_ms < EMFILE_LOG_MS)
-        return;
-    log_err("accept: %s (%" PRIu64 " connections dropped so far; raise the "
-            "descriptor limit or lower --max-clients)",
-            uv_strerror(status), srv->emfile_count);
-    srv->emfile_logged_ms = now;
-}
-
 void conn_accept(struct server *srv, uv_stream_t *l, int status)
 {
     if (status < 0) {
-        log_accept_error(srv, status);
+        listener_accept_error(srv, status);
         return;
     }
     bool over = srv->nconns >= srv->cfg.max_clients;
@@ -527,7 +477,7 @@ void conn_accept(struct server *srv, uv_stream_t *l, int status)
     if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
         osdep_peer_cred(fd, &c->uid, &c->gid, &c->pid) != 0)
         log_warnx("cannot read peer credentials; treating peer as unknown");
-    c->denied = !peer_allowed(&srv->cfg, fd, c->uid, c->gid);
+    c->denied = !listener_peer_allowed(&srv->cfg, fd, c->uid, c->gid);
     if (c->denied)
         log_info("client uid %ld gid %ld not on the allow list",
                  (long)c->uid, (long)c->gid);

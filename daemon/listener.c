@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <limits.h>
@@ -14,7 +15,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "log.h"
+#include "osdep.h"
 #include "server.h"
 
 #ifndef SOCK_CLOEXEC
@@ -311,4 +314,57 @@ void server_unlisten(struct server *srv)
         close(cl->lock_fd);
         cl->locked = false;
     }
+}
+
+/* ---- accepting ---------------------------------------------------------- */
+
+#define EMFILE_LOG_MS 10000u
+
+static bool gid_listed(const gid_t *l, unsigned n, gid_t g)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (l[i] == g)
+            return true;
+    return false;
+}
+
+/* --allow-gid matches the peer's primary group or any supplementary one
+ * (as they were when it connected); fd < 0: the primary group only. */
+bool listener_peer_allowed(const struct server_config *cfg, int fd,
+                           uid_t uid, gid_t gid)
+{
+    if (cfg->n_allow_uid == 0 && cfg->n_allow_gid == 0)
+        return true;
+    if (uid == 0 || uid == geteuid())
+        return true;
+    for (unsigned i = 0; i < cfg->n_allow_uid; i++)
+        if (cfg->allow_uid[i] == uid)
+            return true;
+    if (gid_listed(cfg->allow_gid, cfg->n_allow_gid, gid))
+        return true;
+    if (cfg->n_allow_gid == 0 || fd < 0)
+        return false;
+    gid_t *groups = NULL;
+    int n = osdep_peer_groups(fd, &groups);
+    if (n < 0)
+        log_debug("cannot read the peer's groups: %s", strerror(errno));
+    bool found = false;
+    for (int i = 0; i < n && !found; i++)
+        found = gid_listed(cfg->allow_gid, cfg->n_allow_gid, groups[i]);
+    free(groups);
+    return found;
+}
+
+/* Out of descriptors: libuv has already accepted and closed the pending
+ * connection. Say so, but not once per attempt. */
+void listener_accept_error(struct server *srv, int status)
+{
+    uint64_t now = now_ms();
+    srv->emfile_count++;
+    if (srv->emfile_logged_ms && now - srv->emfile_logged_ms < EMFILE_LOG_MS)
+        return;
+    log_err("accept: %s (%" PRIu64 " connections dropped so far; raise the "
+            "descriptor limit or lower --max-clients)",
+            uv_strerror(status), srv->emfile_count);
+    srv->emfile_logged_ms = now;
 }

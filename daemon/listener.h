@@ -55,4 +55,15 @@ int server_listen(struct server *srv, uv_loop_t *loop,
  * Safe to call more than once, and on a zeroed srv. */
 void server_unlisten(struct server *srv);
 
+/* Whether a peer may use the socket: --allow-uid, or --allow-gid matching
+ * its primary group or any supplementary one (as they were when it
+ * connected; fd < 0: the primary group only). Root and our own uid always
+ * pass; empty lists allow everyone. */
+bool listener_peer_allowed(const struct server_config *cfg, int fd,
+                           uid_t uid, gid_t gid);
+
+/* Logs a failed accept (out of descriptors: libuv has already accepted and
+ * closed the pending connection), at most once per 10 s with a count. */
+void listener_accept_error(struct server *srv, int status);
+
 #endif
