@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""The OpenSSL seed source (issue 14) against the real preemptd on a
+temporary socket: the system openssl CLI and test-rand, configured by the
+installed example (openssl/preemptd-openssl.cnf) with only socket and strict
+added; the daemon serving, stopped, and failed (fault build), each under the
+default and the strict setting; and fork.
+
+The daemon's served.conditioned counter is the witness that a seed came from
+preemptd: each seed draws 32 conditioned bytes (256 bits)."""
+import os
+import re
+import subprocess
+import tempfile
+
+import harness
+from rel import PREEMPTD, PREEMPTD_FAULT, Tally
+
+OPENSSL = os.environ.get("PBD_OPENSSL_BIN", "")
+TEST_RAND = os.environ["PBD_TEST_RAND"]
+CNF = os.environ["PBD_OPENSSL_CNF"]
+MODULES = os.environ["OPENSSL_MODULES"]
+PRELOAD = os.environ.get("PBD_SANITIZER_PRELOAD", "").strip()
+SEED = 32
+LOG = "preemptd-provider["
+
+t = Tally()
+tmp = tempfile.mkdtemp(prefix="pbd-ossl-")
+assert OPENSSL, "no openssl binary: install the openssl package"
+
+
+def config(sock, strict):
+    """The example config with socket and strict set; returns its path."""
+    with open(CNF) as f:
+        text = f.read()
+    extra = "socket = %s\nstrict = %s\n" % (sock, "yes" if strict else "no")
+    out = text.replace("[preemptd_sect]\n", "[preemptd_sect]\n" + extra, 1)
+    assert extra in out, "no [preemptd_sect] in " + CNF
+    path = os.path.join(tmp, "%s.cnf" % ("strict" if strict else "default"))
+    with open(path, "w") as f:
+        f.write(out)
+    return path
+
+
+def run(argv, cnf=None):
+    env = dict(os.environ)
+    env.pop("OPENSSL_CONF", None)
+    if cnf:
+        env["OPENSSL_CONF"] = cnf
+    if argv[0] == OPENSSL and PRELOAD:
+        # An instrumented preemptd.so in an uninstrumented openssl: the
+        # sanitizer run-times must come first; openssl's own leaks are not
+        # ours to report.
+        env["LD_PRELOAD"] = PRELOAD
+        env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1"
+    return subprocess.run(argv, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def served(d):
+    return d.stats()["served"]["conditioned"]
+
+
+def rand_cli(cnf):
+    return run([OPENSSL, "rand", "-hex", "32"], cnf)
+
+
+def status(out, who="self"):
+    m = re.search(r"^status %s (.*)$" % who, out, re.M)
+    assert m, "no status %s line in %r" % (who, out)
+    return dict(kv.split("=", 1) for kv in m.group(1).split())
+
+
+def provider_lines(err):
+    return [ln for ln in err.splitlines() if ln.startswith(LOG)]
+
+
+def listed():
+    p = run([OPENSSL, "list", "-random-generators", "-provider-path", MODULES,
+             "-provider", "preemptd"])
+    assert p.returncode == 0, p.stderr
+    assert re.search(r"^\s*PREEMPTD @ preemptd$", p.stdout, re.M), p.stdout
+    print("   ", " | ".join(ln.strip() for ln in p.stdout.splitlines()))
+
+
+def cli_seeds_from_daemon(d, cnf):
+    before = served(d)
+    p = rand_cli(cnf)
+    assert p.returncode == 0, p.stderr
+    assert re.fullmatch(r"[0-9a-f]{64}\n", p.stdout), p.stdout
+    assert not provider_lines(p.stderr), p.stderr
+    delta = served(d) - before
+    print("    openssl rand -hex 32 -> %s; served.conditioned +%d"
+          % (p.stdout.strip()[:16] + "...", delta))
+    assert delta == SEED, "served.conditioned rose by %d, not %d" % (delta, SEED)
+
+
+def program_seeds_from_daemon(d, cnf, strict):
+    before = served(d)
+    p = run([TEST_RAND, "bytes"], cnf)
+    assert p.returncode == 0, p.stdout + p.stderr
+    pub = re.search(r"^public ([0-9a-f]{64})$", p.stdout, re.M)
+    priv = re.search(r"^private ([0-9a-f]{64})$", p.stdout, re.M)
+    assert pub and priv and pub.group(1) != priv.group(1), p.stdout
+    st = status(p.stdout)
+    print("    " + p.stdout.splitlines()[-1])
+    assert st["source"] == "preemptd+os" and st["last_error"] == "-", st
+    assert st["seeds"] == "1" and st["daemon_bytes"] == str(SEED), st
+    assert st["strict"] == ("1" if strict else "0"), st
+    assert st["strength"] == "256", st
+    assert served(d) - before == SEED, (before, served(d))
+
+
+def forked(d, cnf):
+    before = served(d)
+    p = run([TEST_RAND, "fork"], cnf)
+    print("    " + "\n    ".join(p.stdout.splitlines()))
+    assert p.returncode == 0, p.stdout + p.stderr
+    par = re.search(r"^parent ([0-9a-f]{64})$", p.stdout, re.M).group(1)
+    chi = re.search(r"^child ([0-9a-f]{64})$", p.stdout, re.M).group(1)
+    assert par != chi
+    # The child drew a seed of its own from the daemon (its counters carry
+    # on from the parent's copy); the parent drew exactly one.
+    c, q = status(p.stdout, "child"), status(p.stdout, "parent")
+    assert c["seeds"] == "2" and c["daemon_bytes"] == str(2 * SEED), c
+    assert c["source"] == "preemptd+os", c
+    assert q["seeds"] == "1" and q["daemon_bytes"] == str(SEED), q
+    assert served(d) - before == 2 * SEED, (before, served(d))
+
+
+def os_only(cnf, why, errname, d=None):
+    """Default setting without a usable daemon: output, one log line, the
+    state in get_ctx_params, nothing served."""
+    before = served(d) if d else 0
+    p = rand_cli(cnf)
+    assert p.returncode == 0, p.stderr
+    assert re.fullmatch(r"[0-9a-f]{64}\n", p.stdout), p.stdout
+    lines = provider_lines(p.stderr)
+    print("    openssl rand: rc 0; stderr: " + " / ".join(lines))
+    assert len(lines) == 1 and why in lines[0] and \
+        "seeding from the OS alone" in lines[0], p.stderr
+    p = run([TEST_RAND, "bytes"], cnf)
+    assert p.returncode == 0, p.stdout + p.stderr
+    st = status(p.stdout)
+    print("    " + p.stdout.splitlines()[-1])
+    assert st["source"] == "os-only" and st["last_error"] == errname, st
+    assert st["os_only"] == "1" and st["daemon_bytes"] == "0", st
+    assert len(provider_lines(p.stderr)) == 1, p.stderr
+    if d:
+        assert served(d) == before, "served while failed?"
+
+
+def refused(cnf, why, errname):
+    """Strict setting without a usable daemon: openssl rand fails and says
+    why; so does RAND_bytes."""
+    p = rand_cli(cnf)
+    assert p.returncode != 0, "strict gave output: %r" % p.stdout
+    assert p.stdout == "", p.stdout
+    print("    openssl rand: rc %d; stderr:\n      %s" % (
+        p.returncode, "\n      ".join(p.stderr.splitlines()[:2])))
+    assert "preemptd unavailable and strict = yes" in p.stderr, p.stderr
+    assert why in p.stderr, p.stderr
+    p = run([TEST_RAND, "bytes"], cnf)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "public FAILED" in p.stdout and "private FAILED" in p.stdout, p.stdout
+    st = status(p.stdout)
+    assert st["source"] == "refused" and st["last_error"] == errname, st
+    assert st["seeds"] == "0" and int(st["refused"]) >= 1, st
+
+
+def wait_failed(d):
+    end = harness.time.time() + 60
+    while harness.time.time() < end:
+        if d.stats()["health"]["state"] == "failed":
+            return
+        harness.time.sleep(0.2)
+    raise AssertionError("the fault build never reported a failed source")
+
+
+t.check("openssl list -random-generators -provider preemptd shows PREEMPTD",
+        listed)
+
+with harness.Daemon(binary=PREEMPTD, ring=2048) as d:
+    dflt, strict = config(d.sock, False), config(d.sock, True)
+    t.check("daemon up: openssl rand seeds from preemptd (+32 conditioned)",
+            cli_seeds_from_daemon, d, dflt)
+    t.check("daemon up: RAND_bytes + RAND_priv_bytes, one seed from preemptd",
+            program_seeds_from_daemon, d, dflt, False)
+    t.check("daemon up, strict: openssl rand seeds from preemptd",
+            cli_seeds_from_daemon, d, strict)
+    t.check("daemon up, strict: RAND_bytes + RAND_priv_bytes",
+            program_seeds_from_daemon, d, strict, True)
+    t.check("fork: parent and child differ; the child draws its own seed",
+            forked, d, dflt)
+    t.ok("daemon exits 0", d.stop() == 0)
+
+# The daemon gone: its socket path now names nothing.
+t.check("daemon stopped, default: OS-only seed, one log line, state reported",
+        os_only, dflt, "cannot connect to the daemon", "PBD_ECONNECT")
+t.check("daemon stopped, strict: openssl rand fails with a clear error",
+        refused, strict, "cannot connect to the daemon", "PBD_ECONNECT")
+
+with harness.Daemon("--fault", "stuck", "--stall-ms", "500",
+                    binary=PREEMPTD_FAULT, ring=2048, wait_ready=False) as d:
+    dflt, strict = config(d.sock, False), config(d.sock, True)
+    t.check("fault build reports a failed source", wait_failed, d)
+    t.check("failed source, default: OS-only seed, one log line, state reported",
+            os_only, dflt, "health test", "PBD_EHEALTH", d)
+    t.check("failed source, strict: openssl rand fails with a clear error",
+            refused, strict, "health test", "PBD_EHEALTH")
+    t.ok("fault daemon exits 0", d.stop() == 0)
+
+t.finish()
