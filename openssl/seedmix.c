@@ -23,6 +23,11 @@ int seedmix_hkdf(uint8_t *out, size_t outlen, const uint8_t *salt,
     uint8_t prk[crypto_auth_hmacsha256_BYTES];
     uint8_t t[crypto_auth_hmacsha256_BYTES];
     crypto_auth_hmacsha256_state st;
+    /* libsodium declares its pointers non-null, even for 0 bytes. */
+    static const uint8_t none[1];
+    salt = salt ? salt : none;
+    ikm = ikm ? ikm : none;
+    info = info ? info : none;
 
     /* Extract: PRK = HMAC(salt, IKM). */
     crypto_auth_hmacsha256_init(&st, salt, saltlen);
