@@ -5,9 +5,12 @@
  *
  *   test-rand bytes   RAND_bytes and RAND_priv_bytes, 32 bytes each
  *   test-rand fork    RAND_bytes, fork, RAND_bytes in parent and child
+ *   test-rand again   RAND_bytes; after a line on stdin, a fresh primary
+ *                     seed (as its reseed interval would) and RAND_bytes
  *
  * Output: "<what> <hex>" lines and "status <who> key=value ..." lines.
- * Exits 0 when every draw succeeded (and, for fork, the bytes differ).
+ * Exits 0 when every draw succeeded (and, for fork, the bytes differ;
+ * for again, the second draw succeeded).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -135,6 +138,29 @@ static int forked(void)
     return rc;
 }
 
+static int again(void)
+{
+    char line[256], go[8];
+    draw("first", 0, line, sizeof(line));
+    fputs(line, stdout);
+    status(line, sizeof(line), "first");
+    fputs(line, stdout);
+    fflush(stdout);
+    ERR_clear_error();
+    if (!fgets(go, sizeof(go), stdin))
+        return -1;
+    /* A primary DRBG that exists reseeds; one that failed to instantiate
+     * (strict, daemon away) is created again by RAND_get0_primary. */
+    EVP_RAND_CTX *primary = RAND_get0_primary(NULL);
+    if (!primary || !EVP_RAND_reseed(primary, 0, NULL, 0, NULL, 0))
+        return -1;
+    int rc = draw("second", 0, line, sizeof(line));
+    fputs(line, stdout);
+    status(line, sizeof(line), "second");
+    fputs(line, stdout);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     int rc = -1;
@@ -142,8 +168,10 @@ int main(int argc, char **argv)
         rc = bytes();
     else if (argc == 2 && strcmp(argv[1], "fork") == 0)
         rc = forked();
+    else if (argc == 2 && strcmp(argv[1], "again") == 0)
+        rc = again();
     else
-        fprintf(stderr, "usage: test-rand bytes|fork\n");
+        fprintf(stderr, "usage: test-rand bytes|fork|again\n");
     if (rc)
         ERR_print_errors_fp(stderr);
     fflush(stdout);

@@ -29,13 +29,15 @@ assert OPENSSL, "no openssl binary: install the openssl package"
 
 
 def config(sock, strict):
-    """The example config with socket and strict set; returns its path."""
+    """The example config with socket and strict (True, False or a string)
+    set; returns its path."""
     with open(CNF) as f:
         text = f.read()
-    extra = "socket = %s\nstrict = %s\n" % (sock, "yes" if strict else "no")
+    word = {True: "yes", False: "no"}.get(strict, strict)
+    extra = "socket = %s\nstrict = %s\n" % (sock, word)
     out = text.replace("[preemptd_sect]\n", "[preemptd_sect]\n" + extra, 1)
     assert extra in out, "no [preemptd_sect] in " + CNF
-    path = os.path.join(tmp, "%s.cnf" % ("strict" if strict else "default"))
+    path = os.path.join(tmp, "strict-%s.cnf" % word)
     with open(path, "w") as f:
         f.write(out)
     return path
@@ -197,6 +199,51 @@ t.check("daemon stopped, default: OS-only seed, one log line, state reported",
         os_only, dflt, "cannot connect to the daemon", "PBD_ECONNECT")
 t.check("daemon stopped, strict: openssl rand fails with a clear error",
         refused, strict, "cannot connect to the daemon", "PBD_ECONNECT")
+
+def unreadable_strict(cnf):
+    """A strict value it cannot read is taken as yes, and said so: failing
+    to load would leave OpenSSL on its own seed source without a word."""
+    p = rand_cli(cnf)
+    assert p.returncode != 0, p.stdout
+    assert "strict = maybe: want yes or no; taking yes" in p.stderr, p.stderr
+    assert "preemptd unavailable and strict = yes" in p.stderr, p.stderr
+
+
+t.check("daemon stopped, strict = maybe: taken as yes, openssl rand fails",
+        unreadable_strict, config(os.path.join(tmp, "gone.sock"), "maybe"))
+
+def comes_back(strict):
+    """The daemon appears after a process's first seed: the next seed is
+    drawn from it again, and one line says so."""
+    link = os.path.join(tmp, "back-%s.sock" % strict)
+    cnf = config(link, strict)
+    env = dict(os.environ, OPENSSL_CONF=cnf)
+    p = subprocess.Popen([TEST_RAND, "again"], env=env, text=True,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    first = [p.stdout.readline(), p.stdout.readline()]
+    st = status("".join(first), "first")
+    assert st["source"] == ("refused" if strict else "os-only"), first
+    with harness.Daemon(binary=PREEMPTD, ring=2048) as d:
+        os.symlink(d.sock, link)  # the configured path now reaches it
+        before = served(d)
+        out, err = p.communicate("go\n", timeout=120)
+        print("    " + "\n    ".join((first[1] + out).splitlines()))
+        assert p.returncode == 0, out + err
+        # Strict: the primary is created anew (one seed), then reseeded.
+        want = SEED * (2 if strict else 1)
+        st = status(out, "second")
+        assert st["source"] == "preemptd+os", st
+        assert st["daemon_bytes"] == str(want), st
+        assert served(d) - before == want
+        lines = provider_lines(err)
+        assert len(lines) == 2 and "answers again" in lines[1], err
+        os.unlink(link)
+
+
+t.check("daemon back, default: the next seed comes from it again",
+        comes_back, False)
+t.check("daemon back, strict: RAND_bytes works again", comes_back, True)
 
 with harness.Daemon("--fault", "stuck", "--stall-ms", "500",
                     binary=PREEMPTD_FAULT, ring=2048, wait_ready=False) as d:
