@@ -41,7 +41,18 @@ static uint32_t chunk_for(pbd_mode mode, unsigned flags)
 struct pbd {
     int fd;
     bool broken; /* a reply was lost mid-stream: the connection is unusable */
+    pid_t pid;   /* the process that opened the handle, the only user */
 };
+
+/* What every call checks first: refuses a handle from another process
+ * without touching its socket, which the parent still uses. Returns 0,
+ * PBD_EFORKED or PBD_ECLOSED. */
+static int handle_check(const pbd_t *p)
+{
+    if (p->pid != getpid())
+        return PBD_EFORKED;
+    return p->broken ? PBD_ECLOSED : 0;
+}
 
 /* Wipes len bytes in a way the compiler may not drop. */
 static void wipe(void *p, size_t len)
@@ -67,10 +78,20 @@ int pbd_open(pbd_t **out, const char *path)
     if (len >= sizeof(sa.sun_path))
         return PBD_EPATH;
     memcpy(sa.sun_path, path, len + 1);
+    /* Close-on-exec from the start where socket() takes the flag: a fork()
+     * in another thread before a later fcntl() would leak the descriptor
+     * into whatever the child runs. */
+#ifdef SOCK_CLOEXEC
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+#else
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd >= 0 && fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+        close(fd);
+        fd = -1;
+    }
+#endif
     if (fd < 0)
         return PBD_ECONNECT;
-    fcntl(fd, F_SETFD, FD_CLOEXEC);
 #ifdef SO_NOSIGPIPE
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
@@ -89,6 +110,7 @@ int pbd_open(pbd_t **out, const char *path)
         return PBD_ENOMEM;
     }
     p->fd = fd;
+    p->pid = getpid();
     *out = p;
     return 0;
 }
@@ -97,6 +119,8 @@ void pbd_close(pbd_t *p)
 {
     if (!p)
         return;
+    /* Never shutdown(): in a forked child that would end the parent's
+     * connection too; close() ends only this process's descriptor. */
     close(p->fd);
     free(p);
 }
@@ -255,8 +279,9 @@ int pbd_read_ex(pbd_t *p, void *buf, size_t len, pbd_mode mode,
     uint32_t chunk = chunk_for(mode, flags);
     if (chunk == 0)
         return PBD_EINVAL;
-    if (p->broken)
-        return PBD_ECLOSED;
+    int rc0 = handle_check(p);
+    if (rc0)
+        return rc0;
     uint8_t *out = buf;
     size_t nreq = len / chunk + (len % chunk != 0);
     size_t sent = 0, done = 0;
@@ -317,11 +342,12 @@ static int simple_request(pbd_t *p, uint8_t type, uint8_t *buf, size_t cap,
 {
     if (!p || !buf || cap == 0)
         return PBD_EINVAL;
-    if (p->broken)
-        return PBD_ECLOSED;
+    int rc = handle_check(p);
+    if (rc)
+        return rc;
     uint8_t req[PROTO_HDR_LEN];
     proto_encode_hdr(req, type, 0);
-    int rc = send_all(p, req, sizeof(req));
+    rc = send_all(p, req, sizeof(req));
     if (rc)
         return rc;
     struct proto_hdr h;
@@ -365,6 +391,8 @@ int pbd_health(pbd_t *p, pbd_health_state *state, char *msg, size_t cap)
     return 0;
 }
 
+/* Keeps no connection between calls, on purpose: there is no hidden handle
+ * for a forked child to inherit, so it works in a child like anywhere. */
 int pbd_getentropy(void *buf, size_t len)
 {
     pbd_t *p;

@@ -11,6 +11,12 @@
  * Threads: a pbd_t handle is one connection and must not be used by two
  * threads at once; separate handles are independent. pbd_getentropy() opens
  * and closes its own connection and is safe to call from any thread.
+ *
+ * Processes: a handle belongs to the process that opened it. In a child
+ * after fork() every call on an inherited handle fails with PBD_EFORKED and
+ * leaves the connection alone, so the parent's stays in step; pbd_close()
+ * there frees the child's copy and closes only the child's descriptor. The
+ * library's sockets are close-on-exec.
  */
 #ifndef PBD_H
 #define PBD_H
@@ -56,7 +62,8 @@ extern "C" {
     X(EBUSY, -13, "daemon busy: too many connections")                        \
     X(ENOTSEEDED, -14, "DRBG not yet seeded from the entropy source")          \
     X(EPATH, -15, "socket path too long")                                      \
-    X(ESHUTDOWN, -16, "daemon is shutting down")
+    X(ESHUTDOWN, -16, "daemon is shutting down")                              \
+    X(EFORKED, -17, "handle opened by another process (used after fork)")
 
 enum pbd_errno {
     PBD_OK = 0,
@@ -97,7 +104,9 @@ const char *pbd_default_socket(void);
  * stores a new handle in *out (free with pbd_close) and returns 0. */
 int pbd_open(pbd_t **out, const char *path);
 
-/* Closes the connection and frees the handle. NULL is ignored. */
+/* Closes the connection and frees the handle, which must not be in use in
+ * another thread. NULL is ignored. In a forked child it closes only the
+ * child's descriptor: the parent's connection is not shut down. */
 void pbd_close(pbd_t *p);
 
 /* Fills exactly len bytes of buf in the given mode, waiting for the source
@@ -127,7 +136,9 @@ int pbd_stats(pbd_t *p, char *buf, size_t cap);
 int pbd_health(pbd_t *p, pbd_health_state *state, char *msg, size_t cap);
 
 /* One call in the spirit of getentropy(): connects to the default socket,
- * reads len conditioned bytes, disconnects. Returns 0 or a negative code. */
+ * reads len conditioned bytes, disconnects. Returns 0 or a negative code.
+ * It keeps no connection between calls, so it is safe from any thread and
+ * works the same in a forked child. */
 int pbd_getentropy(void *buf, size_t len);
 
 /* Returns a static message for a PBD_E* code (never NULL). */

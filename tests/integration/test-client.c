@@ -1,6 +1,9 @@
 /* test-client.c - libpbd against the real daemon ($PREEMPTD) on a temporary
- * socket: every mode, exact lengths, uniqueness, errors, one-call form. */
+ * socket: every mode, exact lengths, uniqueness, errors, one-call form,
+ * fork, close-on-exec. */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -9,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +23,13 @@
 static char dir[] = "/tmp/pbd-client-XXXXXX";
 static char sock[128];
 static pid_t daemon_pid;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 static int start_daemon(void **state)
 {
@@ -176,14 +187,153 @@ static void test_getentropy_default_socket(void **state)
     unsetenv("PBD_SOCKET");
 }
 
-int main(void)
+/* The daemon's count of requests, from a stats call on p (which counts). */
+static unsigned long long requests_seen(pbd_t *p)
 {
+    static char buf[8192];
+    assert_int_equal(pbd_stats(p, buf, sizeof(buf)), 0);
+    const char *s = strstr(buf, "\"requests\":");
+    assert_non_null(s);
+    return strtoull(s + strlen("\"requests\":"), NULL, 10);
+}
+
+/* A child that uses its parent's handle gets PBD_EFORKED and sends nothing;
+ * the parent's connection stays in step, also after the child's pbd_close. */
+static void test_fork_handle(void **state)
+{
+    (void)state;
+    pbd_t *p;
+    assert_int_equal(pbd_open(&p, sock), 0);
+    uint8_t buf[32];
+    assert_int_equal(pbd_read(p, buf, sizeof(buf), PBD_MODE_DRBG), 0);
+    unsigned long long before = requests_seen(p);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* No cmocka in the child: its verdict is the exit status. */
+        char text[64];
+        pbd_health_state hs;
+        int bad = 0;
+        bad |= pbd_read(p, buf, sizeof(buf), PBD_MODE_DRBG) != PBD_EFORKED;
+        bad |= pbd_read_ex(p, buf, sizeof(buf), PBD_MODE_RAW, PBD_READ_NOWAIT,
+                           0) != PBD_EFORKED;
+        bad |= pbd_stats(p, text, sizeof(text)) != PBD_EFORKED;
+        bad |= pbd_health(p, &hs, text, sizeof(text)) != PBD_EFORKED;
+        pbd_close(p);
+        _exit(bad);
+    }
+    int status = -1;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* Nothing reached the daemon from the child: one more request, this. */
+    assert_int_equal(requests_seen(p), before + 1);
+    assert_int_equal(pbd_read(p, buf, sizeof(buf), PBD_MODE_DRBG), 0);
+    pbd_close(p);
+    assert_string_equal(pbd_errname(PBD_EFORKED), "PBD_EFORKED");
+    assert_string_not_equal(pbd_strerror(PBD_EFORKED), "unknown error");
+}
+
+/* pbd_getentropy() keeps no connection between calls, so a child uses it
+ * like any process. */
+static void test_getentropy_in_child(void **state)
+{
+    (void)state;
+    uint8_t a[32];
+    setenv("PBD_SOCKET", sock, 1);
+    assert_int_equal(pbd_getentropy(a, sizeof(a)), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(pbd_getentropy(a, sizeof(a)) != 0);
+    int status = -1;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    unsetenv("PBD_SOCKET");
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* The handle's socket is close-on-exec: a program the caller runs does not
+ * inherit a connection to the daemon. */
+static void test_cloexec(void **state)
+{
+    (void)state;
+    int lowest = dup(0); /* socket() will get the lowest free descriptor */
+    assert_true(lowest >= 0);
+    close(lowest);
+    pbd_t *p;
+    assert_int_equal(pbd_open(&p, sock), 0);
+    struct stat st;
+    assert_int_equal(fstat(lowest, &st), 0);
+    assert_true(S_ISSOCK(st.st_mode));
+    int fl = fcntl(lowest, F_GETFD);
+    assert_true(fl >= 0 && (fl & FD_CLOEXEC));
+    pbd_close(p);
+}
+
+/* Forks while the main thread opens handles, and has each child look for a
+ * socket without close-on-exec: a fork between socket() and a later
+ * fcntl(FD_CLOEXEC) would leak one into a program the child runs. */
+static volatile int race_stop;
+
+static void *race_forker(void *arg)
+{
+    int *leaks = arg;
+    for (int i = 0; i < 400 && !race_stop; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            for (int fd = 3; fd < 256; fd++) {
+                struct stat st;
+                if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+                    !(fcntl(fd, F_GETFD) & FD_CLOEXEC))
+                    _exit(1);
+            }
+            _exit(0);
+        }
+        int status = 0;
+        if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+            WEXITSTATUS(status) == 1)
+            (*leaks)++;
+    }
+    race_stop = 1;
+    return NULL;
+}
+
+static void test_cloexec_atomic(void **state)
+{
+    (void)state;
+    int leaks = 0;
+    pthread_t t;
+    race_stop = 0;
+    assert_int_equal(pthread_create(&t, NULL, race_forker, &leaks), 0);
+    uint64_t end = now_ms() + 20000;
+    while (!race_stop && now_ms() < end) {
+        pbd_t *p;
+        if (pbd_open(&p, sock) == 0)
+            pbd_close(p);
+    }
+    race_stop = 1;
+    pthread_join(t, NULL);
+    print_message("  %d of the children inherited a socket without "
+                  "close-on-exec\n", leaks);
+    assert_int_equal(leaks, 0);
+}
+
+/* An argument runs only the tests whose names match it (a glob). */
+int main(int argc, char **argv)
+{
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_modes_and_lengths),
         cmocka_unit_test(test_many_reads_unique),
         cmocka_unit_test(test_stats_health),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_getentropy_default_socket),
+        cmocka_unit_test(test_getentropy_in_child),
+        cmocka_unit_test(test_fork_handle),
+        cmocka_unit_test(test_cloexec),
+        cmocka_unit_test(test_cloexec_atomic),
     };
     return cmocka_run_group_tests(tests, start_daemon, stop_daemon);
 }
