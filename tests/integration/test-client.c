@@ -1,6 +1,6 @@
 /* test-client.c - libpbd against the real daemon ($PREEMPTD) on a temporary
- * socket: every mode, exact lengths, uniqueness, errors, one-call form,
- * fork, close-on-exec. */
+ * socket: every mode, exact lengths, uniqueness, errors, one-call form, a
+ * stopped daemon, fork, close-on-exec. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -24,11 +24,34 @@ static char dir[] = "/tmp/pbd-client-XXXXXX";
 static char sock[128];
 static pid_t daemon_pid;
 
+/* How late a timed-out call may return after its deadline: the scheduler's
+ * lateness on a loaded machine under the sanitizers, a choice, not a
+ * measurement. */
+#define SLACK_MS 1000u
+
 static uint64_t now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Waits (up to 60 s) until the daemon answers and reports health ok. */
+static int wait_healthy(void)
+{
+    for (int i = 0; i < 600; i++) {
+        pbd_t *p;
+        if (pbd_open(&p, sock) == 0) {
+            pbd_health_state hs;
+            char msg[256];
+            int rc = pbd_health(p, &hs, msg, sizeof(msg));
+            pbd_close(p);
+            if (rc == 0 && hs == PBD_HEALTH_OK)
+                return 0;
+        }
+        usleep(100000);
+    }
+    return -1;
 }
 
 static int start_daemon(void **state)
@@ -48,19 +71,7 @@ static int start_daemon(void **state)
         _exit(127);
     }
     /* Wait for the start-up health test to pass. */
-    for (int i = 0; i < 600; i++) {
-        pbd_t *p;
-        if (pbd_open(&p, sock) == 0) {
-            pbd_health_state hs;
-            char msg[256];
-            int rc = pbd_health(p, &hs, msg, sizeof(msg));
-            pbd_close(p);
-            if (rc == 0 && hs == PBD_HEALTH_OK)
-                return 0;
-        }
-        usleep(100000);
-    }
-    return -1;
+    return wait_healthy();
 }
 
 static int stop_daemon(void **state)
@@ -185,6 +196,46 @@ static void test_getentropy_default_socket(void **state)
     setenv("PBD_SOCKET", "", 1);
     assert_string_equal(pbd_default_socket(), PBD_DEFAULT_SOCKET);
     unsetenv("PBD_SOCKET");
+}
+
+/* Lets a call that ignores its deadline return (the daemon answers once it
+ * runs again), so such a call fails on its timing instead of hanging. */
+static void resume_daemon(int sig)
+{
+    (void)sig;
+    kill(daemon_pid, SIGCONT);
+}
+
+/* A stopped daemon: the read gives up on the client's deadline, the wait it
+ * asked for plus the margin, and the handle reconnects on its next call. */
+static void test_stopped_daemon(void **state)
+{
+    (void)state;
+    enum { WAIT = 1000 };
+    const uint64_t bound = WAIT + PBD_DEADLINE_MARGIN_MS;
+    pbd_t *p;
+    assert_int_equal(pbd_open(&p, sock), 0);
+    uint8_t buf[32];
+    assert_int_equal(pbd_read(p, buf, 8, PBD_MODE_DRBG), 0);
+    signal(SIGALRM, resume_daemon);
+    assert_int_equal(kill(daemon_pid, SIGSTOP), 0);
+    alarm((unsigned)((bound + SLACK_MS) / 1000 + 5));
+    uint64_t t0 = now_ms();
+    int rc = pbd_read_ex(p, buf, sizeof(buf), PBD_MODE_CONDITIONED, 0, WAIT);
+    uint64_t el = now_ms() - t0;
+    alarm(0);
+    kill(daemon_pid, SIGCONT);
+    print_message("  gave up after %llu ms (deadline %llu ms)\n",
+                  (unsigned long long)el, (unsigned long long)bound);
+    assert_int_equal(rc, PBD_ETIMEDOUT);
+    assert_true(el >= bound);
+    assert_true(el <= bound + SLACK_MS);
+    /* A new connection: a late reply on the old one cannot be taken for
+     * this read's. */
+    assert_int_equal(pbd_read(p, buf, 16, PBD_MODE_DRBG), 0);
+    pbd_close(p);
+    /* The sampler was stopped too; later tests want a healthy source. */
+    assert_int_equal(wait_healthy(), 0);
 }
 
 /* The daemon's count of requests, from a stats call on p (which counts). */
@@ -334,6 +385,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_fork_handle),
         cmocka_unit_test(test_cloexec),
         cmocka_unit_test(test_cloexec_atomic),
+        cmocka_unit_test(test_stopped_daemon),
     };
     return cmocka_run_group_tests(tests, start_daemon, stop_daemon);
 }
