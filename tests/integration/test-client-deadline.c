@@ -484,17 +484,16 @@ static void test_open_full_backlog(void **state)
     int lfd = fake_listen(0);
     int fill[64];
     int nfill = 0;
-    bool full = false;
-    while (nfill < 64 && !full) {
+    bool full = false, refused = false;
+    while (nfill < 64 && !full && !refused) {
         int fd = socket(AF_UNIX, SOCK_STREAM, 0);
         assert_true(fd >= 0);
         assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
         struct sockaddr_un sa = fake_addr();
         if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
             full = errno == EAGAIN || errno == EWOULDBLOCK;
+            refused = !full; /* BSD, macOS: ECONNREFUSED at once */
             close(fd);
-            if (!full)
-                fail_msg("connect: %s", strerror(errno));
         } else {
             fill[nfill++] = fd;
         }
