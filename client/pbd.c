@@ -3,12 +3,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proto.h"
@@ -39,9 +42,144 @@ static uint32_t chunk_for(pbd_mode mode, unsigned flags)
 }
 
 struct pbd {
-    int fd;
-    bool broken; /* a reply was lost mid-stream: the connection is unusable */
+    int fd;      /* -1: we dropped the connection; the next call opens one */
+    bool broken; /* the daemon hung up or spoke out of step: unusable */
+    pid_t pid;   /* the process that opened the handle, the only user */
+    struct sockaddr_un sa; /* where to connect again */
 };
+
+/* ---- deadlines ------------------------------------------------------- */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* How long a call waits for one reply: the daemon's wait limit for
+ * wait_ms, as the daemon resolves it, plus the margin. */
+static uint64_t reply_window_ns(uint32_t wait_ms)
+{
+    if (wait_ms == 0)
+        wait_ms = PBD_WAIT_DEFAULT_MS;
+    if (wait_ms > PBD_WAIT_MAX_MS)
+        wait_ms = PBD_WAIT_MAX_MS;
+    return ((uint64_t)wait_ms + PBD_DEADLINE_MARGIN_MS) * 1000000u;
+}
+
+/* Waits until fd is ready for events or the deadline passes. Returns 0
+ * (ready, or hung up: the I/O call that follows says which), PBD_ETIMEDOUT
+ * or PBD_EIO. */
+static int fd_wait(int fd, short events, uint64_t deadline)
+{
+    for (;;) {
+        uint64_t now = now_ns();
+        if (now >= deadline)
+            return PBD_ETIMEDOUT;
+        uint64_t ms = (deadline - now + 999999u) / 1000000u; /* round up */
+        struct pollfd pfd = {.fd = fd, .events = events};
+        int n = poll(&pfd, 1, ms > INT_MAX ? INT_MAX : (int)ms);
+        if (n > 0)
+            return 0;
+        if (n < 0 && errno != EINTR && errno != EAGAIN)
+            return PBD_EIO;
+    }
+}
+
+/* ---- the connection -------------------------------------------------- */
+
+/* Opens a non-blocking, close-on-exec stream socket. Where socket() takes
+ * the flags, no fork() in another thread can catch the descriptor without
+ * close-on-exec. Returns the descriptor or -1. */
+static int sock_new(void)
+{
+    int fd;
+#if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd >= 0 || errno != EINVAL) /* EINVAL: a kernel without the flags */
+        return fd;
+#endif
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    int fl = fcntl(fd, F_GETFL);
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || fl < 0 ||
+        fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Connects p to its path before the deadline. Returns 0 with p->fd set,
+ * PBD_ETIMEDOUT (a listener that does not accept), or PBD_ECONNECT. */
+static int conn_open(pbd_t *p, uint64_t deadline)
+{
+    int fd = sock_new();
+    if (fd < 0)
+        return PBD_ECONNECT;
+#ifdef SO_NOSIGPIPE
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
+#endif
+    int rc = PBD_ECONNECT;
+    uint64_t pause_ms = 1;
+    while (connect(fd, (struct sockaddr *)&p->sa, sizeof(p->sa)) != 0) {
+        if (errno == EINPROGRESS || errno == EINTR) {
+            /* The connection completes on its own; poll says when. */
+            int err = 0;
+            socklen_t elen = sizeof(err);
+            rc = fd_wait(fd, POLLOUT, deadline);
+            if (rc == 0 && (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
+                                       &elen) != 0 || err != 0))
+                rc = PBD_ECONNECT;
+            if (rc == 0)
+                break;
+            goto fail;
+        }
+        if (errno != EAGAIN) {
+            rc = PBD_ECONNECT;
+            goto fail;
+        }
+        /* Linux: the listener's backlog is full and poll() cannot tell when
+         * it drains, so try again after a pause that grows to 100 ms. */
+        uint64_t now = now_ns();
+        if (now >= deadline) {
+            rc = PBD_ETIMEDOUT;
+            goto fail;
+        }
+        uint64_t left_ms = (deadline - now + 999999u) / 1000000u;
+        poll(NULL, 0, (int)(pause_ms < left_ms ? pause_ms : left_ms));
+        pause_ms = pause_ms < 50 ? pause_ms * 2 : 100;
+    }
+    p->fd = fd;
+    return 0;
+fail:
+    close(fd);
+    return rc;
+}
+
+/* Gives up on the connection after a missed deadline: a reply may still be
+ * on its way, and must never be taken for a later request's. */
+static void conn_drop(pbd_t *p)
+{
+    if (p->fd >= 0)
+        close(p->fd);
+    p->fd = -1;
+}
+
+/* What every call does first: refuses a handle from another process
+ * without touching its socket, and reconnects one that we dropped. Returns
+ * 0, PBD_EFORKED, PBD_ECLOSED, or an error from conn_open(). */
+static int conn_ready(pbd_t *p, uint64_t deadline)
+{
+    if (p->pid != getpid())
+        return PBD_EFORKED;
+    if (p->broken)
+        return PBD_ECLOSED;
+    return p->fd < 0 ? conn_open(p, deadline) : 0;
+}
 
 /* Wipes len bytes in a way the compiler may not drop. */
 static void wipe(void *p, size_t len)
@@ -58,37 +196,25 @@ int pbd_open(pbd_t **out, const char *path)
     *out = NULL;
     if (!path)
         path = pbd_default_socket();
-    struct sockaddr_un sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
     size_t len = strlen(path);
     if (len == 0)
         return PBD_EINVAL;
-    if (len >= sizeof(sa.sun_path))
-        return PBD_EPATH;
-    memcpy(sa.sun_path, path, len + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0)
-        return PBD_ECONNECT;
-    fcntl(fd, F_SETFD, FD_CLOEXEC);
-#ifdef SO_NOSIGPIPE
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
-#endif
-    int rc;
-    do {
-        rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-    } while (rc != 0 && errno == EINTR);
-    if (rc != 0) {
-        close(fd);
-        return PBD_ECONNECT;
-    }
     pbd_t *p = calloc(1, sizeof(*p));
-    if (!p) {
-        close(fd);
+    if (!p)
         return PBD_ENOMEM;
+    if (len >= sizeof(p->sa.sun_path)) {
+        free(p);
+        return PBD_EPATH;
     }
-    p->fd = fd;
+    p->sa.sun_family = AF_UNIX;
+    memcpy(p->sa.sun_path, path, len + 1);
+    p->pid = getpid();
+    p->fd = -1;
+    int rc = conn_open(p, now_ns() + reply_window_ns(0));
+    if (rc) {
+        free(p);
+        return rc;
+    }
     *out = p;
     return 0;
 }
@@ -97,21 +223,51 @@ void pbd_close(pbd_t *p)
 {
     if (!p)
         return;
-    close(p->fd);
+    /* Never shutdown(): in a forked child that would end the parent's
+     * connection too; close() ends only this process's descriptor. */
+    if (p->fd >= 0)
+        close(p->fd);
     free(p);
 }
 
-static int send_all(pbd_t *p, const void *buf, size_t len)
+/* Waits for fd to be ready before the deadline; on a miss, drops the
+ * connection. Returns 0, PBD_ETIMEDOUT or PBD_EIO. */
+static int conn_wait(pbd_t *p, short events, uint64_t deadline)
+{
+    int rc = fd_wait(p->fd, events, deadline);
+    if (rc == PBD_ETIMEDOUT)
+        conn_drop(p);
+    else if (rc)
+        p->broken = true;
+    return rc;
+}
+
+/* Marks the connection broken after a failed send or receive (errno set)
+ * and returns the code for it. */
+static int conn_failed(pbd_t *p)
+{
+    p->broken = true;
+    return errno == EPIPE || errno == ECONNRESET ? PBD_ECLOSED : PBD_EIO;
+}
+
+static bool again(void)
+{
+    return errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK;
+}
+
+static int send_all(pbd_t *p, const void *buf, size_t len, uint64_t deadline)
 {
     const uint8_t *b = buf;
     while (len) {
+        /* Send first: the socket buffer almost always has room. */
         ssize_t n = send(p->fd, b, len, MSG_NOSIGNAL);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            p->broken = true;
-            return errno == EPIPE || errno == ECONNRESET ? PBD_ECLOSED
-                                                         : PBD_EIO;
+            if (!again())
+                return conn_failed(p);
+            int rc = conn_wait(p, POLLOUT, deadline);
+            if (rc)
+                return rc;
+            continue;
         }
         b += n;
         len -= (size_t)n;
@@ -119,20 +275,23 @@ static int send_all(pbd_t *p, const void *buf, size_t len)
     return 0;
 }
 
-static int recv_all(pbd_t *p, void *buf, size_t len)
+static int recv_all(pbd_t *p, void *buf, size_t len, uint64_t deadline)
 {
     uint8_t *b = buf;
     while (len) {
+        /* Poll first: a reply is rarely there the moment we look. */
+        int rc = conn_wait(p, POLLIN, deadline);
+        if (rc)
+            return rc;
         ssize_t n = recv(p->fd, b, len, 0);
         if (n == 0) {
             p->broken = true;
             return PBD_ECLOSED;
         }
         if (n < 0) {
-            if (errno == EINTR)
+            if (again())
                 continue;
-            p->broken = true;
-            return errno == ECONNRESET ? PBD_ECLOSED : PBD_EIO;
+            return conn_failed(p);
         }
         b += n;
         len -= (size_t)n;
@@ -141,12 +300,12 @@ static int recv_all(pbd_t *p, void *buf, size_t len)
 }
 
 /* Reads and drops len bytes. */
-static int skip(pbd_t *p, size_t len)
+static int skip(pbd_t *p, size_t len, uint64_t deadline)
 {
     uint8_t junk[512];
     while (len) {
         size_t k = len < sizeof(junk) ? len : sizeof(junk);
-        int rc = recv_all(p, junk, k);
+        int rc = recv_all(p, junk, k, deadline);
         wipe(junk, k);
         if (rc)
             return rc;
@@ -158,7 +317,7 @@ static int skip(pbd_t *p, size_t len)
 /* Finishes reading an error frame whose first `have` payload bytes are
  * already in pre, and returns its code. */
 static int read_error(pbd_t *p, const struct proto_hdr *h, const uint8_t *pre,
-                      size_t have)
+                      size_t have, uint64_t deadline)
 {
     uint8_t code[4];
     if (have > h->len) {
@@ -168,9 +327,9 @@ static int read_error(pbd_t *p, const struct proto_hdr *h, const uint8_t *pre,
     size_t k = have < 4 ? have : 4;
     if (k)
         memcpy(code, pre, k); /* pre may be NULL when k is 0 */
-    int rc = recv_all(p, code + k, 4 - k);
+    int rc = recv_all(p, code + k, 4 - k, deadline);
     if (rc == 0)
-        rc = skip(p, h->len - (have > 4 ? have : 4));
+        rc = skip(p, h->len - (have > 4 ? have : 4), deadline);
     if (rc)
         return rc;
     uint32_t v = proto_get_u32(code);
@@ -195,20 +354,21 @@ static int check_hdr(pbd_t *p, const uint8_t raw[PROTO_HDR_LEN],
 /* Reads one reply header for req_type and checks it. Returns 0 for a
  * reply, a negative code otherwise (error frames are consumed). */
 static int read_reply_hdr(pbd_t *p, uint8_t req_type, long expect,
-                          struct proto_hdr *h)
+                          struct proto_hdr *h, uint64_t deadline)
 {
     uint8_t raw[PROTO_HDR_LEN];
-    int rc = recv_all(p, raw, sizeof(raw));
+    int rc = recv_all(p, raw, sizeof(raw), deadline);
     if (rc)
         return rc;
     rc = check_hdr(p, raw, req_type, expect, h);
-    return rc == 1 ? read_error(p, h, NULL, 0) : rc;
+    return rc == 1 ? read_error(p, h, NULL, 0, deadline) : rc;
 }
 
 /* Reads the reply to a READ of want bytes into out. When it is the only
  * request in flight, nothing can follow its reply, so header and payload
- * are read with one recvmsg: one system call for a small read. */
-static int read_data_reply(pbd_t *p, uint8_t *out, size_t want, bool alone)
+ * are read with one recvmsg: for a small read, one poll and one recvmsg. */
+static int read_data_reply(pbd_t *p, uint8_t *out, size_t want, bool alone,
+                           uint64_t deadline)
 {
     uint8_t raw[PROTO_HDR_LEN];
     size_t have = 0; /* payload bytes already in out */
@@ -221,30 +381,35 @@ static int read_data_reply(pbd_t *p, uint8_t *out, size_t want, bool alone)
         m.msg_iovlen = 2;
         ssize_t n;
         do {
+            int rc = conn_wait(p, POLLIN, deadline);
+            if (rc)
+                return rc;
             n = recvmsg(p->fd, &m, 0);
-        } while (n < 0 && errno == EINTR);
-        if (n <= 0) {
+        } while (n < 0 && again());
+        if (n == 0) {
             p->broken = true;
-            return n == 0 || errno == ECONNRESET ? PBD_ECLOSED : PBD_EIO;
+            return PBD_ECLOSED;
         }
+        if (n < 0)
+            return conn_failed(p);
         if ((size_t)n < sizeof(raw)) {
-            int rc = recv_all(p, raw + n, sizeof(raw) - (size_t)n);
+            int rc = recv_all(p, raw + n, sizeof(raw) - (size_t)n, deadline);
             if (rc)
                 return rc;
         } else {
             have = (size_t)n - sizeof(raw);
         }
     } else {
-        int rc = recv_all(p, raw, sizeof(raw));
+        int rc = recv_all(p, raw, sizeof(raw), deadline);
         if (rc)
             return rc;
     }
     int rc = check_hdr(p, raw, PROTO_T_READ, (long)want, &h);
     if (rc == 1)
-        return read_error(p, &h, out, have);
+        return read_error(p, &h, out, have, deadline);
     if (rc)
         return rc;
-    return recv_all(p, out + have, want - have);
+    return recv_all(p, out + have, want - have, deadline);
 }
 
 int pbd_read_ex(pbd_t *p, void *buf, size_t len, pbd_mode mode,
@@ -255,14 +420,17 @@ int pbd_read_ex(pbd_t *p, void *buf, size_t len, pbd_mode mode,
     uint32_t chunk = chunk_for(mode, flags);
     if (chunk == 0)
         return PBD_EINVAL;
-    if (p->broken)
-        return PBD_ECLOSED;
+    /* Each reply gets its own window, from the reply before it: the daemon
+     * starts a request's wait once it has answered the previous one, so a
+     * long read goes on for as long as replies keep coming. */
+    uint64_t window = reply_window_ns(timeout_ms);
+    uint64_t deadline = now_ns() + window;
+    int err = conn_ready(p, deadline);
     uint8_t *out = buf;
     size_t nreq = len / chunk + (len % chunk != 0);
     size_t sent = 0, done = 0;
-    int err = 0;
     /* Keep up to PIPELINE requests in flight; replies come back in order. */
-    while (done < nreq) {
+    while (!err && done < nreq) {
         while (!err && sent < nreq && sent - done < PIPELINE) {
             size_t off = sent * chunk;
             struct proto_read r = {
@@ -273,33 +441,22 @@ int pbd_read_ex(pbd_t *p, void *buf, size_t len, pbd_mode mode,
             };
             uint8_t req[PROTO_HDR_LEN + PROTO_READ_PAYLOAD];
             size_t n = proto_encode_read(req, &r);
-            int rc = send_all(p, req, n);
-            if (rc) {
-                err = rc;
-                break;
-            }
-            sent++;
+            err = send_all(p, req, n, deadline);
+            if (!err)
+                sent++;
         }
-        if (done == sent)
+        if (err)
             break;
         size_t off = done * chunk;
         size_t want = len - off < chunk ? len - off : chunk;
-        int rc;
-        if (!err) {
-            rc = read_data_reply(p, out + off, want, sent - done == 1);
-        } else {
-            /* Drain replies to requests sent before the failure. */
-            struct proto_hdr h;
-            rc = read_reply_hdr(p, PROTO_T_READ, (long)want, &h);
-            if (rc == 0)
-                rc = skip(p, want);
-        }
-        if (rc && !err)
-            err = rc;
+        err = read_data_reply(p, out + off, want, sent - done == 1, deadline);
         done++;
-        if (p->broken)
-            break;
+        deadline = now_ns() + window;
     }
+    /* Replies still owed after an error would only be thrown away, and each
+     * may take a full wait: drop the connection rather than drain it. */
+    if (err && done < sent)
+        conn_drop(p);
     if (err && len)
         wipe(buf, len);
     return err;
@@ -317,21 +474,24 @@ static int simple_request(pbd_t *p, uint8_t type, uint8_t *buf, size_t cap,
 {
     if (!p || !buf || cap == 0)
         return PBD_EINVAL;
-    if (p->broken)
-        return PBD_ECLOSED;
+    /* No wait asked for: the default window, as for a read with 0. */
+    uint64_t deadline = now_ns() + reply_window_ns(0);
+    int rc = conn_ready(p, deadline);
+    if (rc)
+        return rc;
     uint8_t req[PROTO_HDR_LEN];
     proto_encode_hdr(req, type, 0);
-    int rc = send_all(p, req, sizeof(req));
+    rc = send_all(p, req, sizeof(req), deadline);
     if (rc)
         return rc;
     struct proto_hdr h;
-    rc = read_reply_hdr(p, type, -1, &h);
+    rc = read_reply_hdr(p, type, -1, &h, deadline);
     if (rc)
         return rc;
     size_t keep = h.len < cap - 1 ? h.len : cap - 1;
-    rc = recv_all(p, buf, keep);
+    rc = recv_all(p, buf, keep, deadline);
     if (rc == 0)
-        rc = skip(p, h.len - keep);
+        rc = skip(p, h.len - keep, deadline);
     if (rc)
         return rc;
     buf[keep] = '\0';
@@ -365,6 +525,8 @@ int pbd_health(pbd_t *p, pbd_health_state *state, char *msg, size_t cap)
     return 0;
 }
 
+/* Keeps no connection between calls, on purpose: there is no hidden handle
+ * for a forked child to inherit, so it works in a child like anywhere. */
 int pbd_getentropy(void *buf, size_t len)
 {
     pbd_t *p;

@@ -2,7 +2,8 @@
  * pbd.h - client library for preemptd, the preemption-boundary entropy daemon.
  *
  * This is the only installed header. The library talks to the daemon over a
- * Unix domain socket with blocking I/O; it needs neither libuv nor libsodium.
+ * Unix domain socket; its calls block until done or until the deadline
+ * below. It needs neither libuv nor libsodium.
  *
  * Errors: every function that can fail returns 0 on success or a negative
  * PBD_E* code; pbd_strerror() turns a code into text. No function sets errno
@@ -11,6 +12,19 @@
  * Threads: a pbd_t handle is one connection and must not be used by two
  * threads at once; separate handles are independent. pbd_getentropy() opens
  * and closes its own connection and is safe to call from any thread.
+ *
+ * Deadline: no call blocks forever on a daemon that stopped answering. A
+ * call gives up with PBD_ETIMEDOUT once the daemon has been silent for its
+ * wait limit (the timeout_ms asked for, PBD_WAIT_DEFAULT_MS when that is 0
+ * or the call asks for no wait, at most PBD_WAIT_MAX_MS) plus
+ * PBD_DEADLINE_MARGIN_MS. The handle then drops its connection, which may
+ * still carry a late reply, and opens a new one at its next call.
+ *
+ * Processes: a handle belongs to the process that opened it. In a child
+ * after fork() every call on an inherited handle fails with PBD_EFORKED and
+ * leaves the connection alone, so the parent's stays in step; pbd_close()
+ * there frees the child's copy and closes only the child's descriptor. The
+ * library's sockets are close-on-exec.
  */
 #ifndef PBD_H
 #define PBD_H
@@ -36,6 +50,16 @@ extern "C" {
 /* Largest single read request on the wire; pbd_read() splits larger reads. */
 #define PBD_MAX_READ (1u << 20)
 
+/* The daemon's default wait for entropy, which the client-side deadline
+ * assumes for a wait of 0: a daemon started with a longer --wait-ms needs
+ * that wait passed explicitly. */
+#define PBD_WAIT_DEFAULT_MS 10000u
+/* The longest wait the daemon grants; longer requests are cut to it. */
+#define PBD_WAIT_MAX_MS 120000u
+/* How long past its wait limit a call still waits for a reply: room for a
+ * busy daemon and a loaded machine before the daemon is taken for hung. */
+#define PBD_DEADLINE_MARGIN_MS 5000u
+
 /*
  * Error codes: one table gives the enum, the name and the message.
  * The wire carries the positive value (-code).
@@ -56,7 +80,8 @@ extern "C" {
     X(EBUSY, -13, "daemon busy: too many connections")                        \
     X(ENOTSEEDED, -14, "DRBG not yet seeded from the entropy source")          \
     X(EPATH, -15, "socket path too long")                                      \
-    X(ESHUTDOWN, -16, "daemon is shutting down")
+    X(ESHUTDOWN, -16, "daemon is shutting down")                              \
+    X(EFORKED, -17, "handle opened by another process (used after fork)")
 
 enum pbd_errno {
     PBD_OK = 0,
@@ -93,41 +118,60 @@ typedef enum pbd_health_state {
  * non-empty, else PBD_DEFAULT_SOCKET. The string is not owned by the caller. */
 const char *pbd_default_socket(void);
 
-/* Connects to the daemon at path (NULL: pbd_default_socket()). On success
- * stores a new handle in *out (free with pbd_close) and returns 0. */
+/* Connects to the daemon at path (NULL: pbd_default_socket()); the path is
+ * copied. On success stores a new handle in *out, owned by the caller (free
+ * with pbd_close), and returns 0. Otherwise *out is NULL and the code is
+ * PBD_EINVAL, PBD_EPATH, PBD_ENOMEM, PBD_ECONNECT, or PBD_ETIMEDOUT when
+ * the socket accepts no connection within the default deadline (a daemon
+ * stopped with its backlog full). Safe from any thread. */
 int pbd_open(pbd_t **out, const char *path);
 
-/* Closes the connection and frees the handle. NULL is ignored. */
+/* Closes the connection and frees the handle, which must not be in use in
+ * another thread. NULL is ignored. In a forked child it closes only the
+ * child's descriptor: the parent's connection is not shut down. */
 void pbd_close(pbd_t *p);
 
-/* Fills exactly len bytes of buf in the given mode, waiting for the source
- * if needed. Conditioned and raw reads go out as small requests (64 and 512
- * bytes), so a long read proceeds as entropy arrives; each request fails
- * with PBD_ETIMEDOUT if the daemon cannot fill it within its wait limit
- * (10 s by default). Returns 0, or a negative PBD_E* code; on failure the
- * contents of buf are unspecified and have been wiped. Bytes are never
- * served twice, to this or any client. */
+/* Fills exactly len bytes of buf (owned by the caller) in the given mode,
+ * waiting for the source if needed. Conditioned and raw reads go out as
+ * small requests (64 and 512 bytes, up to four in flight), so a long read
+ * proceeds as entropy arrives; each request fails with PBD_ETIMEDOUT if the
+ * daemon cannot fill it within its wait limit (10 s by default). The
+ * client-side deadline (see the top of this file) runs per reply, from the
+ * reply before: a read that keeps receiving is never cut short, one whose
+ * daemon goes silent ends within the wait limit plus the margin. The first
+ * error ends the call; replies still owed are not waited for (the
+ * connection is dropped and opened again at the next call). Returns 0, or a
+ * negative PBD_E* code (PBD_EFORKED in a process that did not open p); on
+ * failure the contents of buf are unspecified and have been wiped. Bytes
+ * are never served twice, to this or any client. One thread per handle. */
 int pbd_read(pbd_t *p, void *buf, size_t len, pbd_mode mode);
 
 /* As pbd_read() with flags (PBD_READ_NOWAIT) and a wait limit per request
- * in milliseconds (0: the daemon's default). With PBD_READ_NOWAIT the read is
- * sent whole (up to 64 KiB per request in the entropy modes) and one that
- * cannot be met in full from stock fails with PBD_EAGAIN, consuming
- * nothing. */
+ * in milliseconds (0: the daemon's default; the daemon cuts it to
+ * PBD_WAIT_MAX_MS). The client gives up on a silent daemon timeout_ms (or
+ * PBD_WAIT_DEFAULT_MS for 0) plus PBD_DEADLINE_MARGIN_MS after the last
+ * reply. With PBD_READ_NOWAIT the read is sent whole (up to 64 KiB per
+ * request in the entropy modes) and one that cannot be met in full from
+ * stock fails with PBD_EAGAIN, consuming nothing. */
 int pbd_read_ex(pbd_t *p, void *buf, size_t len, pbd_mode mode,
                 unsigned flags, uint32_t timeout_ms);
 
 /* Writes the daemon's statistics as one NUL-terminated JSON object into buf.
  * Returns 0, or PBD_ETOOBIG if cap is too small (buf then holds a truncated,
- * NUL-terminated prefix). */
+ * NUL-terminated prefix), or another negative code; PBD_ETIMEDOUT after the
+ * default deadline (PBD_WAIT_DEFAULT_MS + PBD_DEADLINE_MARGIN_MS). One
+ * thread per handle. */
 int pbd_stats(pbd_t *p, char *buf, size_t cap);
 
 /* Stores the daemon's health in *state and a NUL-terminated explanation in
- * msg (may be NULL when cap is 0). Returns 0 or a negative code. */
+ * msg (may be NULL when cap is 0). Returns 0 or a negative code, with the
+ * same deadline as pbd_stats(). One thread per handle. */
 int pbd_health(pbd_t *p, pbd_health_state *state, char *msg, size_t cap);
 
 /* One call in the spirit of getentropy(): connects to the default socket,
- * reads len conditioned bytes, disconnects. Returns 0 or a negative code. */
+ * reads len conditioned bytes, disconnects. Returns 0 or a negative code.
+ * It keeps no connection between calls, so it is safe from any thread and
+ * works the same in a forked child. */
 int pbd_getentropy(void *buf, size_t len);
 
 /* Returns a static message for a PBD_E* code (never NULL). */

@@ -1,6 +1,9 @@
 /* test-client.c - libpbd against the real daemon ($PREEMPTD) on a temporary
- * socket: every mode, exact lengths, uniqueness, errors, one-call form. */
+ * socket: every mode, exact lengths, uniqueness, errors, one-call form, a
+ * stopped daemon, fork, close-on-exec. */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -9,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +23,36 @@
 static char dir[] = "/tmp/pbd-client-XXXXXX";
 static char sock[128];
 static pid_t daemon_pid;
+
+/* How late a timed-out call may return after its deadline: the scheduler's
+ * lateness on a loaded machine under the sanitizers, a choice, not a
+ * measurement. */
+#define SLACK_MS 1000u
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Waits (up to 60 s) until the daemon answers and reports health ok. */
+static int wait_healthy(void)
+{
+    for (int i = 0; i < 600; i++) {
+        pbd_t *p;
+        if (pbd_open(&p, sock) == 0) {
+            pbd_health_state hs;
+            char msg[256];
+            int rc = pbd_health(p, &hs, msg, sizeof(msg));
+            pbd_close(p);
+            if (rc == 0 && hs == PBD_HEALTH_OK)
+                return 0;
+        }
+        usleep(100000);
+    }
+    return -1;
+}
 
 static int start_daemon(void **state)
 {
@@ -37,19 +71,7 @@ static int start_daemon(void **state)
         _exit(127);
     }
     /* Wait for the start-up health test to pass. */
-    for (int i = 0; i < 600; i++) {
-        pbd_t *p;
-        if (pbd_open(&p, sock) == 0) {
-            pbd_health_state hs;
-            char msg[256];
-            int rc = pbd_health(p, &hs, msg, sizeof(msg));
-            pbd_close(p);
-            if (rc == 0 && hs == PBD_HEALTH_OK)
-                return 0;
-        }
-        usleep(100000);
-    }
-    return -1;
+    return wait_healthy();
 }
 
 static int stop_daemon(void **state)
@@ -151,8 +173,9 @@ static void test_errors(void **state)
                                  PBD_READ_NOWAIT, 0), PBD_EAGAIN);
     for (size_t i = 0; i < sizeof(big); i++)
         assert_int_equal(big[i], 0);
-    /* A wait limit that cannot be met. */
-    assert_int_equal(pbd_read_ex(p, big, sizeof(big), PBD_MODE_RAW, 0, 200),
+    /* A wait limit that cannot be met: 512 new raw bytes per millisecond
+     * (200 ms was met on a busy machine, whose preemptions feed the source). */
+    assert_int_equal(pbd_read_ex(p, big, sizeof(big), PBD_MODE_RAW, 0, 1),
                      PBD_ETIMEDOUT);
     /* Still usable afterwards. */
     assert_int_equal(pbd_read(p, buf, 16, PBD_MODE_DRBG), 0);
@@ -175,14 +198,194 @@ static void test_getentropy_default_socket(void **state)
     unsetenv("PBD_SOCKET");
 }
 
-int main(void)
+/* Lets a call that ignores its deadline return (the daemon answers once it
+ * runs again), so such a call fails on its timing instead of hanging. */
+static void resume_daemon(int sig)
 {
+    (void)sig;
+    kill(daemon_pid, SIGCONT);
+}
+
+/* A stopped daemon: the read gives up on the client's deadline, the wait it
+ * asked for plus the margin, and the handle reconnects on its next call. */
+static void test_stopped_daemon(void **state)
+{
+    (void)state;
+    enum { WAIT = 1000 };
+    const uint64_t bound = WAIT + PBD_DEADLINE_MARGIN_MS;
+    pbd_t *p;
+    assert_int_equal(pbd_open(&p, sock), 0);
+    uint8_t buf[32];
+    assert_int_equal(pbd_read(p, buf, 8, PBD_MODE_DRBG), 0);
+    signal(SIGALRM, resume_daemon);
+    assert_int_equal(kill(daemon_pid, SIGSTOP), 0);
+    alarm((unsigned)((bound + SLACK_MS) / 1000 + 5));
+    uint64_t t0 = now_ms();
+    int rc = pbd_read_ex(p, buf, sizeof(buf), PBD_MODE_CONDITIONED, 0, WAIT);
+    uint64_t el = now_ms() - t0;
+    alarm(0);
+    kill(daemon_pid, SIGCONT);
+    print_message("  gave up after %llu ms (deadline %llu ms)\n",
+                  (unsigned long long)el, (unsigned long long)bound);
+    assert_int_equal(rc, PBD_ETIMEDOUT);
+    assert_true(el >= bound);
+    assert_true(el <= bound + SLACK_MS);
+    /* A new connection: a late reply on the old one cannot be taken for
+     * this read's. */
+    assert_int_equal(pbd_read(p, buf, 16, PBD_MODE_DRBG), 0);
+    pbd_close(p);
+    /* The sampler was stopped too; later tests want a healthy source. */
+    assert_int_equal(wait_healthy(), 0);
+}
+
+/* The daemon's count of requests, from a stats call on p (which counts). */
+static unsigned long long requests_seen(pbd_t *p)
+{
+    static char buf[8192];
+    assert_int_equal(pbd_stats(p, buf, sizeof(buf)), 0);
+    const char *s = strstr(buf, "\"requests\":");
+    assert_non_null(s);
+    return strtoull(s + strlen("\"requests\":"), NULL, 10);
+}
+
+/* A child that uses its parent's handle gets PBD_EFORKED and sends nothing;
+ * the parent's connection stays in step, also after the child's pbd_close. */
+static void test_fork_handle(void **state)
+{
+    (void)state;
+    pbd_t *p;
+    assert_int_equal(pbd_open(&p, sock), 0);
+    uint8_t buf[32];
+    assert_int_equal(pbd_read(p, buf, sizeof(buf), PBD_MODE_DRBG), 0);
+    unsigned long long before = requests_seen(p);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* No cmocka in the child: its verdict is the exit status. */
+        char text[64];
+        pbd_health_state hs;
+        int bad = 0;
+        bad |= pbd_read(p, buf, sizeof(buf), PBD_MODE_DRBG) != PBD_EFORKED;
+        bad |= pbd_read_ex(p, buf, sizeof(buf), PBD_MODE_RAW, PBD_READ_NOWAIT,
+                           0) != PBD_EFORKED;
+        bad |= pbd_stats(p, text, sizeof(text)) != PBD_EFORKED;
+        bad |= pbd_health(p, &hs, text, sizeof(text)) != PBD_EFORKED;
+        pbd_close(p);
+        _exit(bad);
+    }
+    int status = -1;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* Nothing reached the daemon from the child: one more request, this. */
+    assert_int_equal(requests_seen(p), before + 1);
+    assert_int_equal(pbd_read(p, buf, sizeof(buf), PBD_MODE_DRBG), 0);
+    pbd_close(p);
+    assert_string_equal(pbd_errname(PBD_EFORKED), "PBD_EFORKED");
+    assert_string_not_equal(pbd_strerror(PBD_EFORKED), "unknown error");
+}
+
+/* pbd_getentropy() keeps no connection between calls, so a child uses it
+ * like any process. */
+static void test_getentropy_in_child(void **state)
+{
+    (void)state;
+    uint8_t a[32];
+    setenv("PBD_SOCKET", sock, 1);
+    assert_int_equal(pbd_getentropy(a, sizeof(a)), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(pbd_getentropy(a, sizeof(a)) != 0);
+    int status = -1;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    unsetenv("PBD_SOCKET");
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* The handle's socket is close-on-exec: a program the caller runs does not
+ * inherit a connection to the daemon. */
+static void test_cloexec(void **state)
+{
+    (void)state;
+    int lowest = dup(0); /* socket() will get the lowest free descriptor */
+    assert_true(lowest >= 0);
+    close(lowest);
+    pbd_t *p;
+    assert_int_equal(pbd_open(&p, sock), 0);
+    struct stat st;
+    assert_int_equal(fstat(lowest, &st), 0);
+    assert_true(S_ISSOCK(st.st_mode));
+    int fl = fcntl(lowest, F_GETFD);
+    assert_true(fl >= 0 && (fl & FD_CLOEXEC));
+    pbd_close(p);
+}
+
+/* Forks while the main thread opens handles, and has each child look for a
+ * socket without close-on-exec: a fork between socket() and a later
+ * fcntl(FD_CLOEXEC) would leak one into a program the child runs. */
+static volatile int race_stop;
+
+static void *race_forker(void *arg)
+{
+    int *leaks = arg;
+    for (int i = 0; i < 400 && !race_stop; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            for (int fd = 3; fd < 256; fd++) {
+                struct stat st;
+                if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+                    !(fcntl(fd, F_GETFD) & FD_CLOEXEC))
+                    _exit(1);
+            }
+            _exit(0);
+        }
+        int status = 0;
+        if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+            WEXITSTATUS(status) == 1)
+            (*leaks)++;
+    }
+    race_stop = 1;
+    return NULL;
+}
+
+static void test_cloexec_atomic(void **state)
+{
+    (void)state;
+    int leaks = 0;
+    pthread_t t;
+    race_stop = 0;
+    assert_int_equal(pthread_create(&t, NULL, race_forker, &leaks), 0);
+    uint64_t end = now_ms() + 20000;
+    while (!race_stop && now_ms() < end) {
+        pbd_t *p;
+        if (pbd_open(&p, sock) == 0)
+            pbd_close(p);
+    }
+    race_stop = 1;
+    pthread_join(t, NULL);
+    print_message("  %d of the children inherited a socket without "
+                  "close-on-exec\n", leaks);
+    assert_int_equal(leaks, 0);
+}
+
+/* An argument runs only the tests whose names match it (a glob). */
+int main(int argc, char **argv)
+{
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_modes_and_lengths),
         cmocka_unit_test(test_many_reads_unique),
         cmocka_unit_test(test_stats_health),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_getentropy_default_socket),
+        cmocka_unit_test(test_getentropy_in_child),
+        cmocka_unit_test(test_fork_handle),
+        cmocka_unit_test(test_cloexec),
+        cmocka_unit_test(test_cloexec_atomic),
+        cmocka_unit_test(test_stopped_daemon),
     };
     return cmocka_run_group_tests(tests, start_daemon, stop_daemon);
 }
