@@ -23,7 +23,8 @@ MODE = {"conditioned": 0, "raw": 1, "drbg": 2}
 # positive wire codes of PBD_E* (see include/pbd.h)
 E = {"EINVAL": 1, "ECONNECT": 2, "EIO": 3, "ECLOSED": 4, "EPROTO": 5,
      "EVERSION": 6, "EHEALTH": 7, "EAGAIN": 8, "ETIMEDOUT": 9, "ETOOBIG": 10,
-     "EPERM": 11, "ENOMEM": 12, "EBUSY": 13, "ENOTSEEDED": 14, "EPATH": 15}
+     "EPERM": 11, "ENOMEM": 12, "EBUSY": 13, "ENOTSEEDED": 14, "EPATH": 15,
+     "ESHUTDOWN": 16, "EFORKED": 17}
 
 
 def hdr(typ, length, magic=MAGIC, version=VERSION, flags=0):
