@@ -48,8 +48,9 @@ void config_usage(FILE *f)
 "      --feed-kernel       feed conditioned output to the kernel (Linux, RNDADDENTROPY)\n"
 "      --feed-interval-ms MS  (default 60000)\n"
 #ifdef PBD_FAULT_INJECTION
-"      --fault stuck|periodic|periodic-after=N  test build only: replace the\n"
-"                          counter (periodic-after: real for N events first)\n"
+"      --fault stuck|periodic|periodic-after=N|toggle  test build only: replace\n"
+"                          the counter (periodic-after: real for N events\n"
+"                          first; toggle: each SIGUSR2 flips failing/real)\n"
 #endif
 "      --log-level LEVEL   error, warn, info or debug (default info)\n"
 "  -h, --help              this text\n"
@@ -201,18 +202,9 @@ static int parse_fault(const char *arg, struct sampler_config *smp, char *msg,
                        size_t cap)
 {
 #ifdef PBD_FAULT_INJECTION
-    unsigned long long v;
-    if (strcmp(arg, "stuck") == 0)
-        smp->fault = SAMPLER_FAULT_STUCK;
-    else if (strcmp(arg, "periodic") == 0)
-        smp->fault = SAMPLER_FAULT_PERIODIC;
-    else if (strncmp(arg, "periodic-after=", 15) == 0) {
-        if (num("fault", arg + 15, 10, 1, UINT64_MAX / 2, &v, msg, cap) != 0)
-            return CONFIG_USAGE;
-        smp->fault = SAMPLER_FAULT_PERIODIC_AFTER;
-        smp->fault_after = v;
-    } else
-        return say(msg, cap, "--fault: stuck, periodic or periodic-after=N");
+    if (sampler_fault_parse(arg, smp) != 0)
+        return say(msg, cap, "--fault: stuck, periodic, periodic-after=N "
+                             "or toggle");
     return 0;
 #else
     (void)arg;

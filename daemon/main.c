@@ -211,9 +211,7 @@ int main(int argc, char **argv)
 #ifdef PBD_FAULT_INJECTION
     if (o.smp.fault)
         log_warnx("FAULT INJECTION: counter replaced (%s)",
-                  o.smp.fault == SAMPLER_FAULT_STUCK      ? "stuck"
-                  : o.smp.fault == SAMPLER_FAULT_PERIODIC ? "periodic"
-                                                          : "periodic-after");
+                  sampler_fault_name(o.smp.fault));
 #endif
     if (server_start(&srv, smp) != 0)
         goto out;

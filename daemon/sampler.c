@@ -2,6 +2,8 @@
 #include "sampler.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -58,14 +60,59 @@ static uint64_t calibrate_median(uint64_t *step)
     return m;
 }
 
+int sampler_fault_parse(const char *arg, struct sampler_config *cfg)
+{
+    static const char after[] = "periodic-after=";
+    if (strcmp(arg, "stuck") == 0) {
+        cfg->fault = SAMPLER_FAULT_STUCK;
+    } else if (strcmp(arg, "periodic") == 0) {
+        cfg->fault = SAMPLER_FAULT_PERIODIC;
+    } else if (strcmp(arg, "toggle") == 0) {
+        cfg->fault = SAMPLER_FAULT_TOGGLE;
+    } else if (strncmp(arg, after, sizeof(after) - 1) == 0) {
+        const char *n = arg + sizeof(after) - 1;
+        char *end;
+        if (*n < '0' || *n > '9')
+            return -1;
+        errno = 0;
+        unsigned long long v = strtoull(n, &end, 10);
+        if (errno || *end || v < 1 || v > UINT64_MAX / 2)
+            return -1;
+        cfg->fault = SAMPLER_FAULT_PERIODIC_AFTER;
+        cfg->fault_after = v;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+const char *sampler_fault_name(enum sampler_fault f)
+{
+    switch (f) {
+    case SAMPLER_FAULT_NONE:           return "none";
+    case SAMPLER_FAULT_STUCK:          return "stuck";
+    case SAMPLER_FAULT_PERIODIC:       return "periodic";
+    case SAMPLER_FAULT_PERIODIC_AFTER: return "periodic-after";
+    case SAMPLER_FAULT_TOGGLE:         return "toggle";
+    }
+    return "unknown";
+}
+
 int sampler_init(struct sampler *s, const struct sampler_config *cfg,
                  struct ring *ring)
 {
     memset(s, 0, sizeof(*s));
     s->cfg = *cfg;
     s->ring = ring;
+    unsigned permanent_after = cfg->permanent_after;
+#ifdef PBD_FAULT_INJECTION
+    /* A toggled source must be able to recover when the real counter is
+     * back, however many re-tests failed while it was off. */
+    if (cfg->fault == SAMPLER_FAULT_TOGGLE)
+        permanent_after = UINT_MAX;
+#endif
     if (health_init(&s->health, cfg->h_bits, cfg->alpha_log2,
-                    cfg->permanent_after) != 0)
+                    permanent_after) != 0)
         return -1;
     if (s->cfg.stall_ms == 0)
         s->cfg.stall_ms = 5000;
@@ -163,10 +210,31 @@ static void sleep_while_full(struct sampler *s)
 }
 
 #ifdef PBD_FAULT_INJECTION
+/* --fault toggle: each SIGUSR2 adds one; odd means the failing counter. A
+ * signal handler takes no argument, hence this one file-scope variable. */
+static _Atomic unsigned fault_flips;
+
+static void fault_flip_handler(int sig)
+{
+    (void)sig;
+    atomic_fetch_add(&fault_flips, 1);
+}
+
 static inline uint64_t fake_read(struct sampler *s)
 {
     if (s->cfg.fault == SAMPLER_FAULT_STUCK)
         return 12345;
+    if (s->cfg.fault == SAMPLER_FAULT_TOGGLE) {
+        if (!(atomic_load_explicit(&fault_flips, memory_order_relaxed) & 1u))
+            return counter_read();
+        /* Failing: periodic until the tests trip (at once, like a real
+         * broken source), then stuck, so a long failed spell is one stall
+         * failure per stall_ms rather than a storm of RCT failures. The
+         * jumps between the real and the fake counter are skipped as a gap
+         * or as going backwards. */
+        if (health_get_state(&s->health) != HEALTH_OK)
+            return s->fake;
+    }
     /* The jump from the real counter to the fake one is skipped as a gap. */
     if (s->cfg.fault == SAMPLER_FAULT_PERIODIC_AFTER &&
         atomic_load_explicit(&s->st.events, memory_order_relaxed) <
@@ -254,6 +322,17 @@ static void *sampler_main(void *arg)
 
 int sampler_start(struct sampler *s)
 {
+#ifdef PBD_FAULT_INJECTION
+    if (s->cfg.fault == SAMPLER_FAULT_TOGGLE) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = fault_flip_handler;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESTART;
+        if (sigaction(SIGUSR2, &sa, NULL) != 0)
+            return errno;
+    }
+#endif
     atomic_store(&s->stop, false);
     int rc = pthread_create(&s->thread, NULL, sampler_main, s);
     s->started = rc == 0;

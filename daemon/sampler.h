@@ -31,6 +31,9 @@ enum sampler_fault {
     SAMPLER_FAULT_PERIODIC, /* every jump the same size: the RCT trips */
     SAMPLER_FAULT_PERIODIC_AFTER, /* real counter for fault_after events,
                                    * then periodic: a failure mid-run */
+    SAMPLER_FAULT_TOGGLE, /* real counter, flipped by each SIGUSR2 to a
+                           * failing one (periodic until the tests trip,
+                           * then stuck) and back; never permanent */
 };
 
 #define SAMPLER_JUMP_BUCKETS 40 /* log2 buckets of the jump size in ticks */
@@ -91,6 +94,15 @@ struct sampler {
     pthread_cond_t cv;
     uint64_t fake;          /* fault-injection counter state */
 };
+
+/* Parses a --fault argument (stuck, periodic, periodic-after=N, toggle)
+ * into cfg->fault and cfg->fault_after. Returns 0, or -1 leaving cfg
+ * untouched. Pure; the fault itself is honoured only in fault-injection
+ * builds. */
+int sampler_fault_parse(const char *arg, struct sampler_config *cfg);
+
+/* The name of a fault for the log: "none", "stuck", "periodic", ... */
+const char *sampler_fault_name(enum sampler_fault f);
 
 /* Prepares s (health tests, threshold calibration, CPU choice) without
  * starting the thread. Returns 0, or -1 with errno-free failure (bad health

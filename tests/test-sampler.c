@@ -111,11 +111,39 @@ static void test_handoff(void **state)
     assert_false(atomic_load(&s.st.running));
 }
 
+/* --fault parsing: every form, decimal only, cfg untouched on error. */
+static void test_fault_parse(void **state)
+{
+    (void)state;
+    struct sampler_config cfg = {.fault = SAMPLER_FAULT_NONE};
+    assert_int_equal(sampler_fault_parse("stuck", &cfg), 0);
+    assert_int_equal(cfg.fault, SAMPLER_FAULT_STUCK);
+    assert_int_equal(sampler_fault_parse("periodic", &cfg), 0);
+    assert_int_equal(cfg.fault, SAMPLER_FAULT_PERIODIC);
+    assert_int_equal(sampler_fault_parse("toggle", &cfg), 0);
+    assert_int_equal(cfg.fault, SAMPLER_FAULT_TOGGLE);
+    assert_string_equal(sampler_fault_name(cfg.fault), "toggle");
+    assert_int_equal(sampler_fault_parse("periodic-after=2000", &cfg), 0);
+    assert_int_equal(cfg.fault, SAMPLER_FAULT_PERIODIC_AFTER);
+    assert_int_equal(cfg.fault_after, 2000);
+    static const char *const bad[] = {
+        "", "Stuck", "toggle ", "periodic-after=", "periodic-after=0",
+        "periodic-after=-1", "periodic-after=0x10", "periodic-after=12x",
+        "periodic-after=99999999999999999999", "periodic-after= 5",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(sampler_fault_parse(bad[i], &cfg), -1);
+        assert_int_equal(cfg.fault, SAMPLER_FAULT_PERIODIC_AFTER);
+        assert_int_equal(cfg.fault_after, 2000);
+    }
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fault_parse),
         cmocka_unit_test(test_handoff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
