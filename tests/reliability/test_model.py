@@ -200,6 +200,10 @@ class Client:
             return
         if done:
             self.progress_at = time.monotonic()
+            if not all(r.ok for _, r in done):
+                # back off a little, as a real client would: a failed
+                # source must not turn the run into an error storm
+                self.next_at = self.progress_at + self.run.rng.uniform(0, 0.05)
         for exp, reply in done:
             st = self.run.st
             st.outcomes[exp.kind, "ok" if reply.ok else reply.error] += 1
@@ -439,7 +443,10 @@ def main():
     try:
         run = Run(d, seconds, seed, a.clients)
         t0 = time.time()
-        run.go()
+        try:
+            run.go()
+        except AssertionError as e:  # the daemon died or stopped answering
+            failed.append(str(e).splitlines()[0])
         print("ran %.1f s" % (time.time() - t0))
         run.summary()
         if run.st.violations:
