@@ -446,6 +446,7 @@ def main():
         try:
             run.go()
         except AssertionError as e:  # the daemon died or stopped answering
+            print(e)
             failed.append(str(e).splitlines()[0])
         print("ran %.1f s" % (time.time() - t0))
         run.summary()
