@@ -13,7 +13,7 @@ import socket
 import struct
 import time
 
-from harness import E, MAGIC, MODE, VERSION, hdr, read_req
+from harness import E, MAGIC, VERSION, hdr, read_req
 
 E_NAME = {v: k for k, v in E.items()}
 E_NAME[16] = "ESHUTDOWN"
