@@ -91,6 +91,7 @@ class Stats:
         self.vanished = collections.Counter()
         self.toggles = 0
         self.quiet_checks = 0
+        self.half_closes = 0
         self.bytes = collections.Counter()
 
     def violation(self, who, msg):
@@ -101,7 +102,7 @@ class Stats:
 class Client:
     """One model client: a dialect, a pipeline depth, a life time; then
     it drains its queue, waits QUIET_S for any unsolicited byte and
-    closes (or, for some text clients, ends with quit)."""
+    closes (or ends with quit, or with shutdown(SHUT_WR))."""
 
     def __init__(self, run, cid):
         self.run, self.id, rng = run, cid, run.rng
@@ -110,6 +111,9 @@ class Client:
         self.think = rng.uniform(0, 0.05) if self.depth == 1 else 0
         self.end_at = time.monotonic() + rng.uniform(1.0, 8.0)
         self.quit = self.dialect == "text" and rng.random() < 0.2
+        # or ends by shutting down its sending side (nc -N): it is owed
+        # every reply, then the daemon closes
+        self.half = not self.quit and rng.random() < 0.15
         self.state = "run"
         self.stream = Stream()
         self.out = bytearray()
@@ -187,11 +191,13 @@ class Client:
         try:
             if not data:
                 exp = self.stream.eof()
-                if exp is None and self.state != "quit":
+                if exp is None and self.state not in ("quit", "half"):
                     raise Violation("daemon closed an idle connection")
                 if exp is not None:
                     self.run.st.outcomes[exp.kind, "hangup" if
                                          exp.hangup_ok else "closed"] += 1
+                elif self.state == "half":
+                    self.run.st.half_closes += 1
                 self.close()
                 return
             done = self.stream.feed(data)
@@ -237,10 +243,16 @@ class Client:
                 if self.quit:
                     self.send(TextQuit())
                     self.state = "quit"
+                elif self.half:
+                    self.state = "half"
             elif now >= self.next_at:
                 while self.stream.owed() < self.depth:
                     self.request()
                 self.next_at = now + self.think
+        if self.state == "half" and not self.out and self.next_at >= 0:
+            self.sock.shutdown(socket.SHUT_WR)
+            self.next_at = -1  # shut once
+            self.progress_at = now
         if self.state == "drain" and self.stream.owed() == 0 and not self.out:
             self.state = "quiet"
             self.quiet_until = now + QUIET_S
@@ -249,14 +261,15 @@ class Client:
             self.close()
             return False
         owed = self.stream.owed()
-        if owed and self.state != "quit":
-            head = self.stream.q[self.stream.head]
-            if now - self.progress_at > head.wait_s + SLACK_S:
-                self.fail("no reply to %s in %.0f s (%d owed)" % (
-                    head.label(), now - self.progress_at, owed))
-                return False
-        elif self.state == "quit" and now - self.progress_at > 30:
-            self.fail("quit: the daemon never closed")
+        head = self.stream.q[self.stream.head] if owed else None
+        late = now - self.progress_at - (head.wait_s if head else 0) - SLACK_S
+        if late > 0 and head and self.state not in ("quit", "half"):
+            self.fail("no reply to %s in %.0f s (%d owed)" % (
+                head.label(), now - self.progress_at, owed))
+            return False
+        if late > 0 and self.state in ("quit", "half"):
+            self.fail("%s: the daemon never closed (%d owed)" % (
+                self.state, owed))
             return False
         ev = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.out else 0)
         self.run.sel.modify(self.sock, ev, self)
@@ -405,13 +418,13 @@ class Run:
             else:
                 errs[what] += n
         print("model: %d requests on %d connections, %d vanished (%s); "
-              "%d toggles; %d quiet checks; %d fingerprints (%d raw windows "
-              "skipped)" % (sum(st.requests.values()), st.conns,
-                            sum(st.vanished.values()),
-                            ", ".join("%s %d" % kv for kv in
-                                      sorted(st.vanished.items())),
-                            st.toggles, st.quiet_checks, self.seen.checked,
-                            self.seen.skipped))
+              "%d toggles; %d quiet checks, %d half-closes; %d fingerprints "
+              "(%d raw windows skipped)" % (
+                  sum(st.requests.values()), st.conns,
+                  sum(st.vanished.values()),
+                  ", ".join("%s %d" % kv for kv in sorted(st.vanished.items())),
+                  st.toggles, st.quiet_checks, st.half_closes,
+                  self.seen.checked, self.seen.skipped))
         print("requests: " + ", ".join(
             "%s %d/%d ok" % (k, ok[k], n) for k, n in
             sorted(st.requests.items())))
