@@ -167,6 +167,7 @@ class Client:
     def send(self, exp):
         if self.stream.owed() == 0:
             self.progress_at = time.monotonic()
+        exp.sent_at = time.monotonic()
         self.stream.push(exp)
         self.out += exp.wire()
         self.run.st.requests[exp.kind] += 1
@@ -213,6 +214,16 @@ class Client:
         for exp, reply in done:
             st = self.run.st
             st.outcomes[exp.kind, "ok" if reply.ok else reply.error] += 1
+            # Once seeded the DRBG stays seeded (it outlives a failed
+            # source): a drbg read sent after one was served is served.
+            if exp.mode == "drbg":
+                if reply.ok and self.run.seeded_at is None:
+                    self.run.seeded_at = time.monotonic()
+                elif not reply.ok and self.run.seeded_at is not None and \
+                        exp.sent_at > self.run.seeded_at:
+                    self.fail("%s got %s after the DRBG served" % (
+                        exp.label(), reply.error))
+                    return
             if reply.ok and exp.mode and reply.data:
                 st.bytes[exp.mode] += len(reply.data)
                 try:
@@ -328,6 +339,7 @@ class Run:
         self.st = Stats()
         self.seen = Seen()
         self.ending = False
+        self.seeded_at = None  # when a drbg read was first served
 
     def connect(self):
         """A non-blocking connection; a full backlog (EAGAIN) is retried,
