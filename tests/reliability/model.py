@@ -16,7 +16,6 @@ import time
 from harness import E, MAGIC, VERSION, hdr, read_req
 
 E_NAME = {v: k for k, v in E.items()}
-E_NAME[16] = "ESHUTDOWN"
 PROTO_MAX_TEXT = 65536
 MAX_READ = {"conditioned": 1 << 16, "raw": 1 << 16, "drbg": 1 << 20}
 TEXT_MAX_READ = 4096

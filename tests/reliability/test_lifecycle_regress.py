@@ -13,6 +13,7 @@ rebuilt request lifecycle:
   reset;
 - SIGTERM with waiters: ESHUTDOWN before the daemon exits.
 """
+import json
 import os
 import resource
 import signal
@@ -26,7 +27,6 @@ from model import STRERROR, BinRead, BinSimple, Violation, exchange
 from rel import PREEMPTD, PREEMPTD_FAULT, Tally
 
 t = Tally()
-ESHUTDOWN = 16
 
 
 def raise_nofile():
@@ -42,6 +42,13 @@ def connect(d, timeout=30):
     s.connect(d.sock)
     s.settimeout(timeout)
     return s
+
+
+def stats(d):
+    """stats(d) over a blocking connect (see connect)."""
+    with connect(d) as s:
+        s.sendall(b"stats\n")
+        return json.loads(recv_line(s))
 
 
 def rss_kib(pid):
@@ -141,7 +148,7 @@ def one_ehealth_each(d):
             # All at once, so the next request is already read when the
             # first completes; one by one, so the waiter list is in order.
             s.sendall(b"".join(e.wire() for e in exps))
-            poll(lambda: d.stats()["clients"]["waiting"] >= i + 1, 10)
+            poll(lambda: stats(d)["clients"]["waiting"] >= i + 1, 10)
             conns.append((s, exps))
         results, errors = [], []
         for i, (s, exps) in enumerate(conns):
@@ -158,32 +165,34 @@ def one_ehealth_each(d):
     for i, r in enumerate(results):
         want = ["EHEALTH", "ENOTSEEDED", "ok"] if i % 2 == 0 else ["EHEALTH"]
         assert r == want, (i, r)
-    assert d.stats()["health"]["source"] == "permanent"
+    assert stats(d)["health"]["source"] == "permanent"
 
 
 # ---- 2. dead waiters -------------------------------------------------------
 
 def dead_waiters(d):
     raise_nofile()
-    poll(lambda: d.stats()["clients"]["connected"] <= 1, 10)
-    before = d.stats()["clients"]
+    poll(lambda: stats(d)["clients"]["connected"] <= 1, 10)
+    before = stats(d)["clients"]
     socks = []
     for _ in range(200):
         s = connect(d)
         s.sendall(read_req(1 << 16, "conditioned", wait_ms=30000))
         socks.append(s)
     # every one of them is waiting before they hang up
-    poll(lambda: d.stats()["clients"]["waiting"] >= before["waiting"] + 200, 30)
+    waiting, _ = poll(lambda: stats(d)["clients"]["waiting"] >=
+                      before["waiting"] + 200, 30, 0.1)
+    assert waiting, "the 200 reads never all waited: %s" % stats(d)["clients"]
     for s in socks:
         s.close()
 
     def back():
-        c = d.stats()["clients"]
+        c = stats(d)["clients"]
         return (c["connected"] <= before["connected"] and
                 c["waiting"] <= before["waiting"]) and c
 
     c, took = poll(back, 1.0)
-    last = d.stats()["clients"]
+    last = stats(d)["clients"]
     print("   clients before %s; %.2f s after the hang-ups: %s" % (
         before, took, last))
     assert c, "1 s after 200 waiters hung up, stats still shows %d " \
@@ -203,7 +212,7 @@ BUDGET = 16 << 20
 
 def slow_readers(d, seconds=10):
     raise_nofile()
-    mem = d.stats().get("memory")
+    mem = stats(d).get("memory")
     assert mem is not None, "stats has no \"memory\" object"
     assert mem["limit"] == BUDGET, mem
     with d.connect(30) as s:  # warm up: the reply path has been used
@@ -226,7 +235,7 @@ def slow_readers(d, seconds=10):
             except OSError:
                 pass
         peak = max(peak, rss_kib(d.proc.pid))
-        m = d.stats()["memory"]
+        m = stats(d)["memory"]
         assert m["used"] <= m["limit"], m
         peak_used = max(peak_used, m["used"])
         if not bystander:
@@ -244,7 +253,7 @@ def slow_readers(d, seconds=10):
     san = sanitized(d.proc.pid)
     after, took = poll(lambda: rss_kib(d.proc.pid) <= base + 8192 and
                        rss_kib(d.proc.pid), 0 if san else 15, 0.2)
-    m = d.stats()["memory"]
+    m = stats(d)["memory"]
     print("   RSS baseline %d KiB, peak %d KiB (budget %d KiB); memory.used "
           "peak %d; after %.1f s: %d KiB; stats %s" % (
               base, peak, BUDGET >> 10, peak_used, took,
@@ -263,7 +272,7 @@ def slow_readers(d, seconds=10):
 # ---- 4. over --max-clients -------------------------------------------------
 
 def over_max_clients(d):
-    poll(lambda: d.stats()["clients"]["connected"] <= 1, 10)
+    poll(lambda: stats(d)["clients"]["connected"] <= 1, 10)
     held = []
     for _ in range(3):
         s = d.connect(10)
@@ -311,14 +320,14 @@ def sigterm_waiters(d):
     tx.sendall(b"read 32\n")
     g = d.connect(10)
     g.sendall(bytes([2, 32]))
-    poll(lambda: d.stats()["clients"]["waiting"] >= 3, 10)
+    poll(lambda: stats(d)["clients"]["waiting"] >= 3, 10)
     d.proc.send_signal(signal.SIGTERM)
     got = []
     try:
         try:
             typ, p = recv_frame(b)
             got.append("binary: 0x%02x %r" % (typ, p))
-            assert typ == 0xFF and p[0] == ESHUTDOWN, got[-1]
+            assert typ == 0xFF and p[0] == E["ESHUTDOWN"], got[-1]
         except (EOFError, ConnectionResetError) as e:
             raise AssertionError("binary waiter: %r, no ESHUTDOWN frame" % e)
         try:
