@@ -103,11 +103,11 @@ tb=$(date +%s)
 (cd "$src" && DEB_BUILD_OPTIONS="$nocheck${DEB_BUILD_OPTIONS:+ $DEB_BUILD_OPTIONS}" \
     dpkg-buildpackage -us -uc -b -J2) >"$tmp/build.log" 2>&1 || {
     tail -n 40 "$tmp/build.log"; die "dpkg-buildpackage (log: $tmp/build.log)"; }
-debs=""
+debs=""   # as apt wants local files: ./name.deb, relative to $tmp
 for p in $pkgs; do
-    f=$tmp/${p}_${ver}_$arch.deb
-    [ -f "$f" ] || die "dpkg-buildpackage made no $(basename "$f")"
-    debs="$debs $f"
+    f=${p}_${ver}_$arch.deb
+    [ -f "$tmp/$f" ] || die "dpkg-buildpackage made no $f"
+    debs="$debs ./$f"
 done
 say "built in $(( $(date +%s) - tb )) s: $(cd "$tmp" && echo *.deb)"
 
@@ -141,10 +141,10 @@ scripts_made() {
 }
 scripts_made >"$tmp/before.list"
 we_installed=yes
-say "apt-get install$(for d in $debs; do printf ' ./%s' "$(basename "$d")"; done)"
+say "apt-get install$debs"
+# shellcheck disable=SC2086  # $debs is a list
 (cd "$tmp" && DEBIAN_FRONTEND=noninteractive apt-get \
-    -o DPkg::Lock::Timeout=300 install -y --no-install-recommends \
-    $(for d in $debs; do printf './%s ' "$(basename "$d")"; done)) \
+    -o DPkg::Lock::Timeout=300 install -y --no-install-recommends $debs) \
     >"$tmp/install.log" 2>&1 || { cat "$tmp/install.log"; die "apt-get install"; }
 grep -E '^(Setting up|Created symlink)' "$tmp/install.log" | sed 's/^/[deb]        /'
 for p in $pkgs; do
@@ -185,6 +185,19 @@ if [ -d /run/systemd/system ]; then
         die "systemd is running but preemptd.socket is not active"
     say "preemptd.socket active"
 fi
+# An upgrade (here a reinstall: the scripts run with the old version in $2)
+# keeps the administrator's choice: a socket they disabled stays disabled.
+systemctl disable --quiet preemptd.socket 2>/dev/null ||
+    deb-systemd-helper disable preemptd.socket
+# shellcheck disable=SC2086  # $debs is a list
+(cd "$tmp" && DEBIAN_FRONTEND=noninteractive apt-get \
+    -o DPkg::Lock::Timeout=300 install -y --reinstall $debs) \
+    >"$tmp/reinstall.log" 2>&1 || { cat "$tmp/reinstall.log"; die "reinstall"; }
+st=$(systemctl is-enabled preemptd.socket 2>&1) || true
+[ "$st" = disabled ] || die "after a disable and an upgrade the socket is '$st'"
+systemctl enable --quiet preemptd.socket 2>/dev/null ||
+    deb-systemd-helper enable preemptd.socket
+say "reinstall (the upgrade path) keeps a disabled socket disabled"
 
 # --- 5. the installed daemon serves ---
 run=$tmp/run
