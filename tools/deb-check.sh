@@ -5,18 +5,22 @@
 #      package (dpkg-source -b) so that lintian sees debian/ itself;
 #   2. lintian on the source and binary packages: no error, no warning
 #      (overrides are listed, each justified in its file);
-#   3. apt-get install ./preemptd_*.deb ./libpbd0_*.deb ./libpbd-dev_*.deb;
+#   3. apt-get install ./preemptd_*.deb ./libpbd0_*.deb ./libpbd-dev_*.deb
+#      ./preemptd-openssl_*.deb;
 #   4. the files where they belong, the user preemptd, the socket unit
-#      enabled and the service not, systemd-analyze verify on the units;
+#      enabled and the service not, systemd-analyze verify on the units; a
+#      reinstall (the upgrade path) keeps a disabled socket disabled;
 #   5. the installed /usr/sbin/preemptd serves on a socket in a temp dir
-#      (as user preemptd), read by nc, preemptctl and a program built with
-#      pkg-config against the installed libpbd; then the unit's ExecStart=
-#      as its User= on a socket bound before it starts, as systemd would
-#      (systemd-socket-activate: no running systemd is needed);
-#   6. apt-get purge, then no file, unit link or dpkg record of the
-#      packages is left.
+#      (as user preemptd), read by nc, preemptctl, a program built with
+#      pkg-config against the installed libpbd, and openssl rand through
+#      the packaged provider and its example config; then the unit's
+#      ExecStart= as its User= on a socket bound before it starts, as
+#      systemd would (systemd-socket-activate: no running systemd needed);
+#   6. apt-get purge, then no file of the packages is left, nor any new
+#      path named after them (unit links, dpkg records, state).
 # It installs into this system, so it needs root, and refuses to run if the
-# packages are already installed. Build tools and build dependencies:
+# packages are already installed (under CI it purges them: a killed run's
+# leftovers). Build tools and build dependencies:
 # sh .ci/steps/50-deb.sh installs them, then runs this.
 #
 # Run from the repo root:   sh tools/deb-check.sh [--with-tests]
@@ -41,12 +45,12 @@ esac
     die "run me from the repository root"
 [ "$(id -u)" -eq 0 ] || die "needs root: it installs and purges packages"
 for t in git dpkg-buildpackage dpkg-source lintian apt-get systemd-analyze \
-         nc pkg-config cc; do
+         nc pkg-config cc openssl python3; do
     command -v "$t" >/dev/null ||
         die "$t not found (sh .ci/steps/50-deb.sh installs what this needs)"
 done
 
-pkgs="preemptd libpbd0 libpbd-dev"
+pkgs="preemptd libpbd0 libpbd-dev preemptd-openssl"
 installed() {
     dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null | grep -q '^.[^n]'
 }
@@ -68,6 +72,8 @@ ver=$(dpkg-parsechangelog -S Version)
 upver=${ver%-*}
 arch=$(dpkg-architecture -qDEB_HOST_ARCH)
 ma=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+ossl_modules=/usr/lib/$ma/ossl-modules
+ossl_cnf=/usr/share/doc/preemptd-openssl/examples/preemptd-openssl.cnf
 tmp=$(mktemp -d /tmp/pbd-deb.XXXXXX)
 src=$tmp/preemptd-$upver
 we_installed=""
@@ -161,11 +167,12 @@ for f in /usr/sbin/preemptd /usr/bin/preemptctl \
          "/usr/lib/$ma/libpbd.so.0" "/usr/lib/$ma/libpbd.so" \
          "/usr/lib/$ma/libpbd.a" "/usr/lib/$ma/pkgconfig/libpbd.pc" \
          /usr/include/pbd.h /usr/share/man/man3/pbd_read.3.gz \
-         /usr/share/man/man3/pbd_open.3.gz; do
+         /usr/share/man/man3/pbd_open.3.gz "$ossl_modules/preemptd.so" \
+         "$ossl_cnf"; do
     [ -e "$f" ] || die "$f is missing after install"
 done
 say "files in place: daemon, preemptctl, units, sysusers.d, man pages, \
-libpbd.so.0, header, .pc, .a"
+libpbd.so.0, header, .pc, .a, the OpenSSL module and its example config"
 getent passwd preemptd >/dev/null || die "no user preemptd after install"
 getent group preemptd >/dev/null || die "no group preemptd after install"
 say "user: $(getent passwd preemptd)"
@@ -264,6 +271,20 @@ lib=$(ldd "$tmp/prog" | awk '/libpbd/ { print $3 }')
     die "prog links '$lib', not the packaged /usr/lib/$ma/libpbd.so.0"
 out=$("$tmp/prog" "$sock") || die "pbd_read through $lib: $out"
 say "cc \$(pkg-config --cflags --libs libpbd): pbd_read via $lib -> $out"
+# The OpenSSL seed source: a seed is 32 conditioned bytes from the daemon.
+served() {
+    printf 'stats\nquit\n' | timeout 30 nc -U "$sock" | python3 -c \
+        'import json, sys; print(json.loads(sys.stdin.readline())["served"]["conditioned"])'
+}
+openssl list -random-generators -provider preemptd 2>&1 | grep -q PREEMPTD ||
+    die "openssl does not find PREEMPTD in $ossl_modules/preemptd.so"
+before=$(served)
+out=$(OPENSSL_CONF=$ossl_cnf PBD_SOCKET=$sock openssl rand -hex 32 2>&1) ||
+    die "openssl rand with the packaged config: $out"
+delta=$(( $(served) - before ))
+[ "$delta" -eq 32 ] || die "openssl rand drew $delta bytes from preemptd, not 32"
+say "OPENSSL_CONF=$ossl_cnf openssl rand -hex 32 -> $out; \
+the daemon served 32 conditioned bytes for the seed"
 kill -TERM "$daemon"
 rc=0; wait "$daemon" || rc=$?
 daemon=""

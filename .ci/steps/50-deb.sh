@@ -32,7 +32,7 @@ fi
 
 # Packaging tools, and what tools/deb-check.sh runs besides them.
 pkgs="debhelper dpkg-dev fakeroot lintian build-essential netcat-openbsd
-  systemd pkgconf git"
+  systemd pkgconf git openssl python3"
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo
 missing=""
