@@ -106,8 +106,11 @@ tar -C "$tmp" --exclude="preemptd-$upver/debian" -cJf \
 
 say "dpkg-buildpackage -us -uc -b${nocheck:+ (DEB_BUILD_OPTIONS=nocheck)}"
 tb=$(date +%s)
+# Check level 4: a symbol libpbd gains or loses that debian/libpbd0.symbols
+# does not list fails the build, so an API change cannot slip by.
 (cd "$src" && DEB_BUILD_OPTIONS="$nocheck${DEB_BUILD_OPTIONS:+ $DEB_BUILD_OPTIONS}" \
-    dpkg-buildpackage -us -uc -b -J2) >"$tmp/build.log" 2>&1 || {
+    DPKG_GENSYMBOLS_CHECK_LEVEL=4 dpkg-buildpackage -us -uc -b -J2) \
+    >"$tmp/build.log" 2>&1 || {
     tail -n 40 "$tmp/build.log"; die "dpkg-buildpackage (log: $tmp/build.log)"; }
 debs=""   # as apt wants local files: ./name.deb, relative to $tmp
 for p in $pkgs; do
