@@ -36,16 +36,25 @@ static double min_valid(const double *v, size_t k)
     return m;
 }
 
-int assess_run(const uint8_t *s, size_t n, struct assess_result *out)
+static void result_clear(struct assess_result *out)
 {
-    double lit[3], bit[6];
-
-    if (out == NULL)
-        return -1;
     out->mcv = out->collision = out->markov = out->compression = -1.0;
     out->tuple = out->lrs = -1.0;
     out->mcv_bits = out->tuple_bits = out->lrs_bits = -1.0;
     out->h_original = out->h_bitstring = out->h_min = -1.0;
+    for (unsigned j = 0; j < ASSESS_NPRED; j++) {
+        out->pred[j] = (struct assess_pred){ -1.0, -1.0, -1.0, 0, 0, 0 };
+        out->pred_bits[j] = out->pred[j];
+    }
+}
+
+int assess_run(const uint8_t *s, size_t n, struct assess_result *out)
+{
+    double lit[3 + ASSESS_NPRED], bit[6 + ASSESS_NPRED];
+
+    if (out == NULL)
+        return -1;
+    result_clear(out);
     if (!assess_n_ok(s, n))
         return -1;
 
@@ -55,10 +64,10 @@ int assess_run(const uint8_t *s, size_t n, struct assess_result *out)
     out->markov = assess_markov(s, n);
     out->compression = assess_compression(s, n);
     if (assess_tuple_lrs(s, n, 0, &out->tuple, &out->lrs) != 0 ||
-        assess_tuple_lrs(s, n, 1, &out->tuple_bits, &out->lrs_bits) != 0) {
-        out->mcv = out->collision = out->markov = -1.0;
-        out->compression = out->tuple = out->lrs = -1.0;
-        out->mcv_bits = out->tuple_bits = out->lrs_bits = -1.0;
+        assess_tuple_lrs(s, n, 1, &out->tuple_bits, &out->lrs_bits) != 0 ||
+        assess_predictors(s, n, 0, out->pred) != 0 ||
+        assess_predictors(s, n, 1, out->pred_bits) != 0) {
+        result_clear(out);
         return -1;
     }
 
@@ -71,8 +80,12 @@ int assess_run(const uint8_t *s, size_t n, struct assess_result *out)
     bit[3] = out->compression;
     bit[4] = out->tuple_bits;
     bit[5] = out->lrs_bits;
-    out->h_original = min_valid(lit, 3);
-    out->h_bitstring = min_valid(bit, 6);
+    for (unsigned j = 0; j < ASSESS_NPRED; j++) {
+        lit[3 + j] = out->pred[j].h;
+        bit[6 + j] = out->pred_bits[j].h;
+    }
+    out->h_original = min_valid(lit, 3 + ASSESS_NPRED);
+    out->h_bitstring = min_valid(bit, 6 + ASSESS_NPRED);
     if (out->h_bitstring >= 0.0) {
         double hb8 = 8.0 * out->h_bitstring;
 

@@ -29,7 +29,7 @@
  * 90B asks for at least 1,000,000 samples; smaller inputs are accepted
  * (ea_non_iid only warns) but the estimates are then less meaningful.
  *
- * Implemented estimators (SP 800-90B section):
+ * Implemented estimators (SP 800-90B section), each on both views:
  *   6.3.1  Most Common Value     literal (assess_mcv) and bitstring
  *                                (assess_mcv_bits)
  *   6.3.2  Collision             bitstring only (as in 90B / ea_non_iid)
@@ -37,23 +37,27 @@
  *   6.3.4  Compression           bitstring only
  *   6.3.5  t-Tuple               literal and bitstring
  *   6.3.6  Longest Repeated Substring (LRS)  literal and bitstring
- *
- * NOT implemented: the four predictor estimators of ea_non_iid,
- *   6.3.7 MultiMCW, 6.3.8 Lag, 6.3.9 MultiMMC, 6.3.10 LZ78Y.
- * Because the final assessment is a minimum over estimators, h_original,
- * h_bitstring and h_min computed here are UPPER BOUNDS of what ea_non_iid
- * would report; they are equal to it only when no predictor gives the
- * minimum (for strongly autocorrelated sources the predictors often win, so
- * do not claim a 90B-conformant result from these numbers alone).  The
+ *   6.3.7  MultiMCW prediction   literal and bitstring (assess_predictors)
+ *   6.3.8  Lag prediction        literal and bitstring
+ *   6.3.9  MultiMMC prediction   literal and bitstring
+ *   6.3.10 LZ78Y prediction      literal and bitstring
+ * That is every estimator of ea_non_iid, so h_original, h_bitstring and
+ * h_min are what it reports (to the rounding of its printout).  The
  * restart tests (section 3.1.4) and the IID permutation tests are not
- * implemented either.
+ * implemented here.
+ *
+ * Files: assess-entropic.c (6.3.1-6.3.4), assess-tuple.c (6.3.5-6.3.6),
+ * assess-predict.c (6.3.7-6.3.10), assess.c (assess_run).
  *
  * Cost: the t-Tuple / LRS estimates build a suffix array (SA-IS, linear
  * time) and LCP array (Kasai) of the symbol string: ~10 bytes per symbol
  * at peak (up to ~16 for degenerate, e.g. constant, input), i.e. ~85 MB
  * and well under a second (-O2, x86-64) for the 8,000,000-symbol bitstring
  * of 1,000,000 samples.  The other estimators are O(n) time and O(1)
- * space, except compression (8 bytes per 6-bit block).  Inputs must have
+ * space, except compression (8 bytes per 6-bit block).  The predictors are
+ * O(n) (Lag: 128 comparisons per symbol); on literal data MultiMMC and LZ78Y
+ * keep hashed dictionaries, bounded by 16 x 100,000 and 65,536 entries
+ * (12 bytes each, about 100 MB at worst).  Inputs must have
  * n <= ASSESS_MAX_SAMPLES so that 8n bit-symbols fit 32-bit indices.
  * All functions are reentrant (no static state); they only read s.
  */
@@ -105,6 +109,43 @@ double assess_lrs_bits(const uint8_t *s, size_t n);
 int assess_tuple_lrs(const uint8_t *s, size_t n, int bitstring,
                      double *tuple, double *lrs);
 
+/* The predictor estimates (6.3.7-6.3.10), in the order ea_non_iid runs them. */
+enum assess_predictor {
+    ASSESS_MULTIMCW,
+    ASSESS_LAG,
+    ASSESS_MULTIMMC,
+    ASSESS_LZ78Y,
+    ASSESS_NPRED
+};
+
+/* One predictor's score and estimate, named as in 90B and ea_non_iid -v. */
+struct assess_pred {
+    double h;           /* min-entropy per symbol, or -1.0: could not run */
+    double p_global;    /* P_global': 99% upper bound of C / N */
+    double p_local;     /* P_local, or -1.0 when it cannot change h */
+    uint64_t c;         /* correct predictions */
+    uint64_t n;         /* predictions made */
+    uint64_t r;         /* one more than the longest run of correct ones */
+};
+
+/*
+ * The four predictor estimates on n 8-bit samples: literal (bitstring = 0,
+ * alphabet = the distinct values present, h in bits per sample) or the
+ * MSB-first bitstring (bitstring = 1, h in bits per bit).  MultiMCW needs
+ * 4096 symbols, LZ78Y 18, the others 3; an estimator with too few is left
+ * at -1.0.  Returns 0, or -1 if s is NULL, n is out of range or memory ran
+ * out (out[] is then all -1.0 or partly filled).  Reentrant; reads s only.
+ */
+int assess_predictors(const uint8_t *s, size_t n, int bitstring,
+                      struct assess_pred out[ASSESS_NPRED]);
+
+/*
+ * The same on len symbols already one per byte, values below 256, with
+ * alphabet size k for the 1/k floor of 90B (k = 2 for a bitstring).
+ */
+int assess_predictors_sym(const uint8_t *sym, size_t len, unsigned k,
+                          struct assess_pred out[ASSESS_NPRED]);
+
 struct assess_result {
     /* Field order as specified for preemptctl.
      * mcv, tuple, lrs:           literal, bits per 8-bit sample;
@@ -113,11 +154,13 @@ struct assess_result {
      * -1.0: the estimator could not run on this input. */
     double mcv, collision, markov, compression, tuple, lrs,
            mcv_bits, tuple_bits, lrs_bits;
+    /* 6.3.7-6.3.10: pred[] literal (bits per sample), pred_bits[]
+     * bitstring (bits per bit), indexed by enum assess_predictor. */
+    struct assess_pred pred[ASSESS_NPRED], pred_bits[ASSESS_NPRED];
     /* h_original  = min of the literal estimates that ran (bits/sample);
      * h_bitstring = min of the bitstring estimates that ran (bits/bit);
      * h_min       = min(h_original, 8 * h_bitstring) (bits/sample).
-     * -1.0 if no estimator of that group could run.  Upper bounds of
-     * ea_non_iid's values: the predictor estimators are not included. */
+     * -1.0 if no estimator of that group could run.  As ea_non_iid. */
     double h_original, h_bitstring, h_min;
 };
 

@@ -4,9 +4,10 @@
  *
  * Reference values: tests/data/<name>.ea_non_iid.txt are the verbose (-v)
  * outputs of NIST's ea_non_iid (SP800-90B_EntropyAssessment, 8 bits per
- * symbol) on the two sample files next to them.  The test parses the
+ * symbol) on the three sample files next to them.  The test parses the
  * per-estimator summary lines ("... Estimate (bit string) = x / 1 bit(s)")
- * and compares each implemented estimator with them.
+ * and compares every estimator with them, the predictors' counts (N, C, r)
+ * exactly, and the combined H_original, H_bitstring and minimum.
  *
  * Tolerance: NIST_TOL = 1e-5 bits.  The summary lines are rounded to 6
  * decimals (error <= 5e-7); against NIST's full-precision p_u / p values
@@ -86,8 +87,42 @@ static uint8_t *to_bits(const uint8_t *s, size_t n)
 struct nist_ref {
     double mcv, collision, markov, compression, tuple, lrs;
     double mcv_bits, tuple_bits, lrs_bits;
+    double pred[ASSESS_NPRED], pred_bits[ASSESS_NPRED];
+    /* N, C, r of "<view> <name> Prediction Estimate: N = .. (C = ..) (r = ..)" */
+    uint64_t pn[2][ASSESS_NPRED], pc[2][ASSESS_NPRED], pr[2][ASSESS_NPRED];
     double h_original, h_bitstring, h_min;
 };
+
+static const char *const pred_summary[ASSESS_NPRED] = {
+    "Multi Most Common in Window (MultiMCW) Prediction Test Estimate",
+    "Lag Prediction Test Estimate",
+    "Multi Markov Model with Counting (MultiMMC) Prediction Test Estimate",
+    "LZ78Y Prediction Test Estimate",
+};
+static const char *const pred_name[ASSESS_NPRED] = {
+    "MultiMCW", "Lag", "MultiMMC", "LZ78Y",
+};
+
+/* N, C and r from NIST's detail line for one predictor and view. */
+static void nist_counts(const char *text, const char *view, const char *name,
+                        uint64_t *n, uint64_t *c, uint64_t *r)
+{
+    char label[128];
+    const char *p, *q;
+
+    snprintf(label, sizeof(label), "%s %s Prediction Estimate: N = ", view,
+             name);
+    p = strstr(text, label);
+    if (p == NULL)
+        fail_msg("'%s' not found in NIST output", label);
+    *n = strtoull(p + strlen(label), NULL, 10);
+    q = strstr(p, "(C = ");
+    assert_non_null(q);
+    *c = strtoull(q + 5, NULL, 10);
+    q = strstr(q, "(r = ");
+    assert_non_null(q);
+    *r = strtoull(q + 5, NULL, 10);
+}
 
 /* Value of the line that starts (after whitespace) with exactly `label`
  * followed by " = " or ": "; fails the test if absent. */
@@ -127,95 +162,123 @@ static void nist_load(const char *name, struct nist_ref *r)
     r->tuple_bits = nist_value(t, "T-Tuple Test Estimate (bit string)");
     r->lrs = nist_value(t, "LRS Test Estimate");
     r->lrs_bits = nist_value(t, "LRS Test Estimate (bit string)");
+    for (int j = 0; j < ASSESS_NPRED; j++) {
+        char bl[160];
+
+        r->pred[j] = nist_value(t, pred_summary[j]);
+        snprintf(bl, sizeof(bl), "%s (bit string)", pred_summary[j]);
+        r->pred_bits[j] = nist_value(t, bl);
+        nist_counts(t, "Literal", pred_name[j], &r->pn[0][j], &r->pc[0][j],
+                    &r->pr[0][j]);
+        nist_counts(t, "Bitstring", pred_name[j], &r->pn[1][j], &r->pc[1][j],
+                    &r->pr[1][j]);
+    }
     r->h_original = nist_value(t, "H_original");
     r->h_bitstring = nist_value(t, "H_bitstring");
     r->h_min = nist_value(t, "min(H_original, 8 X H_bitstring)");
     free(t);
 }
 
-/*
- * Compare every implemented estimator with ea_non_iid.  The combined values
- * include NIST's predictor estimators, which assess.c does not implement,
- * so ours can only be larger (a minimum over fewer estimators);
- * predictors_win says whether they decide the result for this file.
- */
-static void check_against_nist(const char *bin, const char *txt,
-                               int predictors_win)
+/* A row of the comparison; returns 1 when it is off by more than NIST_TOL. */
+static int nist_row(const char *name, double ours, double nist)
+{
+    double d = ours - nist;
+    int bad = !(fabs(d) <= NIST_TOL);
+
+    print_message("  %-18s %12.6f %12.6f %10.1e%s\n", name, ours, nist, d,
+                  bad ? "  <-- FAIL" : "");
+    return bad;
+}
+
+/* Predictor counts must be NIST's exactly: 1 if not. */
+static int nist_counts_row(const char *view, int j, const struct assess_pred *p,
+                           const struct nist_ref *ref, int v)
+{
+    int bad = p->n != ref->pn[v][j] || p->c != ref->pc[v][j] ||
+              p->r != ref->pr[v][j];
+
+    print_message("  %-9s %-9s N %8llu C %8llu r %5llu%s\n", view,
+                  pred_name[j], (unsigned long long)p->n,
+                  (unsigned long long)p->c, (unsigned long long)p->r,
+                  bad ? "  <-- FAIL (NIST differs)" : "  = NIST");
+    return bad;
+}
+
+/* Compare every estimator, and the combination, with ea_non_iid. */
+static void check_against_nist(const char *bin, const char *txt)
 {
     struct nist_ref ref;
     struct assess_result r;
     size_t n;
     uint8_t *s = load_file(bin, &n);
     int bad = 0;
-    struct {
-        const char *name;
-        double ours, nist;
-    } row[9];
+    double lit, bit;
 
     nist_load(txt, &ref);
     assert_int_equal(assess_run(s, n, &r), 0);
     free(s);
 
-    row[0].name = "MCV literal";      row[0].ours = r.mcv;         row[0].nist = ref.mcv;
-    row[1].name = "t-Tuple literal";  row[1].ours = r.tuple;       row[1].nist = ref.tuple;
-    row[2].name = "LRS literal";      row[2].ours = r.lrs;         row[2].nist = ref.lrs;
-    row[3].name = "MCV bits";         row[3].ours = r.mcv_bits;    row[3].nist = ref.mcv_bits;
-    row[4].name = "Collision bits";   row[4].ours = r.collision;   row[4].nist = ref.collision;
-    row[5].name = "Markov bits";      row[5].ours = r.markov;      row[5].nist = ref.markov;
-    row[6].name = "Compression bits"; row[6].ours = r.compression; row[6].nist = ref.compression;
-    row[7].name = "t-Tuple bits";     row[7].ours = r.tuple_bits;  row[7].nist = ref.tuple_bits;
-    row[8].name = "LRS bits";         row[8].ours = r.lrs_bits;    row[8].nist = ref.lrs_bits;
-
     print_message("%s (n = %zu)\n", bin, n);
-    print_message("  %-18s %12s %12s %10s\n", "estimator", "ours", "NIST", "diff");
-    for (size_t i = 0; i < sizeof(row) / sizeof(row[0]); i++) {
-        double d = row[i].ours - row[i].nist;
-        int ok = fabs(d) <= NIST_TOL;
-
-        print_message("  %-18s %12.6f %12.6f %10.1e%s\n", row[i].name,
-                      row[i].ours, row[i].nist, d, ok ? "" : "  <-- FAIL");
-        bad += !ok;
+    print_message("  %-18s %12s %12s %10s\n", "estimator", "ours", "NIST",
+                  "diff");
+    bad += nist_row("MCV literal", r.mcv, ref.mcv);
+    bad += nist_row("t-Tuple literal", r.tuple, ref.tuple);
+    bad += nist_row("LRS literal", r.lrs, ref.lrs);
+    for (int j = 0; j < ASSESS_NPRED; j++)
+        bad += nist_row(pred_name[j], r.pred[j].h, ref.pred[j]);
+    bad += nist_row("MCV bits", r.mcv_bits, ref.mcv_bits);
+    bad += nist_row("Collision bits", r.collision, ref.collision);
+    bad += nist_row("Markov bits", r.markov, ref.markov);
+    bad += nist_row("Compression bits", r.compression, ref.compression);
+    bad += nist_row("t-Tuple bits", r.tuple_bits, ref.tuple_bits);
+    bad += nist_row("LRS bits", r.lrs_bits, ref.lrs_bits);
+    for (int j = 0; j < ASSESS_NPRED; j++)
+        bad += nist_row(pred_name[j], r.pred_bits[j].h, ref.pred_bits[j]);
+    for (int j = 0; j < ASSESS_NPRED; j++) {
+        bad += nist_counts_row("literal", j, &r.pred[j], &ref, 0);
+        bad += nist_counts_row("bitstring", j, &r.pred_bits[j], &ref, 1);
     }
-    print_message("  %-18s %12.6f %12.6f\n", "H_original", r.h_original,
-                  ref.h_original);
-    print_message("  %-18s %12.6f %12.6f\n", "H_bitstring", r.h_bitstring,
-                  ref.h_bitstring);
-    print_message("  %-18s %12.6f %12.6f\n", "h_min", r.h_min, ref.h_min);
+    bad += nist_row("H_original", r.h_original, ref.h_original);
+    bad += nist_row("H_bitstring", r.h_bitstring, ref.h_bitstring);
+    bad += nist_row("h_min", r.h_min, ref.h_min);
     assert_int_equal(bad, 0);
 
-    /* combination: a minimum over a subset of NIST's estimators */
-    assert_true(r.h_original >= ref.h_original - NIST_TOL);
-    assert_true(r.h_bitstring >= ref.h_bitstring - NIST_TOL);
-    assert_true(r.h_min >= ref.h_min - NIST_TOL);
-    if (!predictors_win) {
-        assert_true(fabs(r.h_original - ref.h_original) <= NIST_TOL);
-        assert_true(fabs(r.h_bitstring - ref.h_bitstring) <= NIST_TOL);
-        assert_true(fabs(r.h_min - ref.h_min) <= NIST_TOL);
-    }
     /* and the combination rule itself */
-    assert_true(r.h_original == fmin(r.mcv, fmin(r.tuple, r.lrs)));
-    assert_true(r.h_bitstring ==
-                fmin(fmin(r.mcv_bits, r.collision),
-                     fmin(fmin(r.markov, r.compression),
-                          fmin(r.tuple_bits, r.lrs_bits))));
+    lit = fmin(r.mcv, fmin(r.tuple, r.lrs));
+    bit = fmin(fmin(r.mcv_bits, r.collision),
+               fmin(fmin(r.markov, r.compression),
+                    fmin(r.tuple_bits, r.lrs_bits)));
+    for (int j = 0; j < ASSESS_NPRED; j++) {
+        lit = fmin(lit, r.pred[j].h);
+        bit = fmin(bit, r.pred_bits[j].h);
+    }
+    assert_true(r.h_original == lit);
+    assert_true(r.h_bitstring == bit);
     assert_true(r.h_min == fmin(r.h_original, 8.0 * r.h_bitstring));
 }
 
-/* 1,000,000 samples, 57 distinct values: no predictor is the minimum. */
+/* 1,000,000 samples, 57 distinct values (k = 57 for the predictors). */
 static void test_nist_low8(void **state)
 {
     (void)state;
     check_against_nist("tsc-all-deltas-low8.bin",
-                       "tsc-all-deltas-low8.ea_non_iid.txt", 0);
+                       "tsc-all-deltas-low8.ea_non_iid.txt");
 }
 
-/* 149,013 samples, 256 values: NIST's H_original (5.949379) comes from the
- * MultiMCW predictor, so ours (6.801907, MCV / t-Tuple) is higher. */
+/* 149,013 samples, 256 values: H_original (5.949379) is MultiMCW's. */
 static void test_nist_jumps(void **state)
 {
     (void)state;
     check_against_nist("tsc-jumps-folded.bin",
-                       "tsc-jumps-folded.ea_non_iid.txt", 1);
+                       "tsc-jumps-folded.ea_non_iid.txt");
+}
+
+/* 400,000 samples of preemptd's raw output: 6.306919, MultiMCW again. */
+static void test_nist_raw400k(void **state)
+{
+    (void)state;
+    check_against_nist("preemptd-raw-400k.bin",
+                       "preemptd-raw-400k.ea_non_iid.txt");
 }
 
 /* ---- constant and uniform data ---- */
@@ -258,12 +321,16 @@ static void test_constant(void **state)
     check_constant(0x5c, 0);
 }
 
+/* Ideal bytes.  The six older estimators run on 10^6 samples as
+ * assess_run would; the predictors on the first 200,000 only, to keep
+ * the test quick under sanitizers (they are pinned to NIST below). */
 static void test_uniform(void **state)
 {
-    const size_t n = 1000000;
+    const size_t n = 1000000, np = 200000;
     uint8_t *s = malloc(n);
     uint64_t seed = 0x0123456789abcdefULL;
     struct assess_result r;
+    struct assess_pred p[ASSESS_NPRED], pb[ASSESS_NPRED];
 
     (void)state;
     assert_non_null(s);
@@ -272,12 +339,19 @@ static void test_uniform(void **state)
         for (size_t j = 0; j < 8 && i + j < n; j++)
             s[i + j] = (uint8_t)(x >> (8 * j));
     }
-    assert_int_equal(assess_run(s, n, &r), 0);
+    r.mcv = assess_mcv(s, n);
+    r.mcv_bits = assess_mcv_bits(s, n);
+    r.collision = assess_collision(s, n);
+    r.markov = assess_markov(s, n);
+    r.compression = assess_compression(s, n);
+    assert_int_equal(assess_tuple_lrs(s, n, 0, &r.tuple, &r.lrs), 0);
+    assert_int_equal(assess_tuple_lrs(s, n, 1, &r.tuple_bits, &r.lrs_bits), 0);
+    assert_int_equal(assess_predictors(s, np, 0, p), 0);
+    assert_int_equal(assess_predictors(s, np, 1, pb), 0);
     print_message("uniform: mcv %.4f tuple %.4f lrs %.4f | bits: mcv %.4f "
-                  "coll %.4f markov %.4f comp %.4f tuple %.4f lrs %.4f | "
-                  "h_min %.4f\n", r.mcv, r.tuple, r.lrs, r.mcv_bits,
-                  r.collision, r.markov, r.compression, r.tuple_bits,
-                  r.lrs_bits, r.h_min);
+                  "coll %.4f markov %.4f comp %.4f tuple %.4f lrs %.4f\n",
+                  r.mcv, r.tuple, r.lrs, r.mcv_bits, r.collision, r.markov,
+                  r.compression, r.tuple_bits, r.lrs_bits);
     assert_true(r.mcv > 7.8 && r.mcv <= 8.0);
     assert_true(r.tuple > 7.8 && r.tuple <= 8.0);
     assert_true(r.lrs > 7.5 && r.lrs <= 8.0);
@@ -288,7 +362,60 @@ static void test_uniform(void **state)
     /* the bitstring t-Tuple estimate is ~0.93 even for ideal bits */
     assert_true(r.tuple_bits > 0.9 && r.tuple_bits <= 1.0);
     assert_true(r.lrs_bits > 0.95 && r.lrs_bits <= 1.0);
-    assert_true(r.h_min > 6.4 && r.h_min <= 8.0);
+    for (int j = 0; j < ASSESS_NPRED; j++) {
+        print_message("  %-9s literal %.4f bits %.4f\n", pred_name[j],
+                      p[j].h, pb[j].h);
+        /* a run of 4 right guesses in 2e5 makes P_local ~ 0.0126 */
+        assert_true(p[j].h > 6.0 && p[j].h <= 8.0);
+        assert_true(pb[j].h > 0.9 && pb[j].h <= 1.0);
+    }
+    free(s);
+}
+
+/* ---- predictors on data whose answer is known ---- */
+
+static void test_predictor_patterns(void **state)
+{
+    const size_t n = 20000;
+    uint8_t *s = malloc(n);
+    uint64_t seed = 42;
+    struct assess_pred p[ASSESS_NPRED];
+
+    (void)state;
+    assert_non_null(s);
+
+    /* constant: every prediction after warm-up is right, h = 0 */
+    memset(s, 0x33, n);
+    assert_int_equal(assess_predictors(s, n, 0, p), 0);
+    for (int j = 0; j < ASSESS_NPRED; j++) {
+        assert_true(p[j].h == 0.0);
+        assert_true(p[j].c == p[j].n);
+    }
+
+    /* period 7 of distinct values: Lag (lag 7) and MultiMMC learn it at
+     * once, so h is near 0; MultiMCW (7 values tied) keeps failing. */
+    for (size_t i = 0; i < n; i++)
+        s[i] = (uint8_t)(i % 7 * 31);
+    assert_int_equal(assess_predictors(s, n, 0, p), 0);
+    assert_true(p[ASSESS_LAG].h < 0.01);
+    assert_true(p[ASSESS_MULTIMMC].h < 0.01);
+    assert_true(p[ASSESS_LZ78Y].h < 0.01);
+    assert_true(p[ASSESS_MULTIMCW].h > 2.0);
+
+    /* two values at random: the 1/k floor is 1/2, estimates near 1 bit */
+    for (size_t i = 0; i < n; i++)
+        s[i] = (splitmix64(&seed) & 1) ? 0xff : 0x00;
+    assert_int_equal(assess_predictors(s, n, 0, p), 0);
+    for (int j = 0; j < ASSESS_NPRED; j++)
+        assert_true(p[j].h > 0.9 && p[j].h <= 1.0);
+
+    /* never right: C = 0 gives P_global' = 1 - 0.01^(1/N) */
+    for (size_t i = 0; i < 300; i++)
+        s[i] = (uint8_t)i;
+    assert_int_equal(assess_predictors(s, 256, 0, p), 0);
+    assert_true(p[ASSESS_LAG].c == 0);
+    assert_true(fabs(p[ASSESS_LAG].p_global -
+                     (1.0 - pow(0.01, 1.0 / 255.0))) < 1e-15);
     free(s);
 }
 
@@ -336,7 +463,11 @@ static void test_too_few_samples(void **state)
     /* assess_run on too little data still works, skipping what can't run */
     assert_int_equal(assess_run(small, sizeof(small), &r), 0);
     assert_true(r.tuple == -1.0 && r.lrs == -1.0 && r.compression == -1.0);
-    assert_true(r.h_original == r.mcv);
+    assert_true(r.pred[ASSESS_MULTIMCW].h == -1.0);  /* needs 4096 */
+    assert_true(r.pred[ASSESS_LAG].h > 0.0);
+    assert_true(r.h_original == fmin(r.mcv, fmin(
+        fmin(r.pred[ASSESS_LAG].h, r.pred[ASSESS_MULTIMMC].h),
+        r.pred[ASSESS_LZ78Y].h)));
     assert_true(r.h_min >= 0.0);
 }
 
@@ -560,10 +691,12 @@ int main(void)
         cmocka_unit_test(test_too_few_samples),
         cmocka_unit_test(test_bit_patterns),
         cmocka_unit_test(test_constant),
+        cmocka_unit_test(test_predictor_patterns),
         cmocka_unit_test(test_tuple_lrs_brute),
         cmocka_unit_test(test_uniform),
         cmocka_unit_test(test_nist_jumps),
         cmocka_unit_test(test_nist_low8),
+        cmocka_unit_test(test_nist_raw400k),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
