@@ -1,7 +1,8 @@
 /*
  * ctl-assess.c - `preemptctl assess`: SP 800-90B non-IID estimates
- * (common/assess.c) on raw samples read from the daemon or from a file,
- * printed beside the entropy the daemon credits.
+ * (common/assess*.c, every estimator of NIST's ea_non_iid) on raw samples
+ * read from the daemon or from a file; with samples from the daemon, or
+ * when asked (--credit), printed beside the entropy the daemon credits.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,18 +20,21 @@
 static void usage_assess(FILE *f)
 {
     fputs(
-"usage: preemptctl assess -n SAMPLES [-o FILE]\n"
-"       preemptctl assess --file FILE\n"
-"Runs the SP 800-90B section 6.3 estimators implemented in preemptd (MCV,\n"
-"collision, Markov, compression, t-tuple, LRS) on raw samples (one folded\n"
-"jump byte each) and prints each estimate, the minimum, and the entropy\n"
-"the daemon credits. NIST's four predictor estimators are NOT included,\n"
-"so the minimum is an upper bound of what NIST's ea_non_iid reports.\n"
-"  -n, --samples N    read N raw samples from the daemon (K, M: x1024);\n"
-"                     90B asks for 1000000; raw mode may be restricted\n"
+"usage: preemptctl assess -n SAMPLES [-o FILE] [-v]\n"
+"       preemptctl assess --file FILE [--credit] [-v]\n"
+"Runs the SP 800-90B section 6.3 (non-IID) estimators on raw samples (one\n"
+"folded jump byte each): MCV, collision, Markov, compression, t-tuple, LRS\n"
+"and the MultiMCW, Lag, MultiMMC and LZ78Y predictors, as NIST's ea_non_iid\n"
+"does with 8 bits per symbol, and prints each estimate and the minimum.\n"
+"  -n, --samples N    read N raw samples from the daemon (K, M: x1024) and\n"
+"                     compare with its credit; 90B asks for 1000000; raw\n"
+"                     mode may be restricted\n"
 "  -o, --output FILE  also write the samples to FILE, for\n"
 "                     `ea_non_iid FILE 8`\n"
 "  -f, --file FILE    assess FILE (any bytes) instead; no daemon needed\n"
+"  -c, --credit       with --file: also show the credit of the daemon on\n"
+"                     the socket (it need not be where FILE came from)\n"
+"  -v, --verbose      the predictors' counts: N, C, r, P_global', P_local\n"
 "  -s, --socket PATH  daemon socket\n", f);
 }
 
@@ -155,8 +159,34 @@ static void row(const char *name, const char *sect, double v, int bits)
                sect, v, v);
 }
 
+static const char *const pred_row[ASSESS_NPRED][2] = {
+    { "MultiMCW prediction", "6.3.7" },
+    { "Lag prediction", "6.3.8" },
+    { "MultiMMC prediction", "6.3.9" },
+    { "LZ78Y prediction", "6.3.10" },
+};
+
+static void pred_rows(const struct assess_pred *pr, int bits, int verbose)
+{
+    for (int j = 0; j < ASSESS_NPRED; j++) {
+        const struct assess_pred *p = &pr[j];
+
+        row(pred_row[j][0], pred_row[j][1], p->h, bits);
+        if (!verbose || p->h < 0)
+            continue;
+        printf("      N = %llu, C = %llu, r = %llu, P_global' = %.9f, ",
+               (unsigned long long)p->n, (unsigned long long)p->c,
+               (unsigned long long)p->r, p->p_global);
+        if (p->p_local >= 0)
+            printf("P_local = %.9f\n", p->p_local);
+        else
+            printf("P_local cannot change the result\n");
+    }
+}
+
+/* credited < -1.5: not asked for; in [-1.5, 0): asked, daemon unreachable. */
 static void report(const struct assess_result *r, size_t n, const char *from,
-                   double credited)
+                   double credited, int verbose)
 {
     printf("samples: %zu 8-bit samples from %s\n", n, from);
     if (n < 1000000)
@@ -166,6 +196,7 @@ static void report(const struct assess_result *r, size_t n, const char *from,
     row("Most Common Value", "6.3.1", r->mcv, 0);
     row("t-Tuple", "6.3.5", r->tuple, 0);
     row("Longest Repeated Substring", "6.3.6", r->lrs, 0);
+    pred_rows(r->pred, 0, verbose);
     printf("bit string (8 bits per sample, MSB first)\n");
     row("Most Common Value", "6.3.1", r->mcv_bits, 1);
     row("Collision", "6.3.2", r->collision, 1);
@@ -173,6 +204,7 @@ static void report(const struct assess_result *r, size_t n, const char *from,
     row("Compression", "6.3.4", r->compression, 1);
     row("t-Tuple", "6.3.5", r->tuple_bits, 1);
     row("Longest Repeated Substring", "6.3.6", r->lrs_bits, 1);
+    pred_rows(r->pred_bits, 1, verbose);
     printf("\n");
     printf("H_original:  %.6f bits/sample\n", r->h_original);
     printf("H_bitstring: %.6f bits/bit\n", r->h_bitstring);
@@ -180,13 +212,10 @@ static void report(const struct assess_result *r, size_t n, const char *from,
     if (credited >= 0)
         printf("credited by preemptd: %.3f bits/sample (%s the minimum)\n",
                credited, credited <= r->h_min ? "at or below" : "ABOVE");
-    else
+    else if (credited > -1.5)
         printf("credited by preemptd: n/a (daemon not reachable)\n");
-    printf("\nnote: NIST's four predictor estimators (6.3.7 MultiMCW, 6.3.8 "
-           "Lag, 6.3.9 MultiMMC,\n6.3.10 LZ78Y) are not included: the minimum "
-           "above is an UPPER BOUND of what\nea_non_iid reports (run "
-           "`ea_non_iid FILE 8` on samples saved with -o for the\nfull "
-           "assessment). Restart and IID tests are not run either.\n");
+    printf("\nnote: the restart tests (90B 3.1.4) and the IID tests are not "
+           "run here.\n");
 }
 
 /* The credit from the daemon's stats, or -1 when it cannot be had. */
@@ -207,14 +236,16 @@ int ctl_assess(int argc, char **argv, const char *sock)
         {"output", required_argument, 0, 'o'},
         {"file", required_argument, 0, 'f'},
         {"socket", required_argument, 0, 's'},
+        {"credit", no_argument, 0, 'c'},
+        {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     uint64_t n = 0;
     const char *outpath = NULL, *inpath = NULL;
-    int c;
+    int c, want_credit = 0, verbose = 0;
     ctl_getopt_reset();
-    while ((c = getopt_long(argc, argv, "n:o:f:s:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:o:f:s:cvh", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
             if (ctl_parse_size(optarg, ASSESS_MAX_SAMPLES, &n) != 0) {
@@ -226,6 +257,8 @@ int ctl_assess(int argc, char **argv, const char *sock)
         case 'o': outpath = optarg; break;
         case 'f': inpath = optarg; break;
         case 's': sock = optarg; break;
+        case 'c': want_credit = 1; break;
+        case 'v': verbose = 1; break;
         case 'h': usage_assess(stdout); return CTL_EXIT_OK;
         default: usage_assess(stderr); return CTL_EXIT_USAGE;
         }
@@ -243,8 +276,10 @@ int ctl_assess(int argc, char **argv, const char *sock)
     if (inpath) {
         if (read_file(inpath, &buf, &len) != 0)
             return CTL_EXIT_FAIL;
-        if (pbd_open(&p, sock) != 0)
-            p = NULL; /* offline: the credit is simply not shown */
+        /* A file need not come from the daemon on the socket: its credit
+         * is shown only when asked for. */
+        if (want_credit && pbd_open(&p, sock) != 0)
+            p = NULL;
     } else {
         if (ctl_connect(&p, sock) != 0)
             return CTL_EXIT_NOCONN;
@@ -266,9 +301,9 @@ int ctl_assess(int argc, char **argv, const char *sock)
                   "memory?)\n", stderr);
             status = CTL_EXIT_FAIL;
         } else {
-            double credited = credited_from(p);
+            double credited = !inpath || want_credit ? credited_from(p) : -2.0;
             report(&r, len, inpath ? inpath : "preemptd (raw mode)",
-                   credited);
+                   credited, verbose);
         }
     }
     pbd_close(p);
