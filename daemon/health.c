@@ -72,6 +72,9 @@ static void health_reset_tests(struct health *h)
     h->apt_pos = 0;
     h->apt_count = 0;
     h->startup_count = 0;
+    memset(h->startup_counts, 0, sizeof(h->startup_counts));
+    h->credit_fed = 0;
+    h->credit_low = 0;
 }
 
 /* Apply one failure of kind ev to the state machine; returns the event. */
@@ -126,6 +129,46 @@ static void health_mcv_push(struct health *h, uint8_t sample)
     h->mcv_head = (h->mcv_head + 1) % HEALTH_MCV_WINDOW;
 }
 
+/* MCV estimate (bits per sample) of n samples whose mode occurred max
+ * times: -log2 of the 99% upper bound of max / n, as in 90B 6.3.1. */
+static double health_mcv_bits(unsigned max, unsigned n)
+{
+    double p = (double)max / (double)n;
+    double pu = p + 2.576 * sqrt(p * (1.0 - p) / ((double)n - 1.0));
+
+    return pu >= 1.0 ? 0.0 : -log2(pu);
+}
+
+/* The credit test of a completed start-up test; returns true on failure. */
+static bool health_credit_startup(struct health *h)
+{
+    unsigned max = 0;
+
+    for (unsigned i = 0; i < 256; i++)
+        if (h->startup_counts[i] > max)
+            max = h->startup_counts[i];
+    h->credit_evidence = health_mcv_bits(max, HEALTH_STARTUP_SAMPLES);
+    return h->credit_evidence < h->h_bits;
+}
+
+/* The run-time credit test, once per full MCV window in HEALTH_OK;
+ * returns true when the estimate stayed below the credit too long. */
+static bool health_credit_online(struct health *h)
+{
+    double est;
+
+    if (++h->credit_fed < HEALTH_MCV_WINDOW || h->mcv_n < HEALTH_MCV_WINDOW)
+        return false;
+    h->credit_fed = 0;
+    est = health_mcv_estimate(h);
+    if (!(est < h->h_bits)) {
+        h->credit_low = 0;
+        return false;
+    }
+    h->credit_evidence = est;
+    return ++h->credit_low >= HEALTH_CREDIT_LOW_WINDOWS;
+}
+
 /* RCT step; returns true on failure. */
 static bool health_rct_step(struct health *h, uint8_t sample)
 {
@@ -169,10 +212,22 @@ enum health_event health_update(struct health *h, uint8_t sample)
         return health_fail(h, rct_bad ? HEALTH_EV_RCT_FAIL
                                       : HEALTH_EV_APT_FAIL);
 
+    if (h->state == HEALTH_OK && health_credit_online(h)) {
+        h->credit_failures++;
+        return health_fail(h, HEALTH_EV_CREDIT_FAIL);
+    }
     if (h->state == HEALTH_STARTUP || h->state == HEALTH_RETEST) {
+        h->startup_counts[sample]++;
         if (++h->startup_count >= HEALTH_STARTUP_SAMPLES) {
+            if (health_credit_startup(h)) {
+                h->credit_failures++;
+                return health_fail(h, HEALTH_EV_CREDIT_FAIL);
+            }
             h->state = HEALTH_OK;
             h->startup_count = 0;
+            memset(h->startup_counts, 0, sizeof(h->startup_counts));
+            h->credit_fed = 0;
+            h->credit_low = 0;
             h->startup_failures = 0;
             h->passes++;
             return HEALTH_EV_PASSED;
@@ -211,24 +266,19 @@ const char *health_event_name(enum health_event e)
     case HEALTH_EV_RCT_FAIL:   return "rct";
     case HEALTH_EV_APT_FAIL:   return "apt";
     case HEALTH_EV_STALL_FAIL: return "stall";
+    case HEALTH_EV_CREDIT_FAIL: return "credit";
     }
     return "unknown";
 }
 
 double health_mcv_estimate(const struct health *h)
 {
-    unsigned max = 0, i;
-    double n, p, pu;
+    unsigned max = 0;
 
     if (h->mcv_n < 2)
         return -1.0;
-    for (i = 0; i < 256; i++)
+    for (unsigned i = 0; i < 256; i++)
         if (h->mcv_counts[i] > max)
             max = h->mcv_counts[i];
-    n = (double)h->mcv_n;
-    p = (double)max / n;
-    pu = p + 2.576 * sqrt(p * (1.0 - p) / (n - 1.0));
-    if (pu >= 1.0)
-        return 0.0;     /* avoid returning -0.0 */
-    return -log2(pu);
+    return health_mcv_bits(max, h->mcv_n);
 }

@@ -17,7 +17,22 @@
  *    Binomial(W, 2^-H) at false-positive rate alpha.  The next sample after
  *    a failure or a full window starts a new window.
  *
- * Any failure (RCT, APT, or a stall reported by health_fail_stall) resets
+ * A third test keeps the credit honest (no credit above the evidence):
+ *
+ *  - Credit test: when a start-up (re)test has seen its
+ *    HEALTH_STARTUP_SAMPLES good samples, the MCV estimate of exactly those
+ *    samples (6.3.1: -log2 of the 99% upper bound of the mode's share) must
+ *    be at least h_bits, or the start-up test fails with
+ *    HEALTH_EV_CREDIT_FAIL.  A credit the source cannot show even on its
+ *    start-up samples is never served; with permanent_after tries it
+ *    becomes permanent.  At run time (HEALTH_OK) the online MCV estimate
+ *    is checked at the end of every HEALTH_MCV_WINDOW samples; when it is
+ *    below h_bits for HEALTH_CREDIT_LOW_WINDOWS windows in a row the
+ *    source fails (intermittently) in the same way.  1024 samples bound
+ *    the start-up estimate at about 5.7 bits even for ideal bytes, so
+ *    credits above that need more evidence than a start-up test holds.
+ *
+ * Any failure (RCT, APT, credit, or a stall from health_fail_stall) resets
  * both the RCT run and the APT window, so the tests restart on fresh
  * samples.  If RCT and APT fail on the same sample both failure counters
  * are incremented but it is one failure for the state machine and the call
@@ -51,6 +66,7 @@
 #define HEALTH_APT_WINDOW 512u
 #define HEALTH_STARTUP_SAMPLES 1024u
 #define HEALTH_MCV_WINDOW 4096u
+#define HEALTH_CREDIT_LOW_WINDOWS 4u
 
 enum health_state {
     HEALTH_STARTUP = 0, /* initial start-up test running; nothing served yet */
@@ -64,7 +80,8 @@ enum health_event {
     HEALTH_EV_PASSED,   /* start-up test just passed */
     HEALTH_EV_RCT_FAIL,
     HEALTH_EV_APT_FAIL,
-    HEALTH_EV_STALL_FAIL
+    HEALTH_EV_STALL_FAIL,
+    HEALTH_EV_CREDIT_FAIL   /* the samples' MCV estimate is below h_bits */
 };
 
 struct health {
@@ -85,6 +102,14 @@ struct health {
     uint64_t rct_failures;
     uint64_t apt_failures;
     uint64_t stall_failures;
+    uint64_t credit_failures;
+    double credit_evidence;         /* estimate that failed the credit test */
+
+    /* Credit test: value counts of the current start-up test's samples,
+     * and the run of online MCV windows below h_bits. */
+    uint16_t startup_counts[256];
+    unsigned credit_fed;            /* samples into the current window */
+    unsigned credit_low;            /* consecutive windows below h_bits */
 
     /* RCT: current run; rct_run == 0 means no run yet. */
     uint8_t rct_value;
@@ -152,7 +177,7 @@ enum health_state health_get_state(const struct health *h);
 /* Returns "startup", "ok", "retest", "permanent", or "unknown". */
 const char *health_state_name(enum health_state s);
 
-/* Returns "none", "passed", "rct", "apt", "stall", or "unknown". */
+/* Returns "none", "passed", "rct", "apt", "stall", "credit", or "unknown". */
 const char *health_event_name(enum health_event e);
 
 /*

@@ -146,6 +146,9 @@ static void publish_health(struct sampler *s, enum health_event ev)
     atomic_store(&s->st.rct_failures, h->rct_failures);
     atomic_store(&s->st.apt_failures, h->apt_failures);
     atomic_store(&s->st.stall_failures, h->stall_failures);
+    atomic_store(&s->st.credit_failures, h->credit_failures);
+    atomic_store(&s->st.credit_millibits,
+                 (int32_t)(h->credit_evidence * 1000));
     atomic_store(&s->st.passes, h->passes);
     if (ev != HEALTH_EV_PASSED) {
         atomic_store(&s->st.last_failure, ev);

@@ -67,6 +67,8 @@ struct sampler_stats {
     _Atomic int64_t last_failure_time; /* unix seconds, 0: never */
     _Atomic uint64_t fail_epoch; /* incremented on every health failure */
     _Atomic uint64_t rct_failures, apt_failures, stall_failures, passes;
+    _Atomic uint64_t credit_failures;
+    _Atomic int32_t credit_millibits; /* estimate that failed the credit */
     _Atomic uint32_t startup_seen;  /* samples into the current start-up test */
     _Atomic int32_t mcv_millibits;  /* online MCV estimate x1000; -1: none */
     _Atomic bool running;        /* thread started and calibrated */

@@ -25,6 +25,17 @@ int status_health(struct server *srv, char *msg, size_t cap)
         strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
     }
     const char *ev = health_event_name((enum health_event)last);
+    if (hs != HEALTH_OK && last == HEALTH_EV_CREDIT_FAIL) {
+        snprintf(msg, cap,
+                 "failed: %scredit test failed at %s: the samples' MCV "
+                 "estimate %.3f bits/byte is below the credited %.3f; raw "
+                 "and conditioned output withheld%s",
+                 hs == HEALTH_PERMANENT ? "permanent: " : "", ts,
+                 atomic_load(&st->credit_millibits) / 1000.0,
+                 srv->cfg.h_bits,
+                 hs == HEALTH_PERMANENT ? "; lower --credit" : "; re-testing");
+        return PBD_HEALTH_FAILED;
+    }
     switch (hs) {
     case HEALTH_PERMANENT:
         snprintf(msg, cap,
@@ -138,14 +149,16 @@ size_t server_stats_json(struct server *srv, char *buf, size_t cap)
         "\"health\":{\"state\":\"%s\",\"source\":\"%s\",\"message\":\"%s\","
         "\"rct_cutoff\":%u,\"apt_cutoff\":%u,\"apt_window\":%u,"
         "\"rct_failures\":%" PRIu64 ",\"apt_failures\":%" PRIu64
-        ",\"stall_failures\":%" PRIu64 ",\"startup_passes\":%" PRIu64
+        ",\"stall_failures\":%" PRIu64 ",\"credit_failures\":%" PRIu64
+        ",\"startup_passes\":%" PRIu64
         ",\"last_failure\":\"%s\",\"last_failure_time\":%" PRId64
         ",\"flushed_bytes\":%" PRIu64 "},",
         hnames[hstate],
         health_state_name((enum health_state)atomic_load(&st->health_state)),
         hmsg, s->health.rct_cutoff, s->health.apt_cutoff, HEALTH_APT_WINDOW,
         atomic_load(&st->rct_failures), atomic_load(&st->apt_failures),
-        atomic_load(&st->stall_failures), atomic_load(&st->passes),
+        atomic_load(&st->stall_failures), atomic_load(&st->credit_failures),
+        atomic_load(&st->passes),
         when ? health_event_name(
                    (enum health_event)atomic_load(&st->last_failure))
              : "none",

@@ -57,6 +57,15 @@ static unsigned feed_cycle(struct health *h, unsigned n, unsigned *passed)
     return bad;
 }
 
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
 static void test_cutoff_known_answers(void **state)
 {
     (void)state;
@@ -433,6 +442,75 @@ static void test_mcv(void **state)
                        mcv_expected(1024 - 250 + 1000, 4096), 1e-9);
 }
 
+/* Ideal random bytes cannot show 8 bits on 1024 start-up samples: a
+ * credit of 8 fails every start-up test and ends permanent. */
+static void test_credit_startup_refuses(void **state)
+{
+    struct health h;
+    uint64_t seed = 7;
+    unsigned fails = 0, passes = 0;
+
+    (void)state;
+    assert_int_equal(health_init(&h, 8.0, -20.0, 3), 0);
+    for (unsigned i = 0; i < 4 * HEALTH_STARTUP_SAMPLES; i++) {
+        enum health_event ev = health_update(&h, (uint8_t)splitmix64(&seed));
+
+        if (ev == HEALTH_EV_CREDIT_FAIL) {
+            fails++;
+            assert_int_equal((i + 1) % HEALTH_STARTUP_SAMPLES, 0);
+        }
+        passes += ev == HEALTH_EV_PASSED;
+    }
+    assert_int_equal(fails, 3);
+    assert_int_equal(passes, 0);
+    assert_int_equal(h.credit_failures, 3);
+    assert_int_equal(health_get_state(&h), HEALTH_PERMANENT);
+    assert_int_equal(h.last_event, HEALTH_EV_CREDIT_FAIL);
+    /* about 5.7 bits: what 1024 ideal samples can show */
+    assert_true(h.credit_evidence > 5.0 && h.credit_evidence < 6.5);
+
+    /* the same bytes at the default credit pass */
+    seed = 7;
+    assert_int_equal(health_init(&h, 2.0, -20.0, 3), 0);
+    for (unsigned i = 0; i < HEALTH_STARTUP_SAMPLES; i++)
+        health_update(&h, (uint8_t)splitmix64(&seed));
+    assert_int_equal(health_get_state(&h), HEALTH_OK);
+    assert_int_equal(h.credit_failures, 0);
+}
+
+/* At run time: an online estimate below the credit for
+ * HEALTH_CREDIT_LOW_WINDOWS windows in a row is a failure; the re-test
+ * then passes again on good samples. */
+static void test_credit_online(void **state)
+{
+    struct health h;
+    unsigned passed, at = 0;
+
+    (void)state;
+    assert_int_equal(health_init(&h, 4.0, -20.0, 3), 0);
+    assert_int_equal(feed_cycle(&h, HEALTH_STARTUP_SAMPLES, &passed), 0);
+    assert_int_equal(passed, 1);
+    /* 12 values in turn: no runs, APT far from its cutoff, ~3.4 bits */
+    for (unsigned i = 0; i < 8 * HEALTH_MCV_WINDOW && at == 0; i++) {
+        enum health_event ev = health_update(&h, (uint8_t)(i % 12));
+
+        if (ev != HEALTH_EV_NONE) {
+            assert_int_equal(ev, HEALTH_EV_CREDIT_FAIL);
+            at = i + 1;
+        }
+    }
+    assert_true(at >= HEALTH_CREDIT_LOW_WINDOWS * HEALTH_MCV_WINDOW &&
+                at <= (HEALTH_CREDIT_LOW_WINDOWS + 2) * HEALTH_MCV_WINDOW);
+    assert_int_equal(health_get_state(&h), HEALTH_RETEST);
+    assert_int_equal(h.credit_failures, 1);
+    assert_true(h.credit_evidence < 4.0 && h.credit_evidence > 3.0);
+    assert_int_equal(h.rct_failures + h.apt_failures, 0);
+    /* good samples again: the re-test passes */
+    assert_int_equal(feed_cycle(&h, HEALTH_STARTUP_SAMPLES, &passed), 0);
+    assert_int_equal(passed, 1);
+    assert_int_equal(health_get_state(&h), HEALTH_OK);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -445,6 +523,7 @@ static void test_names(void **state)
     assert_string_equal(health_event_name(HEALTH_EV_RCT_FAIL), "rct");
     assert_string_equal(health_event_name(HEALTH_EV_APT_FAIL), "apt");
     assert_string_equal(health_event_name(HEALTH_EV_STALL_FAIL), "stall");
+    assert_string_equal(health_event_name(HEALTH_EV_CREDIT_FAIL), "credit");
 }
 
 int main(void)
@@ -465,6 +544,8 @@ int main(void)
         cmocka_unit_test(test_permanent_from_retest),
         cmocka_unit_test(test_stall),
         cmocka_unit_test(test_mcv),
+        cmocka_unit_test(test_credit_startup_refuses),
+        cmocka_unit_test(test_credit_online),
         cmocka_unit_test(test_names),
     };
 
