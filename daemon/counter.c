@@ -58,3 +58,24 @@ uint64_t counter_threshold_for(uint64_t median, uint64_t freq)
         t = freq / 1000000u;
     return t;
 }
+
+uint64_t counter_grain(const uint64_t *d, size_t n, uint64_t step)
+{
+    size_t nonzero = 0;
+
+    for (size_t i = 0; i < n; i++)
+        nonzero += d[i] != 0;
+    if (step < 2 || nonzero == 0)
+        return 1;
+    for (uint64_t g = step; g >= 2; g--) {
+        size_t miss = 0;
+
+        if (step % g != 0)
+            continue;
+        for (size_t i = 0; i < n && miss * 1000 <= nonzero; i++)
+            miss += d[i] != 0 && d[i] % g != 0;
+        if (miss * 1000 <= nonzero)
+            return g;
+    }
+    return 1;
+}

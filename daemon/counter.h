@@ -12,6 +12,7 @@
 #ifndef PBD_COUNTER_H
 #define PBD_COUNTER_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -56,5 +57,13 @@ uint64_t counter_frequency(void);
  * 1 us). Pure arithmetic, here rather than in the sampler so unit tests (also
  * under qemu) can check it without starting a thread. */
 uint64_t counter_threshold_for(uint64_t median, uint64_t freq);
+
+/* Returns the counter's grain: the largest divisor g of step (its smallest
+ * non-zero delta) that divides at least 99.9% of the n non-zero deltas in
+ * d[], or 1 (also when step is 0 or 1, or n is 0). A TSC scaled by a
+ * hypervisor moves in multiples of such a grain (21 ticks on one VM) while
+ * the smallest delta is just the read's cost (32 ticks here, with a grain of
+ * 2); the few per mille allowed keep one odd delta from hiding it. Pure. */
+uint64_t counter_grain(const uint64_t *d, size_t n, uint64_t step);
 
 #endif

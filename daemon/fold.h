@@ -14,4 +14,13 @@ static inline uint8_t xor_fold_u64(uint64_t v)
     return (uint8_t)v;
 }
 
+/* The byte of one event: the delta in units of the counter's grain
+ * (counter_grain), xor-folded. A counter that only moves in multiples of
+ * g makes the low bits of the delta a function of the rest; dividing
+ * first puts real jitter in every bit (docs/entropy.md, "Extraction"). */
+static inline uint8_t fold_delta(uint64_t delta, uint64_t grain)
+{
+    return xor_fold_u64(grain > 1 ? delta / grain : delta);
+}
+
 #endif

@@ -33,12 +33,13 @@ static int cmp_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Median of ordinary read-to-read deltas, and the counter's step: its
- * smallest non-zero delta. Runs on the calling thread before sampling
- * starts, so its allocation is outside the hot loop. */
-static uint64_t calibrate_median(uint64_t *step)
+/* Median of ordinary read-to-read deltas, the counter's step (its
+ * smallest non-zero delta) and grain. Runs on the calling thread before
+ * sampling starts, so its allocation is outside the hot loop. */
+static uint64_t calibrate_median(uint64_t *step, uint64_t *grain)
 {
     *step = 1;
+    *grain = 1;
     uint64_t *d = malloc(CALIBRATE_READS * sizeof(*d));
     if (!d)
         return 1;
@@ -56,6 +57,7 @@ static uint64_t calibrate_median(uint64_t *step)
             break;
         }
     }
+    *grain = counter_grain(d, CALIBRATE_READS, *step);
     free(d);
     return m;
 }
@@ -117,7 +119,7 @@ int sampler_init(struct sampler *s, const struct sampler_config *cfg,
     if (s->cfg.stall_ms == 0)
         s->cfg.stall_ms = 5000;
     s->freq = counter_frequency();
-    s->median_delta = calibrate_median(&s->step);
+    s->median_delta = calibrate_median(&s->step, &s->grain);
     s->threshold = cfg->threshold ? cfg->threshold
                                   : counter_threshold_for(s->median_delta,
                                                           s->freq);
@@ -168,7 +170,7 @@ static void on_event(struct sampler *s, uint64_t delta)
     atomic_fetch_add_explicit(&s->st.jumps[b], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->st.events, 1, memory_order_relaxed);
 
-    uint8_t byte = xor_fold_u64(delta);
+    uint8_t byte = fold_delta(delta, s->grain);
     enum health_state before = health_get_state(&s->health);
     enum health_event ev = health_update(&s->health, byte);
     if (ev != HEALTH_EV_NONE)

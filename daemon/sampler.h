@@ -85,7 +85,8 @@ struct sampler {
     uint64_t threshold;     /* in effect, after calibration */
     uint64_t freq;          /* counter Hz */
     uint64_t median_delta;  /* calibrated ordinary read-to-read delta */
-    uint64_t step;          /* smallest non-zero delta: the counter's grain */
+    uint64_t step;          /* smallest non-zero delta (the read's cost) */
+    uint64_t grain;         /* counter_grain(): deltas are folded in it */
     int cpu;                /* pinned CPU, or -1 when pinning failed */
     char pin_note[96];      /* how pinning went: read via sampler_pin_note */
     _Atomic size_t want;    /* wake the loop when level >= want; 0: don't */

@@ -111,9 +111,10 @@ size_t server_stats_json(struct server *srv, char *buf, size_t cap)
         "{\"version\":\"%s\",\"uptime_s\":%.1f,"
         "\"counter\":{\"name\":\"%s\",\"hz\":%" PRIu64
         ",\"median_delta\":%" PRIu64 ",\"step\":%" PRIu64
+        ",\"grain\":%" PRIu64
         ",\"threshold_ticks\":%" PRIu64 ",\"cpu\":%d,\"pinning\":\"%s\"},",
         PBD_VERSION_STRING, (now_ms() - srv->start_ms) / 1000.0, COUNTER_NAME,
-        s->freq, s->median_delta, s->step, s->threshold, s->cpu,
+        s->freq, s->median_delta, s->step, s->grain, s->threshold, s->cpu,
         sampler_pin_note(s));
     app(buf, cap, &n,
         "\"sampler\":{\"loops\":%" PRIu64 ",\"events\":%" PRIu64

@@ -178,6 +178,39 @@ static void test_threshold_known_answers(void **state)
                 UINT64_MAX / 16 * 16); /* largest median without overflow */
 }
 
+/* The grain: a divisor of the step that (almost) every delta shares. */
+static void test_grain_known_answers(void **state)
+{
+    enum { N = 10000 };
+    static uint64_t d[N];
+
+    (void)state;
+    /* a VM's scaled TSC: every delta a multiple of 21, the smallest 21 */
+    for (unsigned i = 0; i < N; i++)
+        d[i] = 21u * (1 + i % 97);
+    assert_true(counter_grain(d, N, 21) == 21);
+    /* reads cost 32 ticks but the counter moves by 2: one odd delta in
+     * 10000 (0.01%) does not hide the grain; 0.2% does */
+    for (unsigned i = 0; i < N; i++)
+        d[i] = 32u + 2u * (i % 13);
+    d[17] = 33;
+    assert_true(counter_grain(d, N, 32) == 2);
+    for (unsigned i = 0; i < 20; i++)
+        d[i * 100] = 35;
+    assert_true(counter_grain(d, N, 32) == 1);
+    /* zeros (the counter did not move) are not evidence */
+    for (unsigned i = 0; i < N; i++)
+        d[i] = i % 2 ? 0 : 24u * (1 + i % 5);
+    assert_true(counter_grain(d, N, 24) == 24);
+    /* no grain, or nothing to go on */
+    for (unsigned i = 0; i < N; i++)
+        d[i] = 36u + i % 7;
+    assert_true(counter_grain(d, N, 36) == 1);
+    assert_true(counter_grain(d, N, 1) == 1);
+    assert_true(counter_grain(d, N, 0) == 1);
+    assert_true(counter_grain(d, 0, 21) == 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +220,7 @@ int main(void)
         cmocka_unit_test(test_frequency_agrees_with_clock),
         cmocka_unit_test(test_deltas_small),
         cmocka_unit_test(test_threshold_known_answers),
+        cmocka_unit_test(test_grain_known_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,11 +28,34 @@ static void test_every_bit_counts(void **state)
         assert_int_equal(xor_fold_u64(v ^ (1ull << i)) ^ base, 1u << (i % 8));
 }
 
+/* fold_delta folds the delta counted in grains; grain 0 or 1 is the
+ * plain fold, so a counter without a grain keeps the old bytes. */
+static void test_fold_delta(void **state)
+{
+    (void)state;
+    for (uint64_t k = 1; k < 5000; k += 7) {
+        assert_int_equal(fold_delta(21 * k, 21), xor_fold_u64(k));
+        assert_int_equal(fold_delta(21 * k, 1), xor_fold_u64(21 * k));
+        assert_int_equal(fold_delta(21 * k, 0), xor_fold_u64(21 * k));
+    }
+    /* the low bits of 21k are a function of the rest; of k they are not:
+     * 256 consecutive grains give 256 different bytes */
+    {
+        unsigned seen[256] = { 0 }, distinct = 0;
+        for (uint64_t k = 1000; k < 1256; k++)
+            seen[fold_delta(21 * k, 21)] = 1;
+        for (unsigned v = 0; v < 256; v++)
+            distinct += seen[v];
+        assert_int_equal(distinct, 256);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_values),
         cmocka_unit_test(test_every_bit_counts),
+        cmocka_unit_test(test_fold_delta),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
