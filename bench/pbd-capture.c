@@ -10,11 +10,16 @@
  *   pbd-capture assess FILE STEP [GRAIN [OUTDIR]]
  *                                     each extractor's bytes assessed;
  *                                     OUTDIR gets them for ea_non_iid
+ *   pbd-capture restart FILE [CPU]    the 3.1.4 restart matrix: 1000 times
+ *                                     re-calibrate, start a pinned sampling
+ *                                     thread, keep its first 1000 bytes
+ *   pbd-capture restart-assess FILE H_I   the restart tests on it
  *
  * Not installed.  The recording runs the sampler's loop on this thread
  * (same counter, threshold and suspend filter, pinned the same way), not
  * the daemon, so no consumer or reseed can take samples from under it.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +30,18 @@
 #include "fold.h"
 #include "osdep.h"
 #include "sampler.h"
+
+/* The sampler's configuration for calibration only: no ring is used. */
+static void capture_config(struct sampler_config *cfg, struct ring *dummy,
+                           int cpu)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    memset(dummy, 0, sizeof(*dummy));
+    cfg->cpu = cpu;
+    cfg->h_bits = 2.0;
+    cfg->alpha_log2 = -20.0;
+    cfg->permanent_after = 3;
+}
 
 static int record(uint64_t n, const char *path, int cpu)
 {
@@ -37,12 +54,7 @@ static int record(uint64_t n, const char *path, int cpu)
 
     if (d == NULL)
         return 1;
-    memset(&cfg, 0, sizeof(cfg));
-    memset(&dummy, 0, sizeof(dummy));
-    cfg.cpu = cpu;
-    cfg.h_bits = 2.0;
-    cfg.alpha_log2 = -20.0;
-    cfg.permanent_after = 3;
+    capture_config(&cfg, &dummy, cpu);
     if (sampler_init(&s, &cfg, &dummy) != 0) {
         free(d);
         return 1;
@@ -203,6 +215,100 @@ static int assess_file(const char *path, uint64_t step, uint64_t grain,
     return 0;
 }
 
+struct restart_job {
+    struct sampler *s;
+    uint8_t *row;
+};
+
+/* One restart's sampling thread: pinned as the sampler pins itself, the
+ * first ASSESS_RESTART_N events folded as the sampler folds them. */
+static void *restart_thread(void *arg)
+{
+    struct restart_job *j = arg;
+    struct sampler *s = j->s;
+    char note[96];
+    unsigned got = 0;
+
+    osdep_sampler_thread_setup(s->cpu, note, sizeof(note));
+    uint64_t prev = counter_read();
+    while (got < ASSESS_RESTART_N) {
+        uint64_t cur = counter_read(), delta = cur - prev;
+
+        prev = cur;
+        if (delta >= s->threshold && delta <= s->freq)
+            j->row[got++] = fold_delta(delta, s->grain);
+    }
+    return NULL;
+}
+
+static int restart_record(const char *path, int cpu)
+{
+    const size_t n = ASSESS_RESTART_N;
+    uint8_t *m = malloc(n * n);
+    struct sampler s;
+    struct sampler_config cfg;
+    struct ring dummy;
+    time_t t0 = time(NULL);
+    FILE *f;
+
+    if (m == NULL)
+        return 1;
+    capture_config(&cfg, &dummy, cpu);
+    for (size_t r = 0; r < n; r++) {
+        struct restart_job j;
+        pthread_t th;
+
+        if (sampler_init(&s, &cfg, &dummy) != 0)
+            return 1;
+        j.s = &s;
+        j.row = m + r * n;
+        if (pthread_create(&th, NULL, restart_thread, &j) != 0 ||
+            pthread_join(th, NULL) != 0)
+            return 1;
+        sampler_destroy(&s);
+        if (r % 100 == 99)
+            fprintf(stderr, "%zu restarts, %lld s; last: step %llu, grain "
+                    "%llu, threshold %llu\n", r + 1,
+                    (long long)(time(NULL) - t0), (unsigned long long)s.step,
+                    (unsigned long long)s.grain,
+                    (unsigned long long)s.threshold);
+    }
+    f = fopen(path, "wb");
+    if (f == NULL || fwrite(m, 1, n * n, f) != n * n || fclose(f) != 0) {
+        perror(path);
+        return 1;
+    }
+    fprintf(stderr, "%zu restarts x %zu samples in %lld s\n", n, n,
+            (long long)(time(NULL) - t0));
+    free(m);
+    return 0;
+}
+
+static int restart_assess(const char *path, double h_i)
+{
+    const size_t n = ASSESS_RESTART_N;
+    uint8_t *m = malloc(n * n);
+    struct assess_restart r;
+    FILE *f = fopen(path, "rb");
+
+    if (m == NULL || f == NULL || fread(m, 1, n * n, f) != n * n) {
+        perror(path);
+        return 1;
+    }
+    fclose(f);
+    if (assess_restart(m, h_i, &r) != 0)
+        return 1;
+    printf("H_I %.6f; sanity check: max row count %u, max column count %u, "
+           "cutoff %u: %s\n", r.h_i, r.max_row, r.max_col, r.cutoff,
+           r.sanity_ok ? "pass" : "FAIL");
+    if (r.sanity_ok)
+        printf("H_r %.6f, H_c %.6f (must be >= H_I/2 = %.6f): %s; "
+               "min(H_r, H_c, H_I) = %.6f\n", r.h_r, r.h_c, r.h_i / 2,
+               r.validation_ok ? "pass" : "FAIL", r.h_min);
+    free(m);
+    return r.sanity_ok && r.validation_ok ? 0 : 2;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 4 && strcmp(argv[1], "record") == 0)
@@ -212,7 +318,13 @@ int main(int argc, char **argv)
         return assess_file(argv[2], strtoull(argv[3], NULL, 10),
                            argc > 4 ? strtoull(argv[4], NULL, 10) : 1,
                            argc > 5 ? argv[5] : NULL);
+    if (argc >= 3 && strcmp(argv[1], "restart") == 0)
+        return restart_record(argv[2], argc > 3 ? atoi(argv[3]) : -1);
+    if (argc >= 4 && strcmp(argv[1], "restart-assess") == 0)
+        return restart_assess(argv[2], strtod(argv[3], NULL));
     fputs("usage: pbd-capture record N FILE [CPU]\n"
+          "       pbd-capture restart FILE [CPU]\n"
+          "       pbd-capture restart-assess FILE H_I\n"
           "       pbd-capture assess FILE STEP [GRAIN [OUTDIR]]\n", stderr);
     return 64;
 }

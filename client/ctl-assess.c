@@ -22,6 +22,7 @@ static void usage_assess(FILE *f)
     fputs(
 "usage: preemptctl assess -n SAMPLES [-o FILE] [-v]\n"
 "       preemptctl assess --file FILE [--credit] [-v]\n"
+"       preemptctl assess --restart-file FILE --h-initial H\n"
 "Runs the SP 800-90B section 6.3 (non-IID) estimators on raw samples (one\n"
 "folded jump byte each): MCV, collision, Markov, compression, t-tuple, LRS\n"
 "and the MultiMCW, Lag, MultiMMC and LZ78Y predictors, as NIST's ea_non_iid\n"
@@ -35,6 +36,12 @@ static void usage_assess(FILE *f)
 "  -c, --credit       with --file: also show the credit of the daemon on\n"
 "                     the socket (it need not be where FILE came from)\n"
 "  -v, --verbose      the predictors' counts: N, C, r, P_global', P_local\n"
+"  -r, --restart-file FILE  the restart tests (90B 3.1.4) on a 1000 x 1000\n"
+"                     matrix, row i the first 1000 samples after restart i\n"
+"                     (bench/pbd-capture restart makes one); exit 1 if it\n"
+"                     fails\n"
+"  -H, --h-initial H  the initial estimate they test (bits/sample), e.g.\n"
+"                     the minimum of an assessment of 1000000 samples\n"
 "  -s, --socket PATH  daemon socket\n", f);
 }
 
@@ -229,6 +236,47 @@ static double credited_from(pbd_t *p)
     return h;
 }
 
+/* --restart-file: the sanity check and the restart assessment. */
+static int assess_restart_file(const char *path, double h_i)
+{
+    uint8_t *m = NULL;
+    size_t len = 0;
+    struct assess_restart r;
+    int status;
+
+    if (read_file(path, &m, &len) != 0)
+        return CTL_EXIT_FAIL;
+    if (len != (size_t)ASSESS_RESTART_N * ASSESS_RESTART_N) {
+        fprintf(stderr, "preemptctl assess: %s: a restart matrix is %u x %u "
+                "= %u bytes, not %zu\n", path, ASSESS_RESTART_N,
+                ASSESS_RESTART_N, ASSESS_RESTART_N * ASSESS_RESTART_N, len);
+        free(m);
+        return CTL_EXIT_FAIL;
+    }
+    if (assess_restart(m, h_i, &r) != 0) {
+        fputs("preemptctl assess: the restart tests could not run (out of "
+              "memory?)\n", stderr);
+        free(m);
+        return CTL_EXIT_FAIL;
+    }
+    free(m);
+    printf("restart tests (SP 800-90B 3.1.4) on %s, H_I = %.6f\n", path,
+           r.h_i);
+    printf("  sanity check: largest MCV count %u in a row, %u in a column; "
+           "cutoff %u: %s\n", r.max_row, r.max_col, r.cutoff,
+           r.sanity_ok ? "pass" : "FAIL");
+    if (r.sanity_ok) {
+        printf("  row dataset H_r = %.6f, column dataset H_c = %.6f; "
+               "H_I / 2 = %.6f: %s\n", r.h_r, r.h_c, r.h_i / 2,
+               r.validation_ok ? "pass" : "FAIL");
+        if (r.validation_ok)
+            printf("min(H_r, H_c, H_I): %.6f bits/sample\n", r.h_min);
+    }
+    status = r.sanity_ok && r.validation_ok ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+    printf("restart tests: %s\n", status == CTL_EXIT_OK ? "pass" : "FAIL");
+    return status;
+}
+
 int ctl_assess(int argc, char **argv, const char *sock)
 {
     static const struct option opts[] = {
@@ -238,14 +286,17 @@ int ctl_assess(int argc, char **argv, const char *sock)
         {"socket", required_argument, 0, 's'},
         {"credit", no_argument, 0, 'c'},
         {"verbose", no_argument, 0, 'v'},
+        {"restart-file", required_argument, 0, 'r'},
+        {"h-initial", required_argument, 0, 'H'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     uint64_t n = 0;
-    const char *outpath = NULL, *inpath = NULL;
+    const char *outpath = NULL, *inpath = NULL, *restart = NULL;
+    double h_i = -1.0;
     int c, want_credit = 0, verbose = 0;
     ctl_getopt_reset();
-    while ((c = getopt_long(argc, argv, "n:o:f:s:cvh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:o:f:s:cvr:H:h", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
             if (ctl_parse_size(optarg, ASSESS_MAX_SAMPLES, &n) != 0) {
@@ -259,9 +310,28 @@ int ctl_assess(int argc, char **argv, const char *sock)
         case 's': sock = optarg; break;
         case 'c': want_credit = 1; break;
         case 'v': verbose = 1; break;
+        case 'r': restart = optarg; break;
+        case 'H': {
+            char *end;
+            h_i = strtod(optarg, &end);
+            if (*end != '\0' || !(h_i > 0.0 && h_i <= 8.0)) {
+                fprintf(stderr, "preemptctl assess: bad --h-initial '%s' "
+                        "(0..8 bits/sample)\n", optarg);
+                return CTL_EXIT_USAGE;
+            }
+            break;
+        }
         case 'h': usage_assess(stdout); return CTL_EXIT_OK;
         default: usage_assess(stderr); return CTL_EXIT_USAGE;
         }
+    }
+    if (restart) {
+        if (optind != argc || inpath || n || h_i < 0) {
+            fputs("preemptctl assess: --restart-file FILE takes "
+                  "--h-initial H and nothing else\n", stderr);
+            return CTL_EXIT_USAGE;
+        }
+        return assess_restart_file(restart, h_i);
     }
     if (optind != argc || (!inpath) == (n == 0) || (inpath && outpath)) {
         fputs("preemptctl assess: give either -n SAMPLES [-o FILE] or "

@@ -43,11 +43,12 @@
  *   6.3.10 LZ78Y prediction      literal and bitstring
  * That is every estimator of ea_non_iid, so h_original, h_bitstring and
  * h_min are what it reports (to the rounding of its printout).  The
- * restart tests (section 3.1.4) and the IID permutation tests are not
- * implemented here.
+ * restart tests (section 3.1.4) are assess_restart(); the IID permutation
+ * tests are not implemented.
  *
  * Files: assess-entropic.c (6.3.1-6.3.4), assess-tuple.c (6.3.5-6.3.6),
- * assess-predict.c (6.3.7-6.3.10), assess.c (assess_run).
+ * assess-predict.c (6.3.7-6.3.10), assess.c (assess_run),
+ * assess-restart.c (3.1.4).
  *
  * Cost: the t-Tuple / LRS estimates build a suffix array (SA-IS, linear
  * time) and LCP array (Kasai) of the symbol string: ~10 bytes per symbol
@@ -171,6 +172,44 @@ struct assess_result {
  * ASSESS_MAX_SAMPLES, or memory ran out (out is then filled with -1.0).
  */
 int assess_run(const uint8_t *s, size_t n, struct assess_result *out);
+
+/* ---- 3.1.4 restart tests ---------------------------------------------- */
+
+#define ASSESS_RESTART_N 1000u          /* restarts, and samples per restart */
+#define ASSESS_RESTART_ALPHA 0.000005   /* 0.01 / 2000, per row or column */
+
+struct assess_restart {
+    double h_i;             /* the initial estimate tested (bits/sample) */
+    unsigned cutoff;        /* U: largest MCV count a row or column may have */
+    unsigned max_row;       /* largest MCV count over the 1000 rows */
+    unsigned max_col;       /* ... and over the 1000 columns */
+    int sanity_ok;          /* both at or below the cutoff (3.1.4.3) */
+    double h_r, h_c;        /* non-IID min-entropy of the row and column
+                             * datasets (bits/sample); -1.0: not run */
+    int validation_ok;      /* min(h_r, h_c) >= h_i / 2 (3.1.4.2) */
+    double h_min;           /* min(h_i, h_r, h_c) if both passed, else -1.0 */
+};
+
+/*
+ * Sanity-check cutoff U for a source of initial min-entropy h_i (0, 8]:
+ * the smallest u with ceil(2^h_i) * P[Binomial(1000, 2^-h_i) > u] <=
+ * ASSESS_RESTART_ALPHA, a union bound over the most likely values of the
+ * worst-case distribution.  (ea_restart estimates the same quantile by
+ * simulation; the bound is deterministic and at most a count or two more
+ * lenient.)  Returns 1000 for h_i out of range.
+ */
+unsigned assess_restart_cutoff(double h_i);
+
+/*
+ * The restart tests on m, a ASSESS_RESTART_N x ASSESS_RESTART_N matrix in
+ * row order (row i: the first 1000 samples after restart i), for the
+ * initial estimate h_i.  Runs the sanity check and, if it passes, the full
+ * non-IID suite on the row dataset (m as is) and the column dataset (m
+ * transposed): about twice assess_run on 10^6 samples.  Returns 0 with
+ * *out filled (pass or fail is in it), or -1 if m or out is NULL, h_i is
+ * not in (0, 8], or memory ran out.  Reentrant; reads m only.
+ */
+int assess_restart(const uint8_t *m, double h_i, struct assess_restart *out);
 
 #ifdef __cplusplus
 }

@@ -419,6 +419,52 @@ static void test_predictor_patterns(void **state)
     free(s);
 }
 
+/* ---- 3.1.4 restart tests ---- */
+
+static void test_restart_cutoff(void **state)
+{
+    (void)state;
+    /* H_I = 1: two values of p = 1/2, mean 500, sd 15.8: ~4.6 sd */
+    unsigned c1 = assess_restart_cutoff(1.0), c8 = assess_restart_cutoff(8.0);
+
+    print_message("restart cutoffs: H_I 1 -> %u, 4 -> %u, 7.2 -> %u, 8 -> %u\n",
+                  c1, assess_restart_cutoff(4.0), assess_restart_cutoff(7.2),
+                  c8);
+    assert_true(c1 > 560 && c1 < 590);
+    assert_true(c8 > 10 && c8 < 25);
+    for (double h = 0.5; h < 8.0; h += 0.5)
+        assert_true(assess_restart_cutoff(h) >= assess_restart_cutoff(h + 0.5));
+    assert_int_equal(assess_restart_cutoff(0.0), ASSESS_RESTART_N);
+    assert_int_equal(assess_restart_cutoff(9.0), ASSESS_RESTART_N);
+}
+
+/* A source that restarts into the same state: every restart begins with
+ * the same samples, so each column is constant and the sanity check
+ * fails without the (slow) assessment running. */
+static void test_restart_sanity_fails(void **state)
+{
+    const size_t n = ASSESS_RESTART_N;
+    uint8_t *m = malloc(n * n);
+    uint64_t seed = 99;
+    struct assess_restart r;
+
+    (void)state;
+    assert_non_null(m);
+    for (size_t j = 0; j < n; j++)
+        m[j] = (uint8_t)splitmix64(&seed);
+    for (size_t i = 1; i < n; i++)
+        memcpy(m + i * n, m, n);
+    assert_int_equal(assess_restart(m, 6.0, &r), 0);
+    assert_int_equal(r.max_col, n);
+    assert_true(r.max_row < 20);
+    assert_false(r.sanity_ok);
+    assert_true(r.h_r == -1.0 && r.h_c == -1.0 && r.h_min == -1.0);
+    assert_int_equal(assess_restart(NULL, 6.0, &r), -1);
+    assert_int_equal(assess_restart(m, 0.0, &r), -1);
+    assert_int_equal(assess_restart(m, 6.0, NULL), -1);
+    free(m);
+}
+
 /* ---- edge cases ---- */
 
 static void test_too_few_samples(void **state)
@@ -692,6 +738,8 @@ int main(void)
         cmocka_unit_test(test_bit_patterns),
         cmocka_unit_test(test_constant),
         cmocka_unit_test(test_predictor_patterns),
+        cmocka_unit_test(test_restart_cutoff),
+        cmocka_unit_test(test_restart_sanity_fails),
         cmocka_unit_test(test_tuple_lrs_brute),
         cmocka_unit_test(test_uniform),
         cmocka_unit_test(test_nist_jumps),
