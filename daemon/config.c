@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "conditioner.h"
+#include "credit.h"
 #include "pbd.h"
 
 void config_usage(FILE *f)
@@ -26,7 +27,10 @@ void config_usage(FILE *f)
 "                          holding at least 4 conditioning blocks (1280 bytes at credit 1)\n"
 "      --threshold TICKS   event threshold (default: calibrated,\n"
 "                          max(2, 16 x median, 16 x counter step, 1 us))\n"
-"      --credit H          credited min-entropy per folded byte, 0.1..8 (default %.1f)\n"
+"      --credit H          credited min-entropy per folded byte, 0.1..8 (default %.1f,\n"
+"                          or the credit file's)\n"
+"      --credit-file PATH  credit written by `preemptctl calibrate`\n"
+"                          (default " CREDIT_DEFAULT_PATH " if it exists)\n"
 "      --alpha-log2 A      health-test false-positive rate 2^A, -60..-10 (default %.0f)\n"
 "      --stall-ms MS       no event for this long is a health failure (default 5000)\n"
 "      --max-clients N     connections served at once (default 1024; lowered to\n"
@@ -138,7 +142,7 @@ enum {
     O_RING = 256, O_THRESHOLD, O_CREDIT, O_ALPHA, O_STALL, O_MAXCLIENTS,
     O_MAXQUEUED, O_MAXMEMORY, O_IDLE, O_WAIT, O_RESEED, O_USER, O_GROUP,
     O_MODE, O_ALLOW_UID, O_ALLOW_GID, O_RAW_UID, O_NO_EGD, O_FEED,
-    O_FEED_INT, O_FAULT, O_LOGLEVEL,
+    O_FEED_INT, O_FAULT, O_LOGLEVEL, O_CREDIT_FILE,
 };
 
 static const struct option longopts[] = {
@@ -148,6 +152,7 @@ static const struct option longopts[] = {
     {"ring-size", required_argument, 0, O_RING},
     {"threshold", required_argument, 0, O_THRESHOLD},
     {"credit", required_argument, 0, O_CREDIT},
+    {"credit-file", required_argument, 0, O_CREDIT_FILE},
     {"alpha-log2", required_argument, 0, O_ALPHA},
     {"stall-ms", required_argument, 0, O_STALL},
     {"max-clients", required_argument, 0, O_MAXCLIENTS},
@@ -247,6 +252,10 @@ static int parse_one(struct config *c, int ch, const char *arg, char *msg,
     case O_CREDIT:
         rc = real("credit", arg, 0.1, 8.0, &c->smp.h_bits, msg, cap);
         s->h_bits = c->smp.h_bits;
+        c->credit_given = true;
+        break;
+    case O_CREDIT_FILE:
+        c->credit_file = arg;
         break;
     case O_ALPHA:
         rc = real("alpha-log2", arg, -60, -10, &c->smp.alpha_log2, msg, cap);

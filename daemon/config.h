@@ -7,6 +7,7 @@
 #ifndef PBD_CONFIG_H
 #define PBD_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +37,8 @@ struct config {
     struct sampler_config smp;
     size_t ring_size;
     const char *user, *group;  /* --user/--group, NULL when not given */
+    const char *credit_file;   /* --credit-file, NULL: credit.h's default */
+    bool credit_given;         /* --credit was given: it wins over a file */
     enum log_level log_level;
 };
 

@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "credit.h"
 #include "counter.h"
 #include "log.h"
 #include "osdep.h"
@@ -141,6 +142,21 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init(o.log_level);
+    /* The credit: --credit, else a credit file (credit.h), else 2.0; the
+     * ring must still hold enough blocks at the credit that won. */
+    static char credit_source[300];
+    if (credit_resolve(o.credit_given, o.credit_file, &o.smp.h_bits,
+                       credit_source, sizeof(credit_source)) != 0) {
+        log_err("%s", credit_source);
+        return 2;
+    }
+    o.srv.h_bits = o.smp.h_bits;
+    o.srv.credit_source = credit_source;
+    if (config_check(&o, msg, sizeof(msg)) != 0) {
+        log_err("%s (credit from %s)", msg, credit_source);
+        return 2;
+    }
+    log_info("credit %.3f bits/byte from %s", o.smp.h_bits, credit_source);
 
     if (sodium_init() < 0) {
         log_err("libsodium failed to initialise");

@@ -34,6 +34,7 @@ struct server_config {
     unsigned max_wait_ms;    /* longest wait a client may ask for */
     unsigned reseed_ms;
     double h_bits;
+    const char *credit_source; /* where h_bits came from (credit.h) */
     /* Access: empty lists allow everyone. uid 0 and our own uid always pass. */
     uid_t allow_uid[SERVER_MAX_IDS];
     gid_t allow_gid[SERVER_MAX_IDS];

@@ -136,11 +136,13 @@ size_t server_stats_json(struct server *srv, char *buf, size_t cap)
     app(buf, cap, &n,
         "]},\"ring\":{\"bytes\":%zu,\"capacity\":%zu,\"low\":%zu"
         ",\"high\":%zu},"
-        "\"entropy\":{\"credited_bits_per_byte\":%.3f,"
+        "\"entropy\":{\"credited_bits_per_byte\":%.3f,\"credit_source\":\"%s\","
         "\"mcv_estimate_bits_per_byte\":%s%.3f,\"mcv_window\":%u,"
         "\"raw_bytes_per_block\":%zu,\"conditioned_stock\":%zu},",
         ring_level(p->ring), p->ring->cap, p->ring->low, p->ring->high,
-        srv->cfg.h_bits, mcv < 0 ? "-" : "", mcv < 0 ? 1.0 : mcv / 1000.0,
+        srv->cfg.h_bits,
+        srv->cfg.credit_source ? srv->cfg.credit_source : "default",
+        mcv < 0 ? "-" : "", mcv < 0 ? 1.0 : mcv / 1000.0,
         HEALTH_MCV_WINDOW, p->block_in, pool_stock(p, PBD_MODE_CONDITIONED));
     char hmsg[256];
     static const char *const hnames[] = {"ok", "degraded", "failed"};

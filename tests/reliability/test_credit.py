@@ -3,7 +3,12 @@
 1024 start-up samples cannot show more than about 5.7 bits per byte even
 for ideal bytes, so every start-up test fails its credit test, the source
 ends permanent, raw and conditioned fail closed with EHEALTH, the DRBG is
-never seeded, and the log and health say why."""
+never seeded, and the log and health say why. And where the credit comes
+from: --credit-file (stats and the log name it), a bad file refuses to
+start, --credit wins over a file."""
+import os
+import subprocess
+import tempfile
 import time
 
 import harness
@@ -55,6 +60,43 @@ def credit_default_serves(d):
     assert st["health"]["credit_failures"] == 0, st["health"]
 
 
+def credit_file_used(d, path):
+    st = d.stats()
+    e = st["entropy"]
+    assert e["credited_bits_per_byte"] == 3.25, e
+    assert e["credit_source"] == "credit file %s (2026-11-30T18:00:00Z)" % path, e
+    assert e["raw_bytes_per_block"] == 99, e  # ceil(320 / 3.25)
+    assert "info: credit 3.250 bits/byte from credit file %s" % path in \
+        d.logtext(), d.logtext()[-2000:]
+
+
+def bad_credit_file(path):
+    with open(path, "w") as f:
+        f.write("# no credit here\ncredit = 9\n")
+    r = subprocess.run([PREEMPTD, "--socket", path + ".sock", "--credit-file",
+                        path], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "credit must be a number in 0.1..8, not '9'" in r.stderr, r.stderr
+    r = subprocess.run([PREEMPTD, "--socket", path + ".sock", "--credit-file",
+                        path + ".missing"], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 2 and "No such file" in r.stderr, r.stderr
+
+
+tmp = tempfile.mkdtemp(prefix="pbd-credit-")
+cf = os.path.join(tmp, "credit")
+with open(cf, "w") as f:
+    f.write("# preemptctl calibrate\ncredit = 3.25\n"
+            "date = 2026-11-30T18:00:00Z\nh_min = 7.2\n")
+with harness.Daemon("--credit-file", cf, binary=PREEMPTD, ring=2048) as d:
+    t.check("--credit-file: its credit, named in stats and the log",
+            credit_file_used, d, cf)
+with harness.Daemon("--credit-file", cf, "--credit", "2", binary=PREEMPTD,
+                    ring=2048) as d:
+    t.ok("--credit wins over --credit-file",
+         d.stats()["entropy"]["credit_source"] == "--credit")
+t.check("a bad or missing --credit-file: refuses to start",
+        bad_credit_file, os.path.join(tmp, "bad"))
 with harness.Daemon("--credit", "8", binary=PREEMPTD, ring=2048,
                     wait_ready=False) as d:
     t.check("--credit 8: credit test fails, permanent, EHEALTH, logged",
