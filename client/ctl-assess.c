@@ -51,7 +51,7 @@ static void usage_assess(FILE *f)
 /* Consecutive timeouts before giving up: a minute without progress. */
 #define ASSESS_MAX_TIMEOUTS 6
 
-static int read_file(const char *path, uint8_t **out, size_t *n)
+int ctl_read_samples(const char *path, uint8_t **out, size_t *n)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -244,7 +244,7 @@ static int assess_restart_file(const char *path, double h_i)
     struct assess_restart r;
     int status;
 
-    if (read_file(path, &m, &len) != 0)
+    if (ctl_read_samples(path, &m, &len) != 0)
         return CTL_EXIT_FAIL;
     if (len != (size_t)ASSESS_RESTART_N * ASSESS_RESTART_N) {
         fprintf(stderr, "preemptctl assess: %s: a restart matrix is %u x %u "
@@ -344,7 +344,7 @@ int ctl_assess(int argc, char **argv, const char *sock)
     pbd_t *p = NULL;
     int status = CTL_EXIT_OK;
     if (inpath) {
-        if (read_file(inpath, &buf, &len) != 0)
+        if (ctl_read_samples(inpath, &buf, &len) != 0)
             return CTL_EXIT_FAIL;
         /* A file need not come from the daemon on the socket: its credit
          * is shown only when asked for. */

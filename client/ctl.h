@@ -78,5 +78,10 @@ int ctl_health(int argc, char **argv, const char *sock);
 int ctl_metrics(int argc, char **argv, const char *sock);
 int ctl_top(int argc, char **argv, const char *sock);
 int ctl_assess(int argc, char **argv, const char *sock);
+int ctl_calibrate(int argc, char **argv, const char *sock);
+
+/* Reads a whole samples file (1..ASSESS_MAX_SAMPLES bytes) into a malloc'd
+ * buffer the caller frees. Returns 0, or -1 after printing why. */
+int ctl_read_samples(const char *path, uint8_t **out, size_t *n);
 
 #endif

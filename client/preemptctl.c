@@ -31,6 +31,7 @@ static void usage_main(FILE *f)
 "  top [--iterations N]                    live view; q quits\n"
 "  assess -n SAMPLES [-o FILE]             SP 800-90B estimates on raw samples\n"
 "  assess --file FILE                      the same on a file, offline\n"
+"  calibrate --file F --restart-file M     a credit file from the evidence\n"
 "\n"
 "Options:\n"
 "  -s, --socket PATH   daemon socket (default: $" PBD_SOCKET_ENV " or "
@@ -443,6 +444,7 @@ int main(int argc, char **argv)
         {"read", ctl_read},       {"stats", ctl_stats},
         {"health", ctl_health},   {"metrics", ctl_metrics},
         {"top", ctl_top},         {"assess", ctl_assess},
+        {"calibrate", ctl_calibrate},
     };
     const char *sock = pbd_default_socket();
     int c;

@@ -383,8 +383,41 @@ def test_degraded_daemon():
         assert metric(fams, "preemptd_health_state") == 1
 
 
+def test_restart_and_calibrate_refuse():
+    """The restart tests fail a source that restarts into the same state
+    (constant columns) on the sanity check alone; calibrate writes nothing
+    from too few samples, a wrong-sized matrix or bad options."""
+    with tempfile.TemporaryDirectory() as tmp:
+        row = os.urandom(1000)
+        matrix = os.path.join(tmp, "restart.bin")
+        with open(matrix, "wb") as f:
+            f.write(row * 1000)
+        r = ctl(NOSOCK, "assess", "--restart-file", matrix, "--h-initial",
+                "6", check=1)
+        assert "in a column; cutoff" in r.stdout and "FAIL" in r.stdout, \
+            r.stdout
+        assert r.stdout.rstrip().endswith("restart tests: FAIL"), r.stdout
+        ctl(NOSOCK, "assess", "--restart-file", matrix, check=64)
+        ctl(NOSOCK, "assess", "--restart-file", matrix, "-H", "9", check=64)
+        small = os.path.join(tmp, "small.bin")
+        with open(small, "wb") as f:
+            f.write(os.urandom(5000))
+        out = os.path.join(tmp, "credit")
+        r = ctl(NOSOCK, "calibrate", "--file", small, "--restart-file",
+                matrix, "-o", out, check=1)
+        assert "asks for at least 1000000" in r.stderr, r.stderr
+        r = ctl(NOSOCK, "calibrate", "--file", matrix, "--restart-file",
+                small, "-o", out, check=1)
+        assert "a restart matrix is 1000000 bytes" in r.stderr, r.stderr
+        ctl(NOSOCK, "calibrate", "--file", matrix, check=64)
+        ctl(NOSOCK, "calibrate", "--file", matrix, "--restart-file", matrix,
+            "--fraction", "0.9", check=64)
+        assert not os.path.exists(out)
+
+
 def main():
     t = Runner()
+    t.run(test_restart_and_calibrate_refuse)
     t.run(test_help)
     t.run(test_no_daemon)
     t.run(test_parser_is_strict)

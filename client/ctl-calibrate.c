@@ -1,0 +1,269 @@
+/*
+ * ctl-calibrate.c - `preemptctl calibrate`: from at least 1,000,000
+ * consecutive samples and a restart matrix of this machine, the SP 800-90B
+ * non-IID assessment and the restart tests; if both pass, a credit file
+ * (daemon/credit.h) with the credit, a stated fraction of the evidence,
+ * and the evidence itself.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "assess.h"
+#include "ctl-json.h"
+#include "ctl.h"
+
+#define CALIBRATE_MIN_SAMPLES 1000000u
+#define CALIBRATE_FRACTION 0.5  /* of the assessed min-entropy, at most */
+#define CALIBRATE_CAP 4.0       /* bits/byte; the start-up test shows ~5.7 */
+#define CALIBRATE_DEFAULT_OUT "/var/lib/preemptd/credit"
+
+static void usage_calibrate(FILE *f)
+{
+    fputs(
+"usage: preemptctl calibrate --file SAMPLES --restart-file MATRIX\n"
+"                            [-o CREDIT_FILE] [--fraction F] [--cap H]\n"
+"Assesses >= 1000000 consecutive raw samples (SP 800-90B 6.3, every non-IID\n"
+"estimator), runs the restart tests (3.1.4) on a 1000 x 1000 restart matrix\n"
+"for that estimate, and if both pass writes a credit file for preemptd\n"
+"--credit-file: credit = min(F x min(H, H_r, H_c), cap), with the figures,\n"
+"date, counter, kernel and CPU model it rests on.\n"
+"  -f, --file FILE          the consecutive samples (bench/pbd-capture, or\n"
+"                           `preemptctl assess -n 1000000 -o FILE`)\n"
+"  -r, --restart-file FILE  the restart matrix (bench/pbd-capture restart)\n"
+"  -o, --output FILE        where to write (default " CALIBRATE_DEFAULT_OUT ")\n"
+"      --fraction F         of the evidence credited, 0 < F <= 0.5 (0.5)\n"
+"      --cap H              largest credit written, 0.1..5 (4.0)\n"
+"  -s, --socket PATH        daemon to ask for the counter's name and rate\n", f);
+}
+
+/* "model name" of the first CPU, or "unknown". */
+static void cpu_model(char *buf, size_t cap)
+{
+    FILE *f = fopen("/proc/cpuinfo", "re");
+    char line[512];
+
+    snprintf(buf, cap, "unknown");
+    if (f == NULL)
+        return;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *c = strchr(line, ':');
+
+        if (strncmp(line, "model name", 10) == 0 && c != NULL) {
+            c++;
+            while (*c == ' ')
+                c++;
+            c[strcspn(c, "\n")] = '\0';
+            snprintf(buf, cap, "%s", c);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+/* Counter name, rate and grain from the daemon on sock, if it answers. */
+static void counter_from(const char *sock, char *buf, size_t cap)
+{
+    static char js[CTL_STATS_CAP];
+    pbd_t *p = NULL;
+    char name[32];
+    double hz = 0, grain = 0;
+
+    snprintf(buf, cap, "unknown (no daemon on the socket)");
+    if (pbd_open(&p, sock) != 0)
+        return;
+    if (pbd_stats(p, js, sizeof(js)) == 0 &&
+        ctl_json_string(js, "counter.name", name, sizeof(name)) >= 0 &&
+        ctl_json_number(js, "counter.hz", &hz) == 0) {
+        ctl_json_number(js, "counter.grain", &grain);
+        snprintf(buf, cap, "%s at %.0f Hz, grain %.0f", name, hz, grain);
+    }
+    pbd_close(p);
+}
+
+static int write_credit(const char *path, const char *text)
+{
+    char tmp[4096];
+    size_t len = strlen(text), off = 0;
+    int fd;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+        return -ENAMETOOLONG;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    while (off < len) {
+        ssize_t w = write(fd, text + off, len - off);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return -e;
+        }
+        off += (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return -e;
+    }
+    return 0;
+}
+
+static double num_opt(const char *name, const char *s, double lo, double hi,
+                      int *bad)
+{
+    char *end;
+    double v = strtod(s, &end);
+
+    if (end == s || *end != '\0' || !(v > lo && v <= hi)) {
+        fprintf(stderr, "preemptctl calibrate: bad --%s '%s' (%g..%g)\n",
+                name, s, lo, hi);
+        *bad = 1;
+    }
+    return v;
+}
+
+int ctl_calibrate(int argc, char **argv, const char *sock)
+{
+    static const struct option opts[] = {
+        {"file", required_argument, 0, 'f'},
+        {"restart-file", required_argument, 0, 'r'},
+        {"output", required_argument, 0, 'o'},
+        {"fraction", required_argument, 0, 'F'},
+        {"cap", required_argument, 0, 'C'},
+        {"socket", required_argument, 0, 's'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *file = NULL, *mfile = NULL, *out = CALIBRATE_DEFAULT_OUT;
+    double fraction = CALIBRATE_FRACTION, cap = CALIBRATE_CAP;
+    int c, bad = 0;
+
+    ctl_getopt_reset();
+    while ((c = getopt_long(argc, argv, "f:r:o:s:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f': file = optarg; break;
+        case 'r': mfile = optarg; break;
+        case 'o': out = optarg; break;
+        case 'F': fraction = num_opt("fraction", optarg, 0, 0.5, &bad); break;
+        case 'C': cap = num_opt("cap", optarg, 0.099, 5.0, &bad); break;
+        case 's': sock = optarg; break;
+        case 'h': usage_calibrate(stdout); return CTL_EXIT_OK;
+        default: usage_calibrate(stderr); return CTL_EXIT_USAGE;
+        }
+    }
+    if (bad || optind != argc || !file || !mfile) {
+        if (!bad)
+            fputs("preemptctl calibrate: --file and --restart-file are "
+                  "needed\n", stderr);
+        usage_calibrate(stderr);
+        return CTL_EXIT_USAGE;
+    }
+
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint8_t *s = NULL, *m = NULL;
+    size_t n = 0, mn = 0;
+    int status = CTL_EXIT_FAIL;
+    struct assess_result r;
+    struct assess_restart rs;
+    if (ctl_read_samples(file, &s, &n) != 0)
+        return CTL_EXIT_FAIL;
+    if (n < CALIBRATE_MIN_SAMPLES) {
+        fprintf(stderr, "preemptctl calibrate: %s: %zu samples; SP 800-90B "
+                "asks for at least %u\n", file, n, CALIBRATE_MIN_SAMPLES);
+        goto out;
+    }
+    if (ctl_read_samples(mfile, &m, &mn) != 0)
+        goto out;
+    if (mn != (size_t)ASSESS_RESTART_N * ASSESS_RESTART_N) {
+        fprintf(stderr, "preemptctl calibrate: %s: a restart matrix is %u "
+                "bytes, not %zu\n", mfile,
+                ASSESS_RESTART_N * ASSESS_RESTART_N, mn);
+        goto out;
+    }
+    if (assess_run(s, n, &r) != 0 || r.h_min <= 0 ||
+        assess_restart(m, r.h_min, &rs) != 0) {
+        fputs("preemptctl calibrate: the assessment could not run\n", stderr);
+        goto out;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) +
+                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("samples: %zu from %s: H_original %.6f, H_bitstring %.6f, "
+           "min %.6f bits/sample\n", n, file, r.h_original, r.h_bitstring,
+           r.h_min);
+    printf("restart: sanity check %u/%u rows, %u/%u columns (cutoff): %s",
+           rs.max_row, rs.cutoff, rs.max_col, rs.cutoff,
+           rs.sanity_ok ? "pass" : "FAIL");
+    if (rs.sanity_ok)
+        printf("; H_r %.6f, H_c %.6f vs H_I/2 %.6f: %s", rs.h_r, rs.h_c,
+               r.h_min / 2, rs.validation_ok ? "pass" : "FAIL");
+    printf("\n");
+    if (!rs.sanity_ok || !rs.validation_ok) {
+        fprintf(stderr, "preemptctl calibrate: the restart tests failed; no "
+                "credit file written\n");
+        goto out;
+    }
+
+    double credit = fraction * rs.h_min;
+    if (credit > cap)
+        credit = cap;
+    char date[40], kernel[300], cpu[200], counter[200], text[2048];
+    time_t now = time(NULL);
+    struct tm tm;
+    struct utsname u;
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    if (uname(&u) == 0)
+        snprintf(kernel, sizeof(kernel), "%s %s %s", u.sysname, u.release,
+                 u.machine);
+    else
+        snprintf(kernel, sizeof(kernel), "unknown");
+    cpu_model(cpu, sizeof(cpu));
+    counter_from(sock, counter, sizeof(counter));
+    snprintf(text, sizeof(text),
+             "# preemptd credit file, written by preemptctl calibrate.\n"
+             "# preemptd reads 'credit' and 'date'; the rest is the evidence.\n"
+             "credit = %.3f\n"
+             "date = %s\n"
+             "rule = min(%.2f x min(H, H_r, H_c), %.2f)\n"
+             "samples = %zu\n"
+             "samples_file = %s\n"
+             "h_original = %.6f\n"
+             "h_bitstring = %.6f\n"
+             "h_min = %.6f\n"
+             "restart_file = %s\n"
+             "restart_sanity = max row %u, max column %u, cutoff %u\n"
+             "h_r = %.6f\n"
+             "h_c = %.6f\n"
+             "h_restart_min = %.6f\n"
+             "counter = %s\n"
+             "kernel = %s\n"
+             "cpu = %s\n"
+             "assessment_seconds = %.1f\n",
+             credit, date, fraction, cap, n, file, r.h_original,
+             r.h_bitstring, r.h_min, mfile, rs.max_row, rs.max_col,
+             rs.cutoff, rs.h_r, rs.h_c, rs.h_min, counter, kernel, cpu, secs);
+    int rc = write_credit(out, text);
+    if (rc != 0) {
+        fprintf(stderr, "preemptctl calibrate: %s: %s\n", out, strerror(-rc));
+        goto out;
+    }
+    printf("credit %.3f bits/byte (%.2f x %.6f, cap %.2f) written to %s; "
+           "%.1f s\n", credit, fraction, rs.h_min, cap, out, secs);
+    status = CTL_EXIT_OK;
+out:
+    free(s);
+    free(m);
+    return status;
+}
