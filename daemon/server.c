@@ -45,7 +45,14 @@ static void health_watch(struct server *srv)
         return;
     char msg[300];
     status_health(srv, msg, sizeof(msg));
-    if (epoch != srv->seen_epoch && hs != HEALTH_OK)
+    if (epoch != srv->seen_epoch && hs == HEALTH_STARTUP)
+        /* The first start-up test failed and starts over: msg would only
+         * say it is running, so name the test that failed. */
+        log_err("health: %s test failed during the start-up test; "
+                "running it again",
+                health_event_name(
+                    (enum health_event)atomic_load(&st->last_failure)));
+    else if (epoch != srv->seen_epoch && hs != HEALTH_OK)
         log_err("health: %s", msg);
     else if (hs == HEALTH_OK && srv->ready)
         log_info("health: start-up re-test passed; serving again");
