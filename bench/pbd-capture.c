@@ -59,7 +59,7 @@ static int record(uint64_t n, const char *path, int cpu)
         free(d);
         return 1;
     }
-    osdep_sampler_thread_setup(s.cpu, note, sizeof(note));
+    osdep_sampler_thread_setup(s.cpu, s.cfg.priority, note, sizeof(note));
     fprintf(stderr, "counter %s %.3f MHz, median %llu, step %llu, grain "
             "%llu, threshold %llu ticks; %s\n", COUNTER_NAME, s.freq / 1e6,
             (unsigned long long)s.median_delta, (unsigned long long)s.step,
@@ -229,7 +229,7 @@ static void *restart_thread(void *arg)
     char note[96];
     unsigned got = 0;
 
-    osdep_sampler_thread_setup(s->cpu, note, sizeof(note));
+    osdep_sampler_thread_setup(s->cpu, s->cfg.priority, note, sizeof(note));
     uint64_t prev = counter_read();
     while (got < ASSESS_RESTART_N) {
         uint64_t cur = counter_read(), delta = cur - prev;

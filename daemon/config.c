@@ -11,6 +11,7 @@
 
 #include "conditioner.h"
 #include "credit.h"
+#include "osdep.h"
 #include "pbd.h"
 
 void config_usage(FILE *f)
@@ -23,6 +24,8 @@ void config_usage(FILE *f)
 "  -f, --foreground        accepted for compatibility (always foreground)\n"
 "  -s, --socket PATH       socket path (default: $" PBD_SOCKET_ENV " or " PBD_DEFAULT_SOCKET ")\n"
 "  -c, --cpu N             pin the sampler to CPU N (default: last usable CPU)\n"
+"      --priority idle|normal  the sampler thread's priority (default idle:\n"
+"                          Linux SCHED_IDLE, macOS QoS background)\n"
 "      --ring-size BYTES   ring capacity, a power of two 256..16777216 (default 65536)\n"
 "                          holding at least 4 conditioning blocks (1280 bytes at credit 1)\n"
 "      --threshold TICKS   event threshold (default: calibrated,\n"
@@ -83,6 +86,7 @@ void config_defaults(struct config *c)
     s->egd = true;
     s->feed_interval_ms = 60000;
     c->smp.cpu = -1;
+    c->smp.priority = OSDEP_PRIO_IDLE; /* docs/benchmarks.md, "Host cost" */
     c->smp.alpha_log2 = CONFIG_DEFAULT_ALPHA_LOG2;
     c->smp.permanent_after = 3;
     c->ring_size = CONFIG_DEFAULT_RING;
@@ -142,13 +146,14 @@ enum {
     O_RING = 256, O_THRESHOLD, O_CREDIT, O_ALPHA, O_STALL, O_MAXCLIENTS,
     O_MAXQUEUED, O_MAXMEMORY, O_IDLE, O_WAIT, O_RESEED, O_USER, O_GROUP,
     O_MODE, O_ALLOW_UID, O_ALLOW_GID, O_RAW_UID, O_NO_EGD, O_FEED,
-    O_FEED_INT, O_FAULT, O_LOGLEVEL, O_CREDIT_FILE,
+    O_FEED_INT, O_FAULT, O_LOGLEVEL, O_CREDIT_FILE, O_PRIORITY,
 };
 
 static const struct option longopts[] = {
     {"foreground", no_argument, 0, 'f'},
     {"socket", required_argument, 0, 's'},
     {"cpu", required_argument, 0, 'c'},
+    {"priority", required_argument, 0, O_PRIORITY},
     {"ring-size", required_argument, 0, O_RING},
     {"threshold", required_argument, 0, O_THRESHOLD},
     {"credit", required_argument, 0, O_CREDIT},
@@ -239,6 +244,14 @@ static int parse_one(struct config *c, int ch, const char *arg, char *msg,
         rc = num("cpu", arg, 10, 0, 4095, &v, msg, cap);
         c->smp.cpu = (int)v;
         break;
+    case O_PRIORITY:
+        if (strcmp(arg, "idle") == 0)
+            c->smp.priority = OSDEP_PRIO_IDLE;
+        else if (strcmp(arg, "normal") == 0)
+            c->smp.priority = OSDEP_PRIO_NORMAL;
+        else
+            return say(msg, cap, "--priority: idle or normal");
+        return 0;
     case O_RING:
         rc = num("ring-size", arg, 10, 256, 1u << 24, &v, msg, cap);
         if (rc == 0 && (v & (v - 1)))

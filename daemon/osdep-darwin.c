@@ -3,9 +3,12 @@
  * Apple's headers (zig cc -target aarch64-macos); not run there.
  *
  * Apple Silicon has no user-visible CPU affinity: THREAD_AFFINITY_POLICY is
- * refused (KERN_NOT_SUPPORTED) and is at most a hint on Intel Macs. We ask
- * for the USER_INTERACTIVE QoS class so the scheduler keeps the sampler on
- * a performance core, and say plainly in the log that pinning is a hint.
+ * refused (KERN_NOT_SUPPORTED) and is at most a hint on Intel Macs; the log
+ * says plainly that pinning is a hint. The thread's QoS class is what the
+ * scheduler listens to: --priority idle asks for BACKGROUND, which on Apple
+ * silicon keeps the spinning sampler on the efficiency cores and below all
+ * other work; normal asks for UTILITY, which may use any core but yields to
+ * what the user is doing. Neither touches the loop thread.
  */
 #include "osdep.h"
 
@@ -17,6 +20,7 @@
 #include <mach/thread_policy.h>
 #include <pthread.h>
 #include <pthread/qos.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,10 +41,12 @@ int osdep_current_cpu(void)
     return -1;
 }
 
-int osdep_sampler_thread_setup(int cpu, char *note, size_t cap)
+int osdep_sampler_thread_setup(int cpu, int priority, char *note, size_t cap)
 {
     pthread_setname_np("pbd-sampler");
-    int qos = pthread_set_qos_class_self_np(QOS_CLASS_USER_INTERACTIVE, 0);
+    bool idle = priority == OSDEP_PRIO_IDLE;
+    int qos = pthread_set_qos_class_self_np(
+        idle ? QOS_CLASS_BACKGROUND : QOS_CLASS_UTILITY, 0);
     thread_affinity_policy_data_t pol = {.affinity_tag = cpu + 1};
     /* mach_thread_self() hands us a send right; give it back. */
     thread_act_t self = mach_thread_self();
@@ -49,10 +55,9 @@ int osdep_sampler_thread_setup(int cpu, char *note, size_t cap)
                                          THREAD_AFFINITY_POLICY_COUNT);
     mach_port_deallocate(mach_task_self(), self);
     snprintf(note, cap,
-             "macOS: pinning is a hint only (affinity tag %d: %s; QoS "
-             "user-interactive: %s)",
+             "macOS: pinning is a hint only (affinity tag %d: %s); QoS %s: %s",
              cpu + 1, kr == KERN_SUCCESS ? "accepted" : "not supported",
-             qos == 0 ? "set" : "refused");
+             idle ? "background" : "utility", qos == 0 ? "set" : "refused");
     return 0; /* a hint is not a pin: no off-CPU checks */
 }
 

@@ -34,22 +34,40 @@ int osdep_current_cpu(void)
     return sched_getcpu();
 }
 
-int osdep_sampler_thread_setup(int cpu, char *note, size_t cap)
+/* SCHED_IDLE: the sampler runs only when nothing else on its CPU wants to,
+ * so a host's own work (and our loop thread) preempts it at once. A thread
+ * may lower itself to it without privileges. Returns a note fragment. */
+static const char *set_priority(int priority, char *buf, size_t cap)
+{
+    if (priority != OSDEP_PRIO_IDLE)
+        return "SCHED_OTHER";
+    struct sched_param sp = {.sched_priority = 0};
+    int rc = pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+    if (rc == 0)
+        return "SCHED_IDLE";
+    snprintf(buf, cap, "SCHED_OTHER (SCHED_IDLE: %s)", strerror(rc));
+    return buf;
+}
+
+int osdep_sampler_thread_setup(int cpu, int priority, char *note, size_t cap)
 {
     pthread_setname_np(pthread_self(), "pbd-sampler");
+    char pbuf[48];
+    const char *prio = set_priority(priority, pbuf, sizeof(pbuf));
     cpu_set_t set;
     CPU_ZERO(&set);
     if (cpu < 0 || cpu >= CPU_SETSIZE) {
-        snprintf(note, cap, "not pinned: CPU %d out of range", cpu);
+        snprintf(note, cap, "not pinned: CPU %d out of range; %s", cpu, prio);
         return 0;
     }
     CPU_SET(cpu, &set);
     int rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
     if (rc != 0) {
-        snprintf(note, cap, "not pinned to CPU %d: %s", cpu, strerror(rc));
+        snprintf(note, cap, "not pinned to CPU %d: %s; %s", cpu, strerror(rc),
+                 prio);
         return 0;
     }
-    snprintf(note, cap, "pinned to CPU %d", cpu);
+    snprintf(note, cap, "pinned to CPU %d; %s", cpu, prio);
     return 1;
 }
 

@@ -16,11 +16,19 @@ int osdep_last_cpu(void);
 /* Returns the CPU the calling thread runs on, or -1 where unknown (macOS). */
 int osdep_current_cpu(void);
 
+/* How much the sampler thread may take from the host's own work. */
+enum osdep_priority {
+    OSDEP_PRIO_NORMAL = 0, /* Linux SCHED_OTHER nice 0; macOS QoS utility */
+    OSDEP_PRIO_IDLE = 1,   /* Linux SCHED_IDLE; macOS QoS background */
+};
+
 /* Called first on the sampler thread: names it, pins it to cpu (Linux: hard
- * affinity; macOS: QoS class and an affinity tag, which are hints only) and
- * writes a one-line account of what happened into note. Returns 1 when the
- * thread is pinned for real, 0 when not (or only hinted). */
-int osdep_sampler_thread_setup(int cpu, char *note, size_t cap);
+ * affinity; macOS: an affinity tag, a hint only), applies priority (enum
+ * osdep_priority) to this thread alone, and writes a one-line account of
+ * what happened into note. A priority that cannot be set is said in the
+ * note and is not an error. Returns 1 when the thread is pinned for real,
+ * 0 when not (or only hinted). */
+int osdep_sampler_thread_setup(int cpu, int priority, char *note, size_t cap);
 
 /* Reads the peer's credentials from a connected Unix socket. Returns 0, or
  * -1 with errno set. pid is -1 where the OS does not say (macOS). */

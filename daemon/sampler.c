@@ -265,7 +265,8 @@ static void *sampler_main(void *arg)
     uint64_t last_event_ms = mono_ms();
     uint64_t events_before = 0;
 
-    bool pinned = osdep_sampler_thread_setup(s->cpu, s->pin_note,
+    bool pinned = osdep_sampler_thread_setup(s->cpu, s->cfg.priority,
+                                             s->pin_note,
                                              sizeof(s->pin_note)) == 1;
     atomic_store(&s->st.pin_known, true);
     atomic_store(&s->st.running, true);

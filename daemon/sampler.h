@@ -40,6 +40,7 @@ enum sampler_fault {
 
 struct sampler_config {
     int cpu;              /* CPU to pin to; -1: the last CPU we may use */
+    int priority;         /* enum osdep_priority of the sampler thread */
     uint64_t threshold;   /* event threshold in ticks; 0: calibrate */
     double h_bits;        /* credited min-entropy per folded byte */
     double alpha_log2;    /* health-test false-positive rate, log2 */

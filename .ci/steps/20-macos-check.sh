@@ -115,7 +115,7 @@ int main(void)
     uid_t u;
     gid_t g;
     pid_t p;
-    osdep_sampler_thread_setup(0, note, sizeof(note));
+    osdep_sampler_thread_setup(0, OSDEP_PRIO_IDLE, note, sizeof(note));
     return osdep_activation_fd(&fd, note, sizeof(note)) +
            osdep_peer_cred(0, &u, &g, &p) + osdep_last_cpu() +
            osdep_current_cpu() + osdep_notify("READY=1") +
