@@ -31,14 +31,6 @@
 #define PINGPONG_ITERS 20000u
 #define LAT_SAMPLES 20000u   /* per concurrency level, drbg and getrandom */
 
-/* Not measured here: ESDM's published figures, for orientation only. */
-#define ESDM_P50_SAME_US 5.2
-#define ESDM_P50_CROSS_US 61.0
-#define ESDM_BULK_MIBPS 190.0
-#define ESDM_IDLE_PCT 0.10
-#define ESDM_RSS_MIB_LO 4.4
-#define ESDM_RSS_MIB_HI 5.9
-
 struct opts {
     const char *json, *sock, *preemptd;
     double harvest_s, idle_s, bulk_s;
@@ -629,15 +621,6 @@ static void phase_cost(const struct opts *o, const struct bench_daemon *big)
     bench_daemon_stop(&d);
 }
 
-static void esdm_line(void)
-{
-    printf("\nESDM reference (NOT measured here; published figures given as "
-           "constants):\n  32-byte p50 %.1f us same CPU / %.0f us cross-CPU; "
-           "bulk ~%.0f MiB/s; idle %.2f%% of a core; RSS %.1f-%.1f MiB\n",
-           ESDM_P50_SAME_US, ESDM_P50_CROSS_US, ESDM_BULK_MIBPS,
-           ESDM_IDLE_PCT, ESDM_RSS_MIB_LO, ESDM_RSS_MIB_HI);
-}
-
 static void describe_machine(char *out, size_t cap)
 {
     struct utsname u;
@@ -780,7 +763,6 @@ int main(int argc, char **argv)
     phase_slow_modes(&big, &o, &h);
     phase_cost(&o, &big);
     bench_daemon_stop(&big);
-    esdm_line();
     put("run.seconds", now_s() - t_start);
     printf("\nrun took %.0f s\n", now_s() - t_start);
     if (strcmp(o.json, "-") != 0) {
