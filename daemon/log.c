@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __APPLE__
+#include <syslog.h>
+#endif
 
 static enum log_level max_level = LOG_LVL_INFO;
 static bool journal;
@@ -16,6 +19,12 @@ void log_init(enum log_level max)
 {
     max_level = max;
     journal = getenv("JOURNAL_STREAM") != NULL;
+#ifdef __APPLE__
+    /* syslog(3) lands in the unified log, which rotates itself; launchd
+     * sends a daemon's stderr nowhere unless told to, into a file that
+     * would grow for ever. */
+    openlog("preemptd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+#endif
 }
 
 int log_level_parse(const char *s)
@@ -59,6 +68,12 @@ static void vlog(enum log_level lvl, const char *suffix, const char *fmt,
      * of JSON), which a shorter buffer would cut into invalid JSON. */
     char msg[4608];
     vsnprintf(msg, sizeof(msg), fmt, ap);
+#ifdef __APPLE__
+    /* info as NOTICE: the unified log keeps "Default" entries on disk but
+     * Info ones only in memory. */
+    syslog(lvl == LOG_LVL_INFO ? LOG_NOTICE : (int)lvl, "%s%s%s", msg,
+           suffix ? ": " : "", suffix ? suffix : "");
+#endif
     if (journal) {
         fprintf(stderr, "<%d>%s%s%s\n", (int)lvl, msg, suffix ? ": " : "",
                 suffix ? suffix : "");

@@ -1,7 +1,8 @@
 /*
- * log.h - leveled logging to stderr, which both systemd and launchd capture.
- * Under systemd (JOURNAL_STREAM set) lines carry "<N>" priority prefixes;
- * otherwise a timestamp and the level name. Not for use on the sampler's hot
+ * log.h - leveled logging to stderr, which systemd captures. Under systemd
+ * (JOURNAL_STREAM set) lines carry "<N>" priority prefixes; otherwise a
+ * timestamp and the level name. On macOS every line also goes to syslog(3),
+ * i.e. the unified log (`log show --predicate 'process == "preemptd"'`). Not for use on the sampler's hot
  * path. log_warn() appends strerror(errno); log_warnx() does not.
  */
 #ifndef PBD_LOG_H

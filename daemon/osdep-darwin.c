@@ -118,6 +118,10 @@ int osdep_activation_fd(int *fd, char *note, size_t cap)
         snprintf(note, cap, "launch_activate_socket: %s", strerror(rc));
         return -1;
     }
+    if (cnt == 0) {
+        free(fds);
+        return 0; /* launchd started us without a socket: not activated */
+    }
     if (cnt != 1) {
         snprintf(note, cap, "launchd handed over %zu sockets, expected 1", cnt);
         for (size_t i = 0; i < cnt; i++)

@@ -39,9 +39,10 @@ extern "C" {
 #define PBD_VERSION_STRING "0.1.0"
 
 /* Default socket path; the PBD_SOCKET environment variable overrides it for
- * both the daemon and the library. */
+ * both the daemon and the library. On macOS it sits directly in /var/run,
+ * which exists at boot: launchd creates the socket but no directory. */
 #if defined(__APPLE__)
-#define PBD_DEFAULT_SOCKET "/var/run/preemptd/preemptd.sock"
+#define PBD_DEFAULT_SOCKET "/var/run/preemptd.sock"
 #else
 #define PBD_DEFAULT_SOCKET "/run/preemptd/preemptd.sock"
 #endif

@@ -45,15 +45,19 @@ def t_plist(c):
          "%s vs %s" % (names, list(pl["Sockets"])))
     sk = pl["Sockets"]["Listeners"]
     c.ok(sk["SockPathName"] == default_socket(True) ==
-         "/var/run/preemptd/preemptd.sock",
+         "/var/run/preemptd.sock",
          "plist: SockPathName is macOS's PBD_DEFAULT_SOCKET", sk["SockPathName"])
     c.ok(sk["SockPathMode"] == 0o660 == 432, "plist: SockPathMode 0660 (432)",
          str(sk["SockPathMode"]))
+    c.ok(sk["SockPathOwner"] == 0 and sk["SockPathGroup"] == 80,
+         "plist: socket root:admin (uid 0, gid 80)", str(sk))
     c.ok(sk.get("SockType", "stream") == "stream", "plist: stream socket")
     c.ok(pl["KeepAlive"] is True and pl["RunAtLoad"] is True,
          "plist: KeepAlive and RunAtLoad")
-    c.ok(pl["StandardErrorPath"] == pl["StandardOutPath"] ==
-         "/var/log/preemptd.log", "plist: log paths")
+    c.ok("StandardErrorPath" not in pl and "StandardOutPath" not in pl,
+         "plist: no log file (the unified log rotates itself)")
+    c.ok(pl["ProcessType"] == "Standard", "plist: ProcessType Standard",
+         pl.get("ProcessType"))
     # The template itself is a valid plist once substituted.
     with open(os.path.join(SOURCE, "launchd",
                            "org.preemptd.preemptd.plist.in"), "rb") as f:
