@@ -1,0 +1,127 @@
+"""tools/plist-check.py passes our launchd plist and fails each kind of
+broken one: an unknown key, a value of the wrong type, a socket whose
+directory does not exist at boot, a job that runs some other binary. And
+Formula/preemptd.rb parses (ruby -c, where ruby is installed) and its
+service block says what the plist says."""
+import os
+import plistlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from svcutil import BUILD, SOURCE, Checks
+
+TOOL = os.path.join(SOURCE, "tools", "plist-check.py")
+PLIST = os.path.join(BUILD, "launchd", "org.preemptd.preemptd.plist")
+
+
+def installed_binary():
+    with open(PLIST, "rb") as f:
+        return plistlib.load(f)["ProgramArguments"][0]
+
+
+def run(path, binary):
+    p = subprocess.run([sys.executable, TOOL, "--binary", binary, path],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=30)
+    return p.returncode, p.stdout
+
+
+def t_ours(c):
+    rc, out = run(PLIST, installed_binary())
+    c.ok(rc == 0 and out.endswith(": ok\n"), "plist-check: ours passes", out)
+
+
+def broken(mutate):
+    with open(PLIST, "rb") as f:
+        pl = plistlib.load(f)
+    mutate(pl)
+    fd, path = tempfile.mkstemp(suffix=".plist")
+    with os.fdopen(fd, "wb") as f:
+        plistlib.dump(pl, f)
+    return path
+
+
+def sock(pl):
+    return pl["Sockets"]["Listeners"]
+
+
+CASES = [
+    ("an unknown key", lambda pl: pl.update(KeepAliveForever=True),
+     "KeepAliveForever: unknown key"),
+    ("an unknown socket key", lambda pl: sock(pl).update(SockPathPerms=432),
+     "Sockets.Listeners.SockPathPerms: unknown key"),
+    ("a wrong type (RunAtLoad as a string)",
+     lambda pl: pl.update(RunAtLoad="true"), "RunAtLoad: is string"),
+    ("a wrong type (SockPathMode as a string)",
+     lambda pl: sock(pl).update(SockPathMode="0660"),
+     "SockPathMode: is string"),
+    ("an undocumented ProcessType",
+     lambda pl: pl.update(ProcessType="Daemon"), "ProcessType: 'Daemon'"),
+    ("a socket directory that does not exist at boot",
+     lambda pl: sock(pl).update(SockPathName="/var/run/preemptd/preemptd.sock"),
+     "directory /var/run/preemptd does not exist at boot"),
+    ("ProgramArguments not the installed binary",
+     lambda pl: pl["ProgramArguments"].__setitem__(0, "/opt/old/preemptd"),
+     "is not the installed binary"),
+]
+
+
+def t_broken(c):
+    binary = installed_binary()
+    for what, mutate, expect in CASES:
+        path = broken(mutate)
+        try:
+            rc, out = run(path, binary)
+        finally:
+            os.unlink(path)
+        c.ok(rc == 1 and expect in out, "plist-check: fails on " + what, out)
+
+
+def t_formula(c):
+    path = os.path.join(SOURCE, "Formula", "preemptd.rb")
+    if shutil.which("ruby"):
+        p = subprocess.run(["ruby", "-c", path], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=60)
+        c.ok(p.returncode == 0 and "Syntax OK" in p.stdout,
+             "formula: ruby -c", p.stdout)
+    else:
+        print("skip formula: ruby -c (no ruby)")
+    with open(path) as f:
+        rb = f.read()
+    m = re.search(r"^  service do\n(.*?)^  end\n", rb, re.M | re.S)
+    c.ok(m, "formula: has a service block")
+    svc = m.group(1)
+    with open(PLIST, "rb") as f:
+        pl = plistlib.load(f)
+    run = re.search(r"run \[opt_sbin/\"preemptd\"((?:, \"[^\"]*\")*)\]", svc)
+    args = re.findall(r'"([^"]*)"', run.group(1)) if run else []
+    c.ok(pl["ProgramArguments"][1:] == args[:len(pl["ProgramArguments"]) - 1],
+         "formula: runs preemptd with the plist's arguments", str(args))
+    pt = re.search(r"process_type :(\w+)", svc)
+    c.ok(pt and pt.group(1).capitalize() == pl["ProcessType"],
+         "formula: process_type is the plist's ProcessType", svc)
+    c.ok(("keep_alive true" in svc) == (pl["KeepAlive"] is True) and
+         ("run_at_load true" in svc) == (pl["RunAtLoad"] is True),
+         "formula: keep_alive and run_at_load as in the plist")
+    # The service binds the socket itself: --group admin and the default
+    # mode 0660 must give what the plist asks launchd for.
+    sk = pl["Sockets"]["Listeners"]
+    c.ok("--group" in args and args[args.index("--group") + 1] == "admin" and
+         sk["SockPathGroup"] == 80 and sk["SockPathMode"] == 0o660 and
+         "--mode" not in args and "--socket" not in args,
+         "formula: same socket group (admin = 80) and mode as the plist",
+         str(args))
+
+
+def main():
+    c = Checks()
+    for t in (t_ours, t_broken, t_formula):
+        c.run(t)
+    c.finish()
+
+
+if __name__ == "__main__":
+    main()
