@@ -46,8 +46,8 @@ static void dump_log(const struct bench_daemon *d)
     fclose(f);
 }
 
-int bench_daemon_start(struct bench_daemon *d, const char *binary,
-                       size_t ring)
+int bench_daemon_spawn(struct bench_daemon *d, const char *binary,
+                       size_t ring, const char *prio, const cpu_set_t *cpus)
 {
     memset(d, 0, sizeof(*d));
     snprintf(d->dir, sizeof(d->dir), "/tmp/pbd-bench-XXXXXX");
@@ -73,11 +73,27 @@ int bench_daemon_start(struct bench_daemon *d, const char *binary,
             dup2(fd, 2);
             close(fd);
         }
-        execl(binary, binary, "--foreground", "--socket", d->sock,
-              "--ring-size", ringarg, "--log-level", "info", (char *)NULL);
+        if (cpus && sched_setaffinity(0, sizeof(*cpus), cpus) != 0)
+            _exit(126);
+        if (prio)
+            execl(binary, binary, "--foreground", "--socket", d->sock,
+                  "--ring-size", ringarg, "--log-level", "info",
+                  "--priority", prio, (char *)NULL);
+        else
+            execl(binary, binary, "--foreground", "--socket", d->sock,
+                  "--ring-size", ringarg, "--log-level", "info", (char *)NULL);
         _exit(127);
     }
     d->pid = pid;
+    return 0;
+}
+
+int bench_daemon_start(struct bench_daemon *d, const char *binary,
+                       size_t ring)
+{
+    if (bench_daemon_spawn(d, binary, ring, NULL, NULL) != 0)
+        return -1;
+    pid_t pid = d->pid;
     /* Health "ok" means the start-up test passed and pinning worked. */
     for (int i = 0; i < 600; i++) {
         int st;
@@ -177,20 +193,19 @@ double bench_json_num(const char *json, const char *section, const char *key)
     return end == s ? NAN : v;
 }
 
-pid_t bench_find_thread(pid_t pid, const char *comm)
+pid_t bench_find_comm(const char *dir_path, const char *comm)
 {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
-    DIR *dir = opendir(path);
+    DIR *dir = opendir(dir_path);
     if (!dir)
         return -1;
     pid_t found = -1;
     struct dirent *e;
     while (found < 0 && (e = readdir(dir))) {
-        if (e->d_name[0] == '.')
+        /* Only numeric entries: /proc also holds "self", "sys", ... */
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
             continue;
         char cpath[384], name[32] = "";
-        snprintf(cpath, sizeof(cpath), "%s/%s/comm", path, e->d_name);
+        snprintf(cpath, sizeof(cpath), "%s/%s/comm", dir_path, e->d_name);
         FILE *f = fopen(cpath, "r");
         if (!f)
             continue;
@@ -203,6 +218,13 @@ pid_t bench_find_thread(pid_t pid, const char *comm)
     }
     closedir(dir);
     return found;
+}
+
+pid_t bench_find_thread(pid_t pid, const char *comm)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+    return bench_find_comm(path, comm);
 }
 
 uint64_t bench_cpu_interrupts(int cpu)

@@ -33,14 +33,14 @@
 
 struct opts {
     const char *json, *sock, *preemptd;
-    double harvest_s, idle_s, bulk_s;
-    unsigned max_clients;
-    bool quick, bulk_only;
+    double harvest_s, idle_s, bulk_s, host_window_s, host_ttfb_cap_s;
+    unsigned max_clients, host_repeat;
+    bool quick, bulk_only, host_cost;
 };
 
 /* ---- results: one flat list, printed as a table and as JSON ------------- */
 
-#define MAX_RESULTS 160
+#define MAX_RESULTS 256
 
 struct result {
     char key[96];   /* "section.name" */
@@ -660,7 +660,12 @@ static void usage(FILE *f)
 "  --max-clients N    highest concurrency level (default 1000)\n"
 "  --quick            short windows and fewer samples (a smoke run)\n"
 "  --bulk-only        only the drbg/getrandom/ChaCha20 throughput runs\n"
-"  -h, --help\n");
+"  --host-cost        only what the host pays: a CPU-bound job with and\n"
+"                     without the daemon, 1 CPU and all CPUs, per --priority\n"
+"  --repeat N         host-cost trials per case (default 3, at most %d)\n"
+"  --window-s S       host-cost: seconds measured with and without (default 6)\n"
+"  --first-byte-cap S host-cost: give up waiting for a first byte (default 30)\n"
+"  -h, --help\n", BENCH_HOST_MAX_REPEAT);
 }
 
 static double parse_pos(const char *opt, const char *s, double hi)
@@ -678,7 +683,7 @@ static double parse_pos(const char *opt, const char *s, double hi)
 static void parse(int argc, char **argv, struct opts *o)
 {
     enum { O_JSON = 256, O_SOCK, O_BIN, O_HARV, O_IDLE, O_BULK, O_MAXC,
-           O_QUICK, O_BULKONLY };
+           O_QUICK, O_BULKONLY, O_HOST, O_REPEAT, O_WINDOW, O_TTFB };
     static const struct option lo[] = {
         {"json", required_argument, 0, O_JSON},
         {"socket", required_argument, 0, O_SOCK},
@@ -689,6 +694,10 @@ static void parse(int argc, char **argv, struct opts *o)
         {"max-clients", required_argument, 0, O_MAXC},
         {"quick", no_argument, 0, O_QUICK},
         {"bulk-only", no_argument, 0, O_BULKONLY},
+        {"host-cost", no_argument, 0, O_HOST},
+        {"repeat", required_argument, 0, O_REPEAT},
+        {"window-s", required_argument, 0, O_WINDOW},
+        {"first-byte-cap", required_argument, 0, O_TTFB},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -705,6 +714,10 @@ static void parse(int argc, char **argv, struct opts *o)
         case O_MAXC: o->max_clients = (unsigned)parse_pos("--max-clients", optarg, 10000); break;
         case O_QUICK: o->quick = true; break;
         case O_BULKONLY: o->bulk_only = true; break;
+        case O_HOST: o->host_cost = true; break;
+        case O_REPEAT: o->host_repeat = (unsigned)parse_pos("--repeat", optarg, BENCH_HOST_MAX_REPEAT); break;
+        case O_WINDOW: o->host_window_s = parse_pos("--window-s", optarg, 600); break;
+        case O_TTFB: o->host_ttfb_cap_s = parse_pos("--first-byte-cap", optarg, 600); break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); exit(2);
         }
@@ -728,7 +741,8 @@ int main(int argc, char **argv)
     struct opts o = {.json = "bench-results.json",
                      .preemptd = PBD_BENCH_PREEMPTD,
                      .harvest_s = 20, .idle_s = 10, .bulk_s = 2,
-                     .max_clients = 1000};
+                     .max_clients = 1000, .host_repeat = 3,
+                     .host_window_s = 6, .host_ttfb_cap_s = 30};
     parse(argc, argv, &o);
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (sodium_init() < 0)
@@ -740,6 +754,19 @@ int main(int argc, char **argv)
     describe_machine(machine, sizeof(machine));
     printf("pbd-bench: %s\n", machine);
     double t_start = now_s();
+
+    if (o.host_cost) {
+        struct bench_host hc = {.preemptd = o.preemptd,
+                                .repeat = o.host_repeat,
+                                .window_s = o.host_window_s,
+                                .ttfb_cap_s = o.host_ttfb_cap_s, .put = put};
+        int hrc = bench_host_cost(&hc);
+        put("run.seconds", now_s() - t_start);
+        printf("\nrun took %.0f s\n", now_s() - t_start);
+        if (strcmp(o.json, "-") != 0 && write_json(o.json, machine) != 0)
+            return 1;
+        return hrc != 0;
+    }
 
     struct bench_daemon big;
     int rc = o.sock ? bench_daemon_attach(&big, o.sock)

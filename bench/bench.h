@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sched.h>
 #include <sys/types.h>
 
 /* ---- bench-daemon.c: the daemon under test and /proc readers ----------- */
@@ -30,6 +31,12 @@ struct bench_daemon {
 int bench_daemon_start(struct bench_daemon *d, const char *binary,
                        size_t ring);
 
+/* Starts binary as bench_daemon_start does, with --priority prio (NULL: the
+ * daemon's default) and confined to cpus (NULL: not confined), and returns
+ * at once without waiting for it. Returns 0 or -1 after printing why. */
+int bench_daemon_spawn(struct bench_daemon *d, const char *binary,
+                       size_t ring, const char *prio, const cpu_set_t *cpus);
+
 /* Adopts a running daemon at path (its pid from SO_PEERCRED). Returns 0 or
  * -1 after printing why. */
 int bench_daemon_attach(struct bench_daemon *d, const char *path);
@@ -44,6 +51,10 @@ int bench_stats(const struct bench_daemon *d, char *buf, size_t cap);
 /* Returns the number following "key": in json (after section's "section":
  * when section is not NULL), or NAN when absent. true/false read as 1/0. */
 double bench_json_num(const char *json, const char *section, const char *key);
+
+/* Returns the first numeric entry N of dir_path (/proc, /proc/PID/task)
+ * whose N/comm is comm, or -1. */
+pid_t bench_find_comm(const char *dir_path, const char *comm);
 
 /* Returns the tid of pid's thread named comm, or -1. */
 pid_t bench_find_thread(pid_t pid, const char *comm);
@@ -103,5 +114,23 @@ int bench_latency(struct bench_lat *r);
 
 /* Sorts v and returns its q-quantile (nearest rank) in microseconds. */
 double bench_quantile_us(uint64_t *v, size_t n, double q, bool sorted);
+
+/* ---- bench-host.c: what the host pays --------------------------------- */
+
+#define BENCH_HOST_MAX_REPEAT 15
+
+struct bench_host {
+    const char *preemptd;   /* daemon binary */
+    unsigned repeat;        /* trials per CPU set and policy, 1..MAX_REPEAT */
+    double window_s;        /* each measurement window */
+    double ttfb_cap_s;      /* give up on a first byte after this long */
+    double (*put)(const char *key, double v); /* records a result */
+};
+
+/* Measures a CPU-bound job's throughput with and without a sampling daemon,
+ * on CPU 0 alone and on every CPU, for --priority normal and idle, with the
+ * sampler's events/s (loaded and idle) and the time to the first conditioned
+ * byte; prints the table. Returns 0, or -1 when a trial could not run. */
+int bench_host_cost(const struct bench_host *h);
 
 #endif
