@@ -9,8 +9,10 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -185,18 +187,40 @@ static void *pong_main(void *arg)
     return NULL;
 }
 
-int bench_pingpong(int cpu_a, int cpu_b, size_t iters, uint64_t *lat,
-                   double *shared)
+int bench_pingpong(int cpu_a, int cpu_b, bool procs, size_t iters,
+                   uint64_t *lat, double *shared)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
         return -1;
-    struct pong_arg a = {.fd = sv[1], .cpu = cpu_b, .iters = iters};
-    atomic_init(&a.last_cpu, -1);
-    pthread_t th;
-    if (pthread_create(&th, NULL, pong_main, &a) != 0) {
+    /* Shared memory, so a forked echo can report its CPU as a thread does. */
+    struct pong_arg *a = mmap(NULL, sizeof(*a), PROT_READ | PROT_WRITE,
+                              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (a == MAP_FAILED) {
         close(sv[0]);
         close(sv[1]);
+        return -1;
+    }
+    *a = (struct pong_arg){.fd = sv[1], .cpu = cpu_b, .iters = iters};
+    atomic_init(&a->last_cpu, -1);
+    pthread_t th;
+    pid_t pid = -1;
+    int started;
+    if (procs) {
+        pid = fork();
+        if (pid == 0) {
+            close(sv[0]);
+            pong_main(a);
+            _exit(0);
+        }
+        started = pid > 0;
+    } else {
+        started = pthread_create(&th, NULL, pong_main, a) == 0;
+    }
+    if (!started) {
+        close(sv[0]);
+        close(sv[1]);
+        munmap(a, sizeof(*a));
         return -1;
     }
     /* Pin the caller for the run only, then give back its old mask. */
@@ -215,13 +239,17 @@ int bench_pingpong(int cpu_a, int cpu_b, size_t iters, uint64_t *lat,
         }
         lat[i] = bench_now_ns() - t0;
         if (sched_getcpu() ==
-            atomic_load_explicit(&a.last_cpu, memory_order_relaxed))
+            atomic_load_explicit(&a->last_cpu, memory_order_relaxed))
             same++;
     }
     pthread_setaffinity_np(pthread_self(), sizeof(old), &old);
     close(sv[0]);
-    pthread_join(th, NULL);
+    if (procs)
+        waitpid(pid, NULL, 0);
+    else
+        pthread_join(th, NULL);
     close(sv[1]);
+    munmap(a, sizeof(*a));
     *shared = i ? (double)same / (double)i : 0;
     return rc;
 }

@@ -82,12 +82,14 @@ double bench_getrandom_mibps(double secs);
  * seconds; *mem_mibps gets the same keystream generated into memory alone. */
 double bench_chacha_pipe_mibps(double secs, double *mem_mibps);
 
-/* Bare 32-byte ping-pong over a Unix socketpair between two threads pinned
- * to cpu_a and cpu_b (-1: unpinned), iters round trips. Fills lat (iters
+/* Bare 32-byte ping-pong over a Unix socketpair between the caller and an
+ * echo, pinned to cpu_a and cpu_b (-1: unpinned), iters round trips. The
+ * echo is a thread, or with procs a forked process: a daemon and its client
+ * are two processes, so that is the floor for our latency. Fills lat (iters
  * entries, ns). *shared gets the fraction of round trips where both ends
  * last ran on the same CPU. Returns 0 or -1. */
-int bench_pingpong(int cpu_a, int cpu_b, size_t iters, uint64_t *lat,
-                   double *shared);
+int bench_pingpong(int cpu_a, int cpu_b, bool procs, size_t iters,
+                   uint64_t *lat, double *shared);
 
 /* ---- bench-lat.c: concurrent clients ----------------------------------- */
 
