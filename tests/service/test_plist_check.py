@@ -12,14 +12,16 @@ import sys
 import tempfile
 
 from svcutil import BUILD, SOURCE, Checks
+from test_files import prefix_sbindir
 
 TOOL = os.path.join(SOURCE, "tools", "plist-check.py")
 PLIST = os.path.join(BUILD, "launchd", "org.preemptd.preemptd.plist")
 
 
 def installed_binary():
-    with open(PLIST, "rb") as f:
-        return plistlib.load(f)["ProgramArguments"][0]
+    """Where meson install puts preemptd: from the build's options, not
+    from the plist under test."""
+    return os.path.join(prefix_sbindir(), "preemptd")
 
 
 def run(path, binary):
