@@ -39,8 +39,12 @@ if ! dpkg --print-foreign-architectures | grep -qx arm64; then
     say "enabling the arm64 architecture in dpkg (multiarch)"
     $sudo dpkg --add-architecture arm64
 fi
-pkgs="gcc-aarch64-linux-gnu qemu-user libsodium-dev:arm64 libcmocka-dev:arm64
-  libuv1-dev:arm64"
+# libc6-dev:arm64: the cross gcc has no C library of its own under
+# --no-install-recommends (no Scrt1.o, crti.o). The multiarch one, not
+# libc6-dev-arm64-cross: the cross file relies on ld.so and libc both
+# coming from libc6:arm64 (see .ci/cross/aarch64-linux-gnu.ini).
+pkgs="gcc-aarch64-linux-gnu qemu-user libc6-dev:arm64 libsodium-dev:arm64
+  libcmocka-dev:arm64 libuv1-dev:arm64"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
