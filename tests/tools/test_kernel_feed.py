@@ -77,12 +77,18 @@ def test_feed_as_nobody():
         os.setgid(65534)
         os.setuid(65534)
 
-    binary = os.environ.get("PREEMPTD", "build/daemon/preemptd")
+    # nobody may not reach the build tree (a clone under /root, mode 0700):
+    # it runs a copy from tmp, and from there (the daemon needs no other file
+    # of ours; its libraries are the system's).
+    binary = os.path.join(tmp, "preemptd")
+    shutil.copy(os.environ.get("PREEMPTD", "build/daemon/preemptd"), binary)
+    os.chmod(binary, 0o755)
     with open(logpath, "wb") as logf:
         p = subprocess.Popen([binary, "--foreground", "--socket", sock,
                               "--ring-size", "2048", "--log-level", "debug",
                               "--feed-kernel", "--feed-interval-ms", "200"],
-                             stdout=logf, stderr=logf, preexec_fn=drop)
+                             stdout=logf, stderr=logf, preexec_fn=drop,
+                             cwd=tmp)
     try:
         def log():
             with open(logpath, "rb") as f:
