@@ -12,10 +12,11 @@ here=$(pwd)
 say() { printf '\n==> %s\n' "$*"; }
 
 # Debian packages: for running, and the extra ones the tests use.
-DEB_RUN="gcc libc6-dev meson ninja-build pkg-config libuv1-dev libsodium-dev"
+DEB_RUN="gcc libc6-dev meson ninja-build pkg-config libuv1-dev libsodium-dev
+  netcat-openbsd"
 DEB_TEST="libcmocka-dev python3 clang libclang-rt-14-dev valgrind systemd
-  gcc-aarch64-linux-gnu qemu-user tmux ekeyd-egd-linux netcat-openbsd npm
-  man-db groff-base strace"
+  gcc-aarch64-linux-gnu qemu-user tmux ekeyd-egd-linux npm
+  man-db groff-base strace mount stress-ng"
 BREW_RUN="meson ninja pkg-config libuv libsodium"
 BREW_TEST="cmocka python3 tmux"
 
@@ -61,7 +62,7 @@ run)
     sudo=""
     [ "$(id -u)" -eq 0 ] || [ -w "$(dirname "$sock")" ] || sudo=sudo
     $sudo mkdir -p "$(dirname "$sock")"
-    say "preemptd on $sock (Ctrl-C stops it; try: printf 'read 32\n' | nc -U $sock)"
+    say "preemptd on $sock (Ctrl-C stops it; try: printf 'read 32\nquit\n' | nc -U $sock)"
     exec $sudo build-release/daemon/preemptd --foreground --socket "$sock" "$@"
     ;;
 test)
