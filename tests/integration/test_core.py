@@ -103,16 +103,53 @@ def stats_json(d):
 
 
 @case
-def event_rate_while_filling(d):
-    # Drain the ring so the sampler runs, then look at the rate it reports.
-    for _ in range(4):
-        d.text("read 512 raw nowait")
-    time.sleep(2.5)
-    st = d.stats()
-    rate = st["sampler"]["event_rate"]
-    print("  event rate while filling: %.0f/s (threshold %d ticks)" %
-          (rate, st["counter"]["threshold_ticks"]))
-    assert rate >= 50, rate
+def events_while_filling(d):
+    """A drained ring is refilled by the sampler, and its counters move in
+    step. Only relations: the event rate (150 to 3,500/s seen) and the
+    counter's frequency differ from machine to machine."""
+    wait_sleeping(d, 120)  # a full ring: a known start
+    st0 = d.stats()
+    drained = st0["ring"]["bytes"]
+    line = d.text("read %d raw nowait" % drained)
+    assert re.fullmatch("[0-9a-f]{%d}" % (2 * drained), line), line[:80]
+    t0 = time.time()
+    # Wait until the sampler has pushed a good part of a ring back.
+    end = t0 + 120
+    st1 = d.stats()
+    while (st1["sampler"]["pushed"] - st0["sampler"]["pushed"] < drained // 2
+           and time.time() < end):
+        time.sleep(0.1)
+        st1 = d.stats()
+    dt = time.time() - t0
+    s0, s1 = st0["sampler"], st1["sampler"]
+    d_events = s1["events"] - s0["events"]
+    d_pushed = s1["pushed"] - s0["pushed"]
+    print("  refill: %d events, %d bytes pushed in %.1f s (~%.0f events/s); "
+          "event_rate %s" % (d_events, d_pushed, dt, d_events / dt,
+                             s1["event_rate"]))
+    assert d_pushed >= drained // 2, ("ring not refilled in 120 s", s0, s1)
+    # Every pushed byte is one event (some events are discarded).
+    assert 0 < d_pushed <= d_events, (d_pushed, d_events)
+    assert s1["pushed"] <= s1["events"], s1
+    assert s1["loops"] > s0["loops"], "woke without reading the counter"
+    # What the ring holds came from what was there, less what we took,
+    # plus what was pushed (the conditioner may have taken some too).
+    r0, r1 = st0["ring"]["bytes"], st1["ring"]["bytes"]
+    assert r1 <= r0 - drained + d_pushed, (r0, drained, d_pushed, r1)
+    assert 0 <= r1 <= st1["ring"]["capacity"]
+    assert st1["served"]["raw"] - st0["served"]["raw"] == drained
+    rate = s1["event_rate"]
+    assert isinstance(rate, (int, float)) and 0 <= rate < float("inf"), rate
+
+
+def wait_sleeping(d, timeout):
+    """Waits until the sampler sleeps (the ring is full); returns stats."""
+    end = time.time() + timeout
+    while True:
+        st = d.stats()
+        if st["sampler"]["sleeping"] or time.time() > end:
+            return st
+        time.sleep(0.2)
 
 
 @case
@@ -190,10 +227,7 @@ def waiting_read_completes(d):
 
 @case
 def sampler_sleeps_when_full(d):
-    end = time.time() + 60
-    while time.time() < end and not d.stats()["sampler"]["sleeping"]:
-        time.sleep(0.2)
-    st1 = d.stats()
+    st1 = wait_sleeping(d, 120)
     assert st1["sampler"]["sleeping"], st1["sampler"]
     assert st1["ring"]["bytes"] == st1["ring"]["capacity"]
     t0 = time.time()
