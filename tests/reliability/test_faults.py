@@ -16,7 +16,10 @@ from harness import T_READ, T_REPLY, hdr, read_req, recv_frame, recv_line
 from rel import (PREEMPTD, PREEMPTD_FAULT, Tally, alive, expect_error,
                  read_ok)
 
-HEALTHY_EVENTS = 2000  # periodic-after: > the 1024-sample start-up test
+# periodic-after=N: more events than the start-up test (1024), a full ring
+# (2048) and the conditioned stock take, so the source turns bad only once
+# the test drains the ring (see after_healthy_start).
+HEALTHY_EVENTS = 8000
 
 t = Tally()
 
@@ -95,9 +98,21 @@ def stuck_permanent_is_quiet(d):
 
 
 def after_healthy_start(d):
-    st = wait_stats(d, lambda s: s["health"]["startup_passes"] >= 1 and
-                    s["health"]["last_failure"] != "none", 120,
-                    "a failure after a passed start-up test")
+    """The DRBG is seeded on the server's tick (200 ms). So that the healthy
+    events last a tick at any event rate, they outnumber what fills the
+    ring: the sampler sleeps with the source still good, the DRBG gets
+    seeded, and only then does draining the ring drive it to the failure."""
+    end = time.time() + 120
+    while True:
+        st = d.stats()
+        if st["health"]["last_failure"] != "none":
+            break
+        assert time.time() < end, "no failure in 120 s: %r" % st
+        # Half the ring: what stays is there to be flushed at the failure.
+        if st["drbg"]["seeded"] and st["ring"]["bytes"] >= 2:
+            d.text("read %d raw nowait" % (st["ring"]["bytes"] // 2))
+        time.sleep(0.1)
+    assert st["health"]["startup_passes"] >= 1, st["health"]
     assert st["drbg"]["seeded"], "drbg not seeded before the failure: %r" % st["drbg"]
     st = fails_closed(d, "rct")
     assert st["health"]["flushed_bytes"] > 0, st["health"]
