@@ -340,10 +340,11 @@ def test_read_progress_tmux(d):
     partial file."""
     with tempfile.TemporaryDirectory() as tmp:
         f = os.path.join(tmp, "big.bin")
-        # 64 KiB conditioned: far more than this source makes in a minute
+        # 16 MiB conditioned (84 MB of raw events): never done before ^C,
+        # whatever the event rate
         status = os.path.join(tmp, "read.status")
         tmux_rd("new-session", "-d", "-x", "120", "-y", "10", "-s", "rd",
-                "%s %s %s %s --socket %s read -n 64K -o %s" % (
+                "%s %s %s %s --socket %s read -n 16M -o %s" % (
                     sys.executable, RUN_STATUS, status, CTL, d.sock, f))
         try:
             tmux_rd("set-option", "-t", "rd", "remain-on-exit", "on")
@@ -352,9 +353,9 @@ def test_read_progress_tmux(d):
             while time.time() < end:
                 time.sleep(0.3)
                 screen = tmux_rd("capture-pane", "-p", "-t", "rd").stdout
-                if re.search(r"\[[#.]{30}\] +\d+% .* / 64\.0 KiB", screen):
+                if re.search(r"\[[#.]{30}\] +\d+% .* / 16\.0 MiB", screen):
                     break
-            assert re.search(r"\[[#.]{30}\] +\d+% .* / 64\.0 KiB", screen), \
+            assert re.search(r"\[[#.]{30}\] +\d+% .* / 16\.0 MiB", screen), \
                 screen
             assert os.path.exists(f)
             tmux_rd("send-keys", "-t", "rd", "C-c")
