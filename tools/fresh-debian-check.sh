@@ -16,7 +16,8 @@
 # 5. runs `./setup.sh run` in the background on a temporary socket
 #    ($PBD_SOCKET), reads from it with the README's nc line, stops it.
 # Mounts are undone and the chroot removed on any exit (FRESH_KEEP=1 keeps
-# the chroot). Prints its total time. Takes about 35 minutes on 2 cores.
+# the chroot). Prints its total time: 849 s (14 min) on 2 shared cores,
+# of which 90 s is removing the chroot.
 #
 # FRESH_DIR: where to build the chroot (default: a new /var/tmp/pbd-fresh.*).
 set -eu
@@ -112,8 +113,8 @@ d=$(mktemp -d)
 PBD_SOCKET=$d/s.sock ./setup.sh run >/tmp/fresh-run.log 2>&1 &
 echo $! >/tmp/fresh-run.pid
 end=$(($(date +%s) + 600))   # a release build comes first
-until [ -S "$d/s.sock" ] && printf "health\nquit\n" | nc -U "$d/s.sock" |
-        grep -q "^ok"; do
+until [ -S "$d/s.sock" ] && printf "health\nquit\n" |
+        nc -U "$d/s.sock" 2>/dev/null | grep -q "^ok"; do
     kill -0 "$(cat /tmp/fresh-run.pid)" 2>/dev/null || {
         cat /tmp/fresh-run.log; echo "setup.sh run exited"; exit 1; }
     [ "$(date +%s)" -lt "$end" ] || {
@@ -122,9 +123,9 @@ until [ -S "$d/s.sock" ] && printf "health\nquit\n" | nc -U "$d/s.sock" |
 done
 # The README'"'"'s line, as setup.sh run prints it.
 hint=$(sed -n "s/.*try: \(.*\))$/\1/p" /tmp/fresh-run.log)
-echo "[fresh] hint: $hint"
+printf "[fresh] hint: %s\n" "$hint"
 out=$(sh -c "$hint")
-echo "[fresh] read 32 -> $out"
+printf "[fresh] read 32 -> %s\n" "$out"
 echo "$out" | grep -Eqx "[0-9a-f]{64}" || { echo "bad reply"; exit 1; }
 kill -TERM "$(cat /tmp/fresh-run.pid)"
 wait "$(cat /tmp/fresh-run.pid)" || { echo "daemon exit $?"; exit 1; }
