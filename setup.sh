@@ -20,25 +20,33 @@ DEB_TEST="libcmocka-dev python3 clang libclang-rt-14-dev valgrind systemd
 BREW_RUN="meson ninja pkg-config libuv libsodium"
 BREW_TEST="cmocka python3 tmux"
 
+# Those of the Debian packages named that are not installed, each after a
+# space.
+deb_missing() {
+    for p in "$@"; do
+        # An npm that came with another nodejs (e.g. nodesource's, which
+        # conflicts with Debian's npm package) is as good as Debian's.
+        [ "$p" = npm ] && command -v npm >/dev/null && continue
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+            grep -q '^install ok installed' || printf ' %s' "$p"
+    done
+}
+
 install_deps() {
     case "$(uname -s)" in
     Linux)
         command -v dpkg-query >/dev/null || {
             echo "not a Debian system: install $DEB_RUN yourself"; return 0; }
-        missing=""
-        for p in $*; do
-            # An npm that came with another nodejs (e.g. nodesource's, which
-            # conflicts with Debian's npm package) is as good as Debian's.
-            [ "$p" = npm ] && command -v npm >/dev/null && continue
-            dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
-                grep -q '^install ok installed' || missing="$missing $p"
-        done
+        missing=$(deb_missing "$@")
         [ -z "$missing" ] && return 0
         sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
         say "installing:$missing"
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
             --no-install-recommends $missing
+        # apt-get can exit 0 after an interruption with little installed.
+        missing=$(deb_missing $missing)
+        [ -z "$missing" ] || { echo "setup.sh: not installed:$missing" >&2; exit 1; }
         ;;
     Darwin)
         command -v brew >/dev/null || { echo "install Homebrew first"; exit 1; }

@@ -33,12 +33,35 @@ rev=$(git -C "$src" rev-parse HEAD)
 root=${FRESH_DIR:-$(mktemp -d /var/tmp/pbd-fresh.XXXXXX)}
 mounts=""   # mounted points, most recent first
 
+# The pids of the processes running in the chroot (their root is $root).
+chroot_pids() {
+    for p in /proc/[0-9]*; do
+        if [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ]; then
+            echo "${p#/proc/}"
+        fi
+    done
+}
+
 cleanup() {
     rc=$?
-    trap - EXIT INT TERM HUP
-    # The daemon from step 5, if a failure left it running.
-    if [ -f "$root/tmp/fresh-run.pid" ]; then
-        kill "$(cat "$root/tmp/fresh-run.pid")" 2>/dev/null || true
+    set +e  # clean up as much as can be, whatever fails
+    # Ignored, not reset: a signal still pending would otherwise end the
+    # shell here, with the mounts still in place.
+    trap - EXIT
+    trap '' INT TERM HUP
+    # Whatever still runs in the chroot (after a signal or a failure):
+    # TERM, then KILL what is left after 10 s; mounts cannot go before it.
+    pids=$(chroot_pids)
+    if [ -n "$pids" ]; then
+        echo "[fresh] stopping what runs in the chroot:" $pids
+        kill $pids 2>/dev/null || true
+        i=0
+        while [ -n "$(chroot_pids)" ] && [ "$i" -lt 20 ]; do
+            sleep 0.5; i=$((i + 1))
+        done
+        pids=$(chroot_pids)
+        [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
+        sleep 1
     fi
     for m in $mounts; do
         umount -R "$m" 2>/dev/null || umount -R -l "$m" ||
@@ -96,10 +119,14 @@ say "cloning HEAD into /root/preemptd"
 git clone -q --no-hardlinks "$src" "$root/root/preemptd"
 git -C "$root/root/preemptd" -c advice.detachedHead=false checkout -q "$rev"
 
+# In the background and waited for: a signal then runs the trap at once
+# (the shell defers traps while a foreground child runs), and cleanup stops
+# what runs inside.
 in_chroot() {
     chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-        sh -c "$1"
+        sh -c "$1" </dev/null &
+    wait $!
 }
 
 say "./setup.sh test"
