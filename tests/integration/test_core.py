@@ -125,8 +125,8 @@ def events_while_filling(d):
     d_events = s1["events"] - s0["events"]
     d_pushed = s1["pushed"] - s0["pushed"]
     print("  refill: %d events, %d bytes pushed in %.1f s (~%.0f events/s); "
-          "event_rate %s" % (d_events, d_pushed, dt, d_events / dt,
-                             s1["event_rate"]))
+          "event_rate %s, wall %s" % (d_events, d_pushed, dt, d_events / dt,
+                                      s1["event_rate"], s1["event_rate_wall"]))
     assert d_pushed >= drained // 2, ("ring not refilled in 120 s", s0, s1)
     # Every pushed byte is one event (some events are discarded).
     assert 0 < d_pushed <= d_events, (d_pushed, d_events)
@@ -138,8 +138,15 @@ def events_while_filling(d):
     assert r1 <= r0 - drained + d_pushed, (r0, drained, d_pushed, r1)
     assert 0 <= r1 <= st1["ring"]["capacity"]
     assert st1["served"]["raw"] - st0["served"]["raw"] == drained
-    rate = s1["event_rate"]
-    assert isinstance(rate, (int, float)) and 0 <= rate < float("inf"), rate
+    # The daemon's own bound: an event is a jump of threshold_ticks or more,
+    # so a second of sampling holds at most hz / threshold_ticks of them.
+    # sampling_s is printed to 0.1 s.
+    c = st1["counter"]
+    bound = c["hz"] / c["threshold_ticks"]
+    assert s1["sampling_s"] >= s0["sampling_s"], (s0, s1)
+    assert s1["events"] <= (s1["sampling_s"] + 0.1) * bound, (s1, c)
+    for k in ("event_rate", "event_rate_wall"):
+        assert 0 <= s1[k] <= bound * 1.01, (k, s1[k], bound)
 
 
 def wait_sleeping(d, timeout):
