@@ -16,7 +16,7 @@ DEB_RUN="gcc libc6-dev meson ninja-build pkg-config libuv1-dev libsodium-dev
   netcat-openbsd"
 DEB_TEST="libcmocka-dev python3 clang libclang-rt-14-dev valgrind systemd
   gcc-aarch64-linux-gnu qemu-user tmux ekeyd-egd-linux npm
-  man-db groff-base strace mount stress-ng"
+  man-db groff-base strace mount stress-ng libssl-dev openssl"
 BREW_RUN="meson ninja pkg-config libuv libsodium"
 BREW_TEST="cmocka python3 tmux"
 
