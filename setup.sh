@@ -8,6 +8,7 @@
 set -eu
 cd "$(dirname "$0")"
 here=$(pwd)
+. .ci/lib.sh  # under CI nothing may be skipped
 
 say() { printf '\n==> %s\n' "$*"; }
 
@@ -84,6 +85,7 @@ test)
     [ -d build ] || meson setup build -Dwerror=true
     ninja -C build
     meson test -C build --print-errorlogs --num-processes "$jobs"
+    meson_no_skips build
 
     say "AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
     [ -d build-asan ] || meson setup build-asan -Dwerror=true \
@@ -92,6 +94,7 @@ test)
     ninja -C build-asan
     meson test -C build-asan --print-errorlogs --num-processes "$jobs" \
         --timeout-multiplier 3
+    meson_no_skips build-asan
 
     say "ThreadSanitizer: the ring and the sampler hand-off"
     [ -d build-tsan ] || CC=clang meson setup build-tsan -Dwerror=true \
@@ -99,6 +102,7 @@ test)
     ninja -C build-tsan
     meson test -C build-tsan --print-errorlogs --suite tsan \
         --timeout-multiplier 3
+    meson_no_skips build-tsan
 
     for step in .ci/steps/*.sh; do
         [ -e "$step" ] || continue

@@ -89,6 +89,7 @@ say "binaries are $machine ELF"
 say "meson test --suite unit (under qemu-aarch64)"
 meson test -C "$build" --suite unit --print-errorlogs \
     --num-processes 2 --timeout-multiplier 3 || die "unit tests under qemu-aarch64"
+meson_no_skips "$build"
 log="$build/meson-logs/testlog.txt"
 grep -q '^counter backend: cntvct_el0' "$log" ||
     die "test-counter did not run the cntvct_el0 backend"

@@ -1,8 +1,9 @@
 """The skip rule: a check that cannot run here prints why and is a skip
 outside CI, a failure under CI=true. Both places that hold the rule are
-exercised: skip() in .ci/lib.sh, through the real skip paths of the
-.ci/steps/ scripts (forced by a uname that names another machine), and
-harness.skip() through a test runner."""
+exercised: .ci/lib.sh, through the real skip paths of the .ci/steps/
+scripts (forced by a uname that names another machine) and through
+meson_no_skips on a meson test log, and harness.skip() through a test
+runner."""
 import contextlib
 import io
 import os
@@ -88,6 +89,33 @@ def test_steps_use_the_one_rule():
                 "%s calls skip without sourcing .ci/lib.sh" % name
 
 
+def run_no_skips(ci, results):
+    """meson_no_skips on a build dir whose testlog.json has these results."""
+    with tempfile.TemporaryDirectory(prefix="pbd-skip-") as d:
+        os.mkdir(os.path.join(d, "meson-logs"))
+        with open(os.path.join(d, "meson-logs", "testlog.json"), "w") as f:
+            for i, res in enumerate(results):
+                f.write('{"name": "p:s / t%d", "stdout": "\\"result\\": '
+                        '\\"SKIP\\"", "result": "%s", "duration": 1}\n'
+                        % (i, res))
+        r = subprocess.run(["sh", "-c", '. .ci/lib.sh; meson_no_skips "$1"; '
+                            'echo went on', "sh", d], cwd=SRC,
+                           capture_output=True, text=True, timeout=60,
+                           env=env_with(ci))
+    return r.returncode, r.stdout + r.stderr
+
+
+def test_meson_skip_fails_under_ci():
+    """A test that exits 77 is one meson counts as skipped and CI green."""
+    rc, out = run_no_skips("true", ["OK", "SKIP", "OK"])
+    assert rc == 1 and "p:s / t1" in out and "went on" not in out, (rc, out)
+    assert "t0" not in out and "t2" not in out, out
+    for ci, results in (("true", ["OK", "OK"]), (None, ["OK", "SKIP"]),
+                        ("false", ["SKIP"])):
+        rc, out = run_no_skips(ci, results)
+        assert rc == 0 and "went on" in out, (ci, results, rc, out)
+
+
 CHILD = r"""
 import sys
 import harness
@@ -140,7 +168,8 @@ def main():
     from ctltest import Runner
     t = Runner()
     for fn in (test_step_skip_fails_under_ci, test_step_skip_passes_outside_ci,
-               test_steps_use_the_one_rule, test_python_skip_fails_under_ci,
+               test_steps_use_the_one_rule, test_meson_skip_fails_under_ci,
+               test_python_skip_fails_under_ci,
                test_python_skip_passes_outside_ci, test_summary_status):
         t.run(fn)
     t.finish()
