@@ -32,6 +32,7 @@ src=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 rev=$(git -C "$src" rev-parse HEAD)
 root=${FRESH_DIR:-$(mktemp -d /var/tmp/pbd-fresh.XXXXXX)}
 mounts=""   # mounted points, most recent first
+child=""    # the command being waited for (see run_bg)
 
 # The pids of the processes running in the chroot (their root is $root).
 chroot_pids() {
@@ -49,6 +50,11 @@ cleanup() {
     # shell here, with the mounts still in place.
     trap - EXIT
     trap '' INT TERM HUP
+    # The command waited for (mmdebstrap unmounts what it mounted on TERM).
+    if [ -n "$child" ] && kill "$child" 2>/dev/null; then
+        wait "$child" 2>/dev/null
+    fi
+    rm -f "$root.mmdebstrap.log"
     # Whatever still runs in the chroot (after a signal or a failure):
     # TERM, then KILL what is left after 10 s; mounts cannot go before it.
     pids=$(chroot_pids)
@@ -82,14 +88,25 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
+# Runs a command in the background and waits for it: a signal then runs the
+# trap at once (the shell defers traps while a foreground child runs).
+run_bg() {
+    "$@" &
+    child=$!
+    wait "$child"
+    rc=$?
+    child=""
+    return "$rc"
+}
+
 say "mmdebstrap --variant=minbase bookworm $root (HEAD $rev)"
 # The setup hook runs before apt's first update: the host's sources, apt
 # configuration and keys replace mmdebstrap's default sources.list.
-mmdebstrap --variant=minbase --include=ca-certificates \
+run_bg mmdebstrap --variant=minbase --include=ca-certificates \
     --setup-hook='rm -f "$1/etc/apt/sources.list"; cp -a /etc/apt/. "$1/etc/apt/"' \
     --setup-hook='mkdir -p "$1/usr/share/keyrings"; cp -a /usr/share/keyrings/. "$1/usr/share/keyrings/"' \
     bookworm "$root" >"$root.mmdebstrap.log" 2>&1 || {
-    tail -n 30 "$root.mmdebstrap.log"; rm -f "$root.mmdebstrap.log"; die "mmdebstrap"; }
+    tail -n 30 "$root.mmdebstrap.log"; die "mmdebstrap"; }
 rm -f "$root.mmdebstrap.log"
 
 # npm's configuration and the host's extra CA certificates, so npm (zig for
@@ -119,14 +136,11 @@ say "cloning HEAD into /root/preemptd"
 git clone -q --no-hardlinks "$src" "$root/root/preemptd"
 git -C "$root/root/preemptd" -c advice.detachedHead=false checkout -q "$rev"
 
-# In the background and waited for: a signal then runs the trap at once
-# (the shell defers traps while a foreground child runs), and cleanup stops
-# what runs inside.
+# Cleanup stops what still runs inside.
 in_chroot() {
-    chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
+    run_bg chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-        sh -c "$1" </dev/null &
-    wait $!
+        sh -c "$1" </dev/null
 }
 
 say "./setup.sh test"
