@@ -43,8 +43,12 @@ fi
 # --no-install-recommends (no Scrt1.o, crti.o). The multiarch one, not
 # libc6-dev-arm64-cross: the cross file relies on ld.so and libc both
 # coming from libc6:arm64 (see .ci/cross/aarch64-linux-gnu.ini).
+# libssl-dev:arm64: without it meson, finding no arm64 libcrypto.pc, fails
+# ("Could not get define 'OPENSSL_VERSION_STR'") instead of leaving the
+# OpenSSL provider out; with it the provider and seedmix are built and
+# tested for ARM64 too.
 pkgs="gcc-aarch64-linux-gnu qemu-user libc6-dev:arm64 libsodium-dev:arm64
-  libcmocka-dev:arm64 libuv1-dev:arm64"
+  libcmocka-dev:arm64 libuv1-dev:arm64 libssl-dev:arm64"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
