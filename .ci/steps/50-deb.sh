@@ -5,19 +5,10 @@
 #
 # Run alone from the repo root:   sh .ci/steps/50-deb.sh
 set -eu
+. "$(dirname "$0")/../lib.sh"  # skip: a failure under CI
 
 say() { printf '[deb] %s\n' "$*"; }
 die() { printf '[deb] FAILED: %s\n' "$*" >&2; exit 1; }
-# The rule for a step that cannot run: a skip outside CI, a failure under
-# CI. Replace with the shared .ci/lib.sh once it is on main.
-skip() {
-    printf '\n*** SKIPPED: %s ***\n\n' "$*"
-    case "${CI:-}" in
-    "" | false | 0) exit 0 ;;
-    esac
-    printf '*** CI=%s: a skipped step fails the run ***\n' "$CI" >&2
-    exit 1
-}
 
 [ -f debian/control ] || die "run me from the repository root"
 t0=$(date +%s)

@@ -1,25 +1,25 @@
 #!/bin/sh
-# 60-one-cpu.sh - the integration suites once more with the whole test run,
+# 70-one-cpu.sh - the integration suites once more with the whole test run,
 # and so every daemon it starts, confined to CPU 0 (taskset -c 0): what a
 # 1-vCPU machine looks like. One test at a time, as ./setup.sh test runs on
 # such a machine. Uses the plain build (default build/).
 #
-#   sh .ci/steps/60-one-cpu.sh
-#   PBD_BUILD=/tmp/mybuild sh .ci/steps/60-one-cpu.sh
+#   sh .ci/steps/70-one-cpu.sh
+#   PBD_BUILD=/tmp/mybuild sh .ci/steps/70-one-cpu.sh
 set -eu
 . "$(dirname "$0")/../lib.sh"
 cd "$(dirname "$0")/../.."
 build=${PBD_BUILD:-build}
-[ -x "$build/daemon/preemptd" ] || { echo "60-one-cpu: build $build first" >&2; exit 2; }
+[ -x "$build/daemon/preemptd" ] || { echo "70-one-cpu: build $build first" >&2; exit 2; }
 command -v taskset >/dev/null ||
-    skip "60-one-cpu: taskset (util-linux) is not installed"
+    skip "70-one-cpu: taskset (util-linux) is not installed"
 t0=$(date +%s)
 
 # The confinement holds for what the run starts, the daemons included.
 taskset -c 0 sh -c 'grep -q "^Cpus_allowed_list:[[:space:]]*0$" /proc/self/status' ||
-    { echo "60-one-cpu: taskset -c 0 did not confine a child" >&2; exit 1; }
-echo "60-one-cpu: the integration suites on CPU 0 only"
+    { echo "70-one-cpu: taskset -c 0 did not confine a child" >&2; exit 1; }
+echo "70-one-cpu: the integration suites on CPU 0 only"
 taskset -c 0 meson test -C "$build" --suite integration --print-errorlogs \
     --num-processes 1 --timeout-multiplier 3
 meson_no_skips "$build"
-echo "60-one-cpu: integration suites passed on one CPU in $(($(date +%s) - t0)) s"
+echo "70-one-cpu: integration suites passed on one CPU in $(($(date +%s) - t0)) s"
