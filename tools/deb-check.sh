@@ -126,8 +126,10 @@ say "lintian (source and binaries; fails on errors and warnings)"
 # -I shows the informational tags too; they do not fail the check. Not
 # --show-overrides: with it, lintian 2.116 counts overridden warnings
 # towards --fail-on.
-runuser -u nobody -- env HOME="$tmp" lintian --fail-on error,warning -I \
-    "$tmp/preemptd_$ver.dsc" "$tmp/preemptd_${ver}_$arch.changes" \
+# From $tmp: nobody cannot cd to a clone under /root (mode 0700).
+(cd "$tmp" && runuser -u nobody -- env HOME="$tmp" lintian \
+    --fail-on error,warning -I \
+    "$tmp/preemptd_$ver.dsc" "$tmp/preemptd_${ver}_$arch.changes") \
     >"$tmp/lintian.log" 2>&1 || { cat "$tmp/lintian.log"; die "lintian"; }
 sed 's/^/[deb]        /' "$tmp/lintian.log"
 say "lintian: no errors, no warnings; overridden, with the reasons in the files:"
