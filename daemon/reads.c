@@ -304,18 +304,25 @@ void reads_serve(struct server *srv)
     int g = reads_gate(srv);
     pool_maintain(&srv->pool, now_ms(), g == 0);
     /* Round-robin: each waiter in turn gets at most one block per round,
-     * so a large request cannot starve small ones queued behind it. A
-     * waiter that is not done goes to the back of the queue. */
+     * and one that got a block but is not done goes to the back of the
+     * queue, so a large request cannot starve small ones queued behind it
+     * (blocks often come one per wake-up: the head must not take them
+     * all). A round visits each waiter once: the walk holds only the next
+     * pointer, and serving c touches no other waiter. */
     bool progress = true;
     while (progress && !TAILQ_EMPTY(&srv->waiters)) {
         progress = false;
         unsigned n = srv->nwaiting;
-        struct conn *c;
-        while (n-- > 0 && (c = TAILQ_FIRST(&srv->waiters))) {
-            TAILQ_REMOVE(&srv->waiters, c, wait);
-            TAILQ_INSERT_TAIL(&srv->waiters, c, wait);
-            if (serve_one(srv, c, g))
-                progress = true;
+        for (struct conn *c = TAILQ_FIRST(&srv->waiters), *nx;
+             c && n-- > 0; c = nx) {
+            nx = TAILQ_NEXT(c, wait);
+            if (!serve_one(srv, c, g))
+                continue;
+            progress = true;
+            if (c->waitq && nx) {
+                TAILQ_REMOVE(&srv->waiters, c, wait);
+                TAILQ_INSERT_TAIL(&srv->waiters, c, wait);
+            }
         }
     }
     sampler_kick(srv->sampler);
