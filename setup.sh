@@ -17,9 +17,9 @@ DEB_RUN="gcc libc6-dev meson ninja-build pkg-config libuv1-dev libsodium-dev
   netcat-openbsd"
 DEB_TEST="libcmocka-dev python3 clang libclang-rt-14-dev valgrind systemd
   gcc-aarch64-linux-gnu qemu-user tmux ekeyd-egd-linux npm
-  man-db groff-base strace mount stress-ng libssl-dev openssl"
+  man-db groff-base strace mount stress-ng libssl-dev openssl ruby"
 BREW_RUN="meson ninja pkg-config libuv libsodium"
-BREW_TEST="cmocka python3 tmux"
+BREW_TEST="cmocka python3 tmux openssl@3"
 
 # Those of the Debian packages named that are not installed, each after a
 # space.
@@ -54,6 +54,12 @@ install_deps() {
         for p in $*; do
             brew list --versions "$p" >/dev/null 2>&1 || brew install "$p"
         done
+        # openssl@3 is keg-only: meson finds it (and the OpenSSL provider
+        # gets built) only through its own pkg-config directory.
+        if brew list --versions openssl@3 >/dev/null 2>&1; then
+            PKG_CONFIG_PATH="$(brew --prefix openssl@3)/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+            export PKG_CONFIG_PATH
+        fi
         ;;
     esac
 }

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 
+import harness
 from svcutil import BUILD, SOURCE, Checks
 from test_files import prefix_sbindir
 
@@ -82,15 +83,18 @@ def t_broken(c):
         c.ok(rc == 1 and expect in out, "plist-check: fails on " + what, out)
 
 
+def t_formula_syntax(c):
+    path = os.path.join(SOURCE, "Formula", "preemptd.rb")
+    if not shutil.which("ruby"):
+        harness.skip("formula: ruby -c needs ruby (./setup.sh test installs it)")
+    p = subprocess.run(["ruby", "-c", path], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=60)
+    c.ok(p.returncode == 0 and "Syntax OK" in p.stdout,
+         "formula: ruby -c", p.stdout)
+
+
 def t_formula(c):
     path = os.path.join(SOURCE, "Formula", "preemptd.rb")
-    if shutil.which("ruby"):
-        p = subprocess.run(["ruby", "-c", path], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, timeout=60)
-        c.ok(p.returncode == 0 and "Syntax OK" in p.stdout,
-             "formula: ruby -c", p.stdout)
-    else:
-        print("skip formula: ruby -c (no ruby)")
     with open(path) as f:
         rb = f.read()
     m = re.search(r"^  service do\n(.*?)^  end\n", rb, re.M | re.S)
@@ -120,7 +124,7 @@ def t_formula(c):
 
 def main():
     c = Checks()
-    for t in (t_ours, t_broken, t_formula):
+    for t in (t_ours, t_broken, t_formula_syntax, t_formula):
         c.run(t)
     c.finish()
 
