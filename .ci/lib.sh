@@ -31,3 +31,25 @@ meson_no_skips() {
         "$CI" "$1" "$skipped" >&2
     exit 1
 }
+
+# apt_ensure TAG PACKAGE...: installs those of the Debian packages that are
+# missing (idempotent; waits for apt's lock rather than failing on it) and
+# says which, prefixed [TAG]. Root, or sudo.
+apt_ensure() {
+    tag=$1; shift
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    missing=""
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+            grep -q '^install ok installed' || missing="$missing $p"
+    done
+    if [ -z "$missing" ]; then
+        printf '[%s] packages present: %s\n' "$tag" "$*"
+        return 0
+    fi
+    printf '[%s] installing:%s\n' "$tag" "$missing"
+    $sudo apt-get -o DPkg::Lock::Timeout=300 update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=300 \
+        install -y -qq --no-install-recommends $missing
+}

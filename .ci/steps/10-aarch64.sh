@@ -49,19 +49,7 @@ fi
 # tested for ARM64 too.
 pkgs="gcc-aarch64-linux-gnu qemu-user libc6-dev:arm64 libsodium-dev:arm64
   libcmocka-dev:arm64 libuv1-dev:arm64 libssl-dev:arm64"
-missing=""
-for p in $pkgs; do
-    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
-        grep -q '^install ok installed' || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-    say "installing:$missing"
-    $sudo apt-get -o DPkg::Lock::Timeout=300 update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=300 \
-        install -y -qq --no-install-recommends $missing
-else
-    say "packages present: $(echo $pkgs)"
-fi
+apt_ensure aarch64 $pkgs
 
 # --- build ---
 # A changed cross file is not picked up by ninja's regeneration: start over.

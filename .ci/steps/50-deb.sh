@@ -26,19 +26,7 @@ pkgs="debhelper dpkg-dev fakeroot lintian build-essential netcat-openbsd
   systemd pkgconf git openssl python3"
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo
-missing=""
-for p in $pkgs; do
-    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
-        grep -q '^install ok installed' || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-    say "installing:$missing"
-    $sudo apt-get -o DPkg::Lock::Timeout=300 update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=300 \
-        install -y -qq --no-install-recommends $missing
-else
-    say "packages present: $(echo $pkgs)"
-fi
+apt_ensure deb $pkgs
 # Build-Depends, as debian/control says (nocheck: see tools/deb-check.sh).
 if ! dpkg-checkbuilddeps -Pnocheck >/dev/null 2>&1; then
     say "installing the build dependencies of debian/control"
