@@ -139,7 +139,7 @@ grep -H -v -e '^#' -e '^$' debian/*.lintian-overrides | sed 's/^/[deb]        /'
 if [ -d /run/systemd/system ]; then
     say "systemd is running: the maintainer scripts will start the socket"
 else
-    say "no running systemd (PID 1 is $(ps -o comm= -p 1)): the maintainer \
+    say "no running systemd (PID 1 is $(cat /proc/1/comm)): the maintainer \
 scripts must enable the units without starting anything"
 fi
 # Anything named after the packages outside the temporary and runtime
@@ -239,7 +239,7 @@ printf '%s\n' "$hex" | grep -Eqx '[0-9a-f]{32}' || {
     cat "$tmp/daemon.log" "$tmp/nc.err"
     die "read 16 gave '$hex', not 32 hex digits"; }
 say "printf 'read 16\\nquit\\n' | nc -U $sock -> $hex"
-user=$(ps -o user= -p "$daemon")
+user=$(stat -c %U "/proc/$daemon")  # no ps on a minbase Debian
 [ "$user" = preemptd ] || die "the daemon runs as '$user', not preemptd"
 say "the daemon runs as $user"
 h=$(preemptctl --socket "$sock" health) || die "preemptctl health: $h"
@@ -319,7 +319,7 @@ done
 hex=$(printf 'read 16\nquit\n' | timeout 30 nc -U "$sock" | head -n 1) || true
 printf '%s\n' "$hex" | grep -Eqx '[0-9a-f]{32}' || {
     cat "$tmp/activated.log"; die "socket-activated read 16 gave '$hex'"; }
-user=$(ps -o user= -p "$daemon")
+user=$(stat -c %U "/proc/$daemon")  # no ps on a minbase Debian
 [ "$user" = preemptd ] || die "the activated daemon runs as '$user'"
 say "socket bound by root, '$exec_start' started on the first connection \
 as $user: read 16 -> $hex"
