@@ -86,18 +86,13 @@ static void dequeue(struct conn *c)
     srv->nwaiting--;
 }
 
-static void pending_clear(struct conn *c)
+void reads_cancel(struct conn *c)
 {
     dequeue(c);
     struct wreq *w = c->p.w;
     memset(&c->p, 0, sizeof(c->p));
     if (w)
         wreq_free(w); /* secret: wiped */
-}
-
-void reads_cancel(struct conn *c)
-{
-    pending_clear(c);
 }
 
 void reads_finish(struct conn *c, int err)
@@ -108,7 +103,7 @@ void reads_finish(struct conn *c, int err)
     uint32_t n = p->need;
     uint8_t egd_cmd = p->egd_cmd;
     p->w = NULL;
-    pending_clear(c);
+    reads_cancel(c);
     if (err) {
         if (w)
             wreq_free(w);

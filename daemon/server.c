@@ -248,7 +248,6 @@ int server_start(struct server *srv, struct sampler *sampler)
         log_err("listen: %s", uv_strerror(rc));
         return -1;
     }
-    srv->listening = true;
     return 0;
 }
 

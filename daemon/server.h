@@ -72,7 +72,6 @@ struct server {
     uint64_t emfile_logged_ms;
     uint64_t emfile_count;
     struct listener_claim claim; /* lock and socket path (listener.c) */
-    bool listening;
     bool ready;              /* first start-up test passed, READY=1 sent */
     bool stopping;
     bool off_cpu;            /* the sampler ran off its CPU since the last tick */
