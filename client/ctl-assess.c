@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "assess.h"
@@ -22,16 +23,25 @@ static void usage_assess(FILE *f)
     fputs(
 "usage: preemptctl assess -n SAMPLES [-o FILE] [-v]\n"
 "       preemptctl assess --file FILE [--credit] [-v]\n"
+"       preemptctl assess --restart --h-initial H [-o FILE] [--restarts N]\n"
 "       preemptctl assess --restart-file FILE --h-initial H\n"
 "Runs the SP 800-90B section 6.3 (non-IID) estimators on raw samples (one\n"
 "folded jump byte each): MCV, collision, Markov, compression, t-tuple, LRS\n"
 "and the MultiMCW, Lag, MultiMMC and LZ78Y predictors, as NIST's ea_non_iid\n"
 "does with 8 bits per symbol, and prints each estimate and the minimum.\n"
-"  -n, --samples N    read N raw samples from the daemon (K, M: x1024) and\n"
-"                     compare with its credit; 90B asks for 1000000; raw\n"
-"                     mode may be restricted\n"
-"  -o, --output FILE  also write the samples to FILE, for\n"
-"                     `ea_non_iid FILE 8`\n"
+"  -n, --samples N    capture N consecutive samples from the daemon (K, M:\n"
+"                     x1024) and compare with its credit; 90B asks for\n"
+"                     1000000. Every sample the sampler makes meanwhile\n"
+"                     comes here, none to other clients; restricted like\n"
+"                     raw mode (--raw-uid)\n"
+"  -o, --output FILE  also write the samples (or the restart matrix) to\n"
+"                     FILE, for `ea_non_iid FILE 8`\n"
+"  -R, --restart      have the daemon restart its noise source 1000 times\n"
+"                     (new sampler thread, re-calibrated) and take the first\n"
+"                     1000 samples after each, then run the restart tests\n"
+"                     (90B 3.1.4) on them; exit 1 if they fail\n"
+"      --restarts N   with --restart: fewer restarts, to try it (no\n"
+"                     assessment below 1000)\n"
 "  -f, --file FILE    assess FILE (any bytes) instead; no daemon needed\n"
 "  -c, --credit       with --file: also show the credit of the daemon on\n"
 "                     the socket (it need not be where FILE came from)\n"
@@ -45,9 +55,9 @@ static void usage_assess(FILE *f)
 "  -s, --socket PATH  daemon socket\n", f);
 }
 
-/* Raw requests of this size: one must fill within the daemon's wait
- * (10 s by default) or its bytes are wiped, so it stays small. */
-#define ASSESS_CHUNK 256u
+/* Capture calls of this size (libpbd sends them as 512-byte requests):
+ * a progress step. A capture read that times out takes no sample. */
+#define ASSESS_CHUNK 4096u
 /* Consecutive timeouts before giving up: a minute without progress. */
 #define ASSESS_MAX_TIMEOUTS 6
 
@@ -93,8 +103,22 @@ int ctl_read_samples(const char *path, uint8_t **out, size_t *n)
     return 0;
 }
 
-/* Reads n raw samples from the daemon. Returns 0, or an exit status. */
-static int read_samples(pbd_t *p, uint8_t *buf, size_t n)
+static const char *capture_hint(int rc)
+{
+    switch (rc) {
+    case PBD_EPERM:
+        return " (capture is restricted like raw mode, by --raw-uid)";
+    case PBD_EINVAL:
+    case PBD_EPROTO:
+        return " (a daemon older than capture mode?)";
+    case PBD_EOVERRUN:
+        return " (this client fell behind: run it again)";
+    default:
+        return "";
+    }
+}
+
+int ctl_capture(pbd_t *p, uint8_t *buf, size_t n)
 {
     struct ctl_progress pg;
     ctl_progress_start(&pg, n, n > ASSESS_CHUNK);
@@ -102,15 +126,14 @@ static int read_samples(pbd_t *p, uint8_t *buf, size_t n)
     int timeouts = 0;
     while (done < n) {
         size_t k = n - done < ASSESS_CHUNK ? n - done : ASSESS_CHUNK;
-        int rc = pbd_read(p, buf + done, k, PBD_MODE_RAW);
+        int rc = pbd_read(p, buf + done, k, PBD_MODE_CAPTURE);
         if (rc == PBD_ETIMEDOUT && ++timeouts < ASSESS_MAX_TIMEOUTS)
             continue; /* a slow source: keep asking while it is healthy */
         if (rc != 0) {
             ctl_progress_end(&pg);
-            fprintf(stderr, "preemptctl assess: raw read after %zu of %zu "
+            fprintf(stderr, "preemptctl assess: capture after %zu of %zu "
                     "samples: %s%s\n", done, n, pbd_strerror(rc),
-                    rc == PBD_EPERM ? " (raw mode is restricted by "
-                                      "--raw-uid)" : "");
+                    capture_hint(rc));
             return CTL_EXIT_FAIL;
         }
         done += k;
@@ -221,8 +244,9 @@ static void report(const struct assess_result *r, size_t n, const char *from,
                credited, credited <= r->h_min ? "at or below" : "ABOVE");
     else if (credited > -1.5)
         printf("credited by preemptd: n/a (daemon not reachable)\n");
-    printf("\nnote: the restart tests (90B 3.1.4) and the IID tests are not "
-           "run here.\n");
+    printf("\nnote: the IID tests are not run; the restart tests (90B 3.1.4) "
+           "are `preemptctl assess --restart --h-initial %.6f`.\n",
+           r->h_min);
 }
 
 /* The credit from the daemon's stats, or -1 when it cannot be had. */
@@ -236,31 +260,19 @@ static double credited_from(pbd_t *p)
     return h;
 }
 
-/* --restart-file: the sanity check and the restart assessment. */
-static int assess_restart_file(const char *path, double h_i)
+/* The sanity check and the restart assessment on the matrix m. */
+static int assess_restart_matrix(const uint8_t *m, const char *what,
+                                 double h_i)
 {
-    uint8_t *m = NULL;
-    size_t len = 0;
     struct assess_restart r;
     int status;
 
-    if (ctl_read_samples(path, &m, &len) != 0)
-        return CTL_EXIT_FAIL;
-    if (len != (size_t)ASSESS_RESTART_N * ASSESS_RESTART_N) {
-        fprintf(stderr, "preemptctl assess: %s: a restart matrix is %u x %u "
-                "= %u bytes, not %zu\n", path, ASSESS_RESTART_N,
-                ASSESS_RESTART_N, ASSESS_RESTART_N * ASSESS_RESTART_N, len);
-        free(m);
-        return CTL_EXIT_FAIL;
-    }
     if (assess_restart(m, h_i, &r) != 0) {
         fputs("preemptctl assess: the restart tests could not run (out of "
               "memory?)\n", stderr);
-        free(m);
         return CTL_EXIT_FAIL;
     }
-    free(m);
-    printf("restart tests (SP 800-90B 3.1.4) on %s, H_I = %.6f\n", path,
+    printf("restart tests (SP 800-90B 3.1.4) on %s, H_I = %.6f\n", what,
            r.h_i);
     printf("  sanity check: largest MCV count %u in a row, %u in a column; "
            "cutoff %u: %s\n", r.max_row, r.max_col, r.cutoff,
@@ -277,6 +289,93 @@ static int assess_restart_file(const char *path, double h_i)
     return status;
 }
 
+/* --restart-file: the restart tests on a matrix recorded earlier. */
+static int assess_restart_file(const char *path, double h_i)
+{
+    uint8_t *m = NULL;
+    size_t len = 0;
+
+    if (ctl_read_samples(path, &m, &len) != 0)
+        return CTL_EXIT_FAIL;
+    if (len != (size_t)ASSESS_RESTART_N * ASSESS_RESTART_N) {
+        fprintf(stderr, "preemptctl assess: %s: a restart matrix is %u x %u "
+                "= %u bytes, not %zu\n", path, ASSESS_RESTART_N,
+                ASSESS_RESTART_N, ASSESS_RESTART_N * ASSESS_RESTART_N, len);
+        free(m);
+        return CTL_EXIT_FAIL;
+    }
+    int status = assess_restart_matrix(m, path, h_i);
+    free(m);
+    return status;
+}
+
+/* Row r of the restart matrix: the daemon restarts its noise source and
+ * sends the first ASSESS_RESTART_N samples of the new sampler thread. */
+static int restart_row(pbd_t *p, uint8_t *row)
+{
+    int rc, timeouts = 0;
+    do
+        rc = pbd_read_ex(p, row, ASSESS_RESTART_N, PBD_MODE_CAPTURE,
+                         PBD_READ_RESTART, 0);
+    while (rc == PBD_ETIMEDOUT && ++timeouts < ASSESS_MAX_TIMEOUTS);
+    return rc;
+}
+
+int ctl_restart_matrix(pbd_t *p, uint8_t *m, unsigned restarts)
+{
+    struct ctl_progress pg;
+    ctl_progress_start(&pg, restarts, 1);
+    for (unsigned r = 0; r < restarts; r++) {
+        int rc = restart_row(p, m + (size_t)r * ASSESS_RESTART_N);
+        if (rc != 0) {
+            ctl_progress_end(&pg);
+            fprintf(stderr, "preemptctl assess: restart %u of %u: %s%s\n",
+                    r + 1, restarts, pbd_strerror(rc), capture_hint(rc));
+            return CTL_EXIT_FAIL;
+        }
+        ctl_progress_update(&pg, r + 1);
+    }
+    ctl_progress_end(&pg);
+    return 0;
+}
+
+static int assess_restart_daemon(const char *sock, unsigned restarts,
+                                 double h_i, const char *outpath)
+{
+    size_t len = (size_t)restarts * ASSESS_RESTART_N;
+    uint8_t *m = malloc(len);
+    pbd_t *p = NULL;
+    struct timespec a, z;
+
+    if (!m) {
+        fputs("preemptctl assess: out of memory\n", stderr);
+        return CTL_EXIT_FAIL;
+    }
+    if (ctl_connect(&p, sock) != 0) {
+        free(m);
+        return CTL_EXIT_NOCONN;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    int status = ctl_restart_matrix(p, m, restarts);
+    clock_gettime(CLOCK_MONOTONIC, &z);
+    pbd_close(p);
+    if (status == 0) {
+        fprintf(stderr, "%u restarts x %u samples in %.1f s\n", restarts,
+                ASSESS_RESTART_N, (double)(z.tv_sec - a.tv_sec) +
+                                      (double)(z.tv_nsec - a.tv_nsec) / 1e9);
+        if (outpath && write_samples(outpath, m, len) != 0)
+            status = CTL_EXIT_FAIL;
+    }
+    if (status == 0 && restarts == ASSESS_RESTART_N)
+        status = assess_restart_matrix(m, "preemptd (restarted)", h_i);
+    else if (status == 0)
+        printf("%u restarts recorded; the restart tests need %u: not "
+               "assessed\n", restarts, ASSESS_RESTART_N);
+    ctl_wipe(m, len);
+    free(m);
+    return status;
+}
+
 int ctl_assess(int argc, char **argv, const char *sock)
 {
     static const struct option opts[] = {
@@ -288,15 +387,19 @@ int ctl_assess(int argc, char **argv, const char *sock)
         {"verbose", no_argument, 0, 'v'},
         {"restart-file", required_argument, 0, 'r'},
         {"h-initial", required_argument, 0, 'H'},
+        {"restart", no_argument, 0, 'R'},
+        {"restarts", required_argument, 0, 'N'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     uint64_t n = 0;
     const char *outpath = NULL, *inpath = NULL, *restart = NULL;
     double h_i = -1.0;
-    int c, want_credit = 0, verbose = 0;
+    int c, want_credit = 0, verbose = 0, restart_daemon = 0;
+    uint64_t restarts = ASSESS_RESTART_N;
     ctl_getopt_reset();
-    while ((c = getopt_long(argc, argv, "n:o:f:s:cvr:H:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:o:f:s:cvr:H:Rh", opts, NULL)) !=
+           -1) {
         switch (c) {
         case 'n':
             if (ctl_parse_size(optarg, ASSESS_MAX_SAMPLES, &n) != 0) {
@@ -311,6 +414,14 @@ int ctl_assess(int argc, char **argv, const char *sock)
         case 'c': want_credit = 1; break;
         case 'v': verbose = 1; break;
         case 'r': restart = optarg; break;
+        case 'R': restart_daemon = 1; break;
+        case 'N':
+            if (ctl_parse_size(optarg, ASSESS_RESTART_N, &restarts) != 0) {
+                fprintf(stderr, "preemptctl assess: bad --restarts '%s' "
+                        "(1..%u)\n", optarg, ASSESS_RESTART_N);
+                return CTL_EXIT_USAGE;
+            }
+            break;
         case 'H': {
             char *end;
             h_i = strtod(optarg, &end);
@@ -324,6 +435,16 @@ int ctl_assess(int argc, char **argv, const char *sock)
         case 'h': usage_assess(stdout); return CTL_EXIT_OK;
         default: usage_assess(stderr); return CTL_EXIT_USAGE;
         }
+    }
+    if (restart_daemon) {
+        if (optind != argc || inpath || n || restart ||
+            (h_i < 0 && restarts == ASSESS_RESTART_N)) {
+            fputs("preemptctl assess: --restart takes --h-initial H (the "
+                  "minimum of `preemptctl assess -n 1000000`), and -o FILE "
+                  "or --restarts N\n", stderr);
+            return CTL_EXIT_USAGE;
+        }
+        return assess_restart_daemon(sock, (unsigned)restarts, h_i, outpath);
     }
     if (restart) {
         if (optind != argc || inpath || n || h_i < 0) {
@@ -360,7 +481,7 @@ int ctl_assess(int argc, char **argv, const char *sock)
             pbd_close(p);
             return CTL_EXIT_FAIL;
         }
-        status = read_samples(p, buf, len);
+        status = ctl_capture(p, buf, len);
         if (status == 0 && outpath && write_samples(outpath, buf, len) != 0)
             status = CTL_EXIT_FAIL;
     }
@@ -372,7 +493,7 @@ int ctl_assess(int argc, char **argv, const char *sock)
             status = CTL_EXIT_FAIL;
         } else {
             double credited = !inpath || want_credit ? credited_from(p) : -2.0;
-            report(&r, len, inpath ? inpath : "preemptd (raw mode)",
+            report(&r, len, inpath ? inpath : "preemptd (capture)",
                    credited, verbose);
         }
     }

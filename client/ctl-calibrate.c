@@ -27,16 +27,19 @@
 static void usage_calibrate(FILE *f)
 {
     fputs(
-"usage: preemptctl calibrate --file SAMPLES --restart-file MATRIX\n"
+"usage: preemptctl calibrate [--file SAMPLES] [--restart-file MATRIX]\n"
 "                            [-o CREDIT_FILE] [--fraction F] [--cap H]\n"
 "Assesses >= 1000000 consecutive raw samples (SP 800-90B 6.3, every non-IID\n"
 "estimator), runs the restart tests (3.1.4) on a 1000 x 1000 restart matrix\n"
 "for that estimate, and if both pass writes a credit file for preemptd\n"
 "--credit-file: credit = min(F x min(H, H_r, H_c), cap), with the figures,\n"
-"date, counter, kernel and CPU model it rests on.\n"
-"  -f, --file FILE          the consecutive samples (bench/pbd-capture, or\n"
-"                           `preemptctl assess -n 1000000 -o FILE`)\n"
-"  -r, --restart-file FILE  the restart matrix (bench/pbd-capture restart)\n"
+"date, counter, kernel and CPU model it rests on. Without files, both come\n"
+"from the daemon on the socket: a capture of 1000000 samples, then 1000\n"
+"restarts of its noise source (restricted like raw mode).\n"
+"  -f, --file FILE          the consecutive samples, recorded earlier\n"
+"                           (`preemptctl assess -n 1000000 -o FILE`)\n"
+"  -r, --restart-file FILE  the restart matrix, recorded earlier\n"
+"                           (`preemptctl assess --restart -o FILE`)\n"
 "  -o, --output FILE        where to write (default " CALIBRATE_DEFAULT_OUT ")\n"
 "      --fraction F         of the evidence credited, 0 < F <= 0.5 (0.5)\n"
 "      --cap H              largest credit written, 0.1..5 (4.0)\n"
@@ -162,10 +165,7 @@ int ctl_calibrate(int argc, char **argv, const char *sock)
         default: usage_calibrate(stderr); return CTL_EXIT_USAGE;
         }
     }
-    if (bad || optind != argc || !file || !mfile) {
-        if (!bad)
-            fputs("preemptctl calibrate: --file and --restart-file are "
-                  "needed\n", stderr);
+    if (bad || optind != argc) {
         usage_calibrate(stderr);
         return CTL_EXIT_USAGE;
     }
@@ -177,15 +177,39 @@ int ctl_calibrate(int argc, char **argv, const char *sock)
     int status = CTL_EXIT_FAIL;
     struct assess_result r;
     struct assess_restart rs;
-    if (ctl_read_samples(file, &s, &n) != 0)
-        return CTL_EXIT_FAIL;
+    pbd_t *p = NULL;
+    if ((!file || !mfile) && ctl_connect(&p, sock) != 0)
+        return CTL_EXIT_NOCONN;
+    if (file) {
+        if (ctl_read_samples(file, &s, &n) != 0)
+            goto out;
+    } else {
+        n = CALIBRATE_MIN_SAMPLES;
+        s = malloc(n);
+        fprintf(stderr, "capturing %zu consecutive samples\n", n);
+        if (!s || ctl_capture(p, s, n) != 0)
+            goto out;
+        file = "a capture from the daemon";
+    }
     if (n < CALIBRATE_MIN_SAMPLES) {
         fprintf(stderr, "preemptctl calibrate: %s: %zu samples; SP 800-90B "
                 "asks for at least %u\n", file, n, CALIBRATE_MIN_SAMPLES);
         goto out;
     }
-    if (ctl_read_samples(mfile, &m, &mn) != 0)
-        goto out;
+    if (mfile) {
+        if (ctl_read_samples(mfile, &m, &mn) != 0)
+            goto out;
+    } else {
+        mn = (size_t)ASSESS_RESTART_N * ASSESS_RESTART_N;
+        m = malloc(mn);
+        fprintf(stderr, "restarting the noise source %u times\n",
+                ASSESS_RESTART_N);
+        if (!m || ctl_restart_matrix(p, m, ASSESS_RESTART_N) != 0)
+            goto out;
+        mfile = "restarts of the daemon's noise source";
+    }
+    pbd_close(p);
+    p = NULL;
     if (mn != (size_t)ASSESS_RESTART_N * ASSESS_RESTART_N) {
         fprintf(stderr, "preemptctl calibrate: %s: a restart matrix is %u "
                 "bytes, not %zu\n", mfile,
@@ -263,6 +287,11 @@ int ctl_calibrate(int argc, char **argv, const char *sock)
            "%.1f s\n", credit, fraction, rs.h_min, cap, out, secs);
     status = CTL_EXIT_OK;
 out:
+    pbd_close(p);
+    if (s)
+        ctl_wipe(s, n);
+    if (m)
+        ctl_wipe(m, mn);
     free(s);
     free(m);
     return status;

@@ -83,5 +83,12 @@ int ctl_calibrate(int argc, char **argv, const char *sock);
 /* Reads a whole samples file (1..ASSESS_MAX_SAMPLES bytes) into a malloc'd
  * buffer the caller frees. Returns 0, or -1 after printing why. */
 int ctl_read_samples(const char *path, uint8_t **out, size_t *n);
+/* Captures n consecutive samples from the daemon on p (PBD_MODE_CAPTURE),
+ * with a progress bar. Returns 0, or an exit status after saying why. */
+int ctl_capture(pbd_t *p, uint8_t *buf, size_t n);
+/* Has the daemon restart its noise source `restarts` times and stores the
+ * first ASSESS_RESTART_N samples after each as a row of m. Returns 0, or an
+ * exit status after saying why. */
+int ctl_restart_matrix(pbd_t *p, uint8_t *m, unsigned restarts);
 
 #endif

@@ -36,7 +36,7 @@ static uint32_t chunk_for(pbd_mode mode, unsigned flags)
         return max;
     if (mode == PBD_MODE_CONDITIONED)
         return WAIT_CHUNK_CONDITIONED;
-    if (mode == PBD_MODE_RAW)
+    if (mode == PBD_MODE_RAW || mode == PBD_MODE_CAPTURE)
         return WAIT_CHUNK_RAW;
     return max;
 }
@@ -415,11 +415,21 @@ static int read_data_reply(pbd_t *p, uint8_t *out, size_t want, bool alone,
 int pbd_read_ex(pbd_t *p, void *buf, size_t len, pbd_mode mode,
                 unsigned flags, uint32_t timeout_ms)
 {
-    if (!p || (!buf && len) || (flags & ~PBD_READ_NOWAIT))
+    if (!p || (!buf && len) || (flags & ~(PBD_READ_NOWAIT | PBD_READ_RESTART)))
         return PBD_EINVAL;
     uint32_t chunk = chunk_for(mode, flags);
     if (chunk == 0)
         return PBD_EINVAL;
+    /* A capture waits for the samples that follow; a restart's are one
+     * request, the first samples after it. */
+    if (mode == PBD_MODE_CAPTURE && (flags & PBD_READ_NOWAIT))
+        return PBD_EINVAL;
+    if (flags & PBD_READ_RESTART) {
+        if (mode != PBD_MODE_CAPTURE || len == 0 ||
+            len > PROTO_MAX_READ_ENTROPY)
+            return PBD_EINVAL;
+        chunk = (uint32_t)len;
+    }
     /* Each reply gets its own window, from the reply before it: the daemon
      * starts a request's wait once it has answered the previous one, so a
      * long read goes on for as long as replies keep coming. */
@@ -437,7 +447,7 @@ int pbd_read_ex(pbd_t *p, void *buf, size_t len, pbd_mode mode,
                 .len = (uint32_t)(len - off < chunk ? len - off : chunk),
                 .wait_ms = timeout_ms,
                 .mode = (uint8_t)mode,
-                .flags = (uint8_t)(flags & PBD_READ_NOWAIT),
+                .flags = (uint8_t)flags,
             };
             uint8_t req[PROTO_HDR_LEN + PROTO_READ_PAYLOAD];
             size_t n = proto_encode_read(req, &r);

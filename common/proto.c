@@ -61,6 +61,7 @@ uint32_t proto_max_read(uint8_t mode)
     switch (mode) {
     case PBD_MODE_CONDITIONED:
     case PBD_MODE_RAW:
+    case PBD_MODE_CAPTURE:
         return PROTO_MAX_READ_ENTROPY;
     case PBD_MODE_DRBG:
         return PROTO_MAX_READ_DRBG;
@@ -110,8 +111,14 @@ long proto_parse_request(const uint8_t *buf, size_t avail,
         req->rd.wait_ms = proto_get_u32(p + 4);
         req->rd.mode = p[8];
         req->rd.flags = p[9];
-        if (p[10] || p[11] || (req->rd.flags & ~PROTO_READ_NOWAIT))
+        if (p[10] || p[11] ||
+            (req->rd.flags & ~(PROTO_READ_NOWAIT | PROTO_READ_RESTART)))
             return PBD_EPROTO;
+        /* Capture reads wait for the samples that follow; restart is
+         * for capture reads. */
+        if ((req->rd.flags & PROTO_READ_RESTART && req->rd.mode != PBD_MODE_CAPTURE) ||
+            (req->rd.mode == PBD_MODE_CAPTURE && req->rd.flags & PROTO_READ_NOWAIT))
+            return PBD_EINVAL;
         uint32_t max = proto_max_read(req->rd.mode);
         if (max == 0)
             return PBD_EINVAL;

@@ -17,8 +17,9 @@
  * buffered:
  *   READ    (0x01) 12 bytes: u32 length (1..PROTO_MAX_READ for the mode),
  *                  u32 wait limit in ms (0: daemon default), u8 mode
- *                  (0 conditioned, 1 raw, 2 drbg), u8 flags (bit 0: no wait),
- *                  u16 reserved (0)
+ *                  (0 conditioned, 1 raw, 2 drbg, 3 capture), u8 flags
+ *                  (bit 0: no wait; bit 1: restart the noise source first,
+ *                  capture only, not with bit 0), u16 reserved (0)
  *   STATS   (0x02) 0 bytes
  *   HEALTH  (0x03) 0 bytes
  *   VERSION (0x04) 0 bytes
@@ -32,6 +33,12 @@
  * for a malformed frame or a version mismatch the daemon closes the
  * connection; an error for a well-formed request (e.g. EHEALTH, EAGAIN)
  * leaves it open.
+ *
+ * Capture mode (3) and the restart flag came after version 1 without a
+ * bump: they are additions no version-1 client sends, and a daemon that
+ * predates them answers them with a fatal EINVAL (unknown mode) or EPROTO
+ * (reserved flag), so a client learns it at once. A change to bytes a
+ * version-1 peer already sends or reads needs the bump.
  */
 #ifndef PBD_PROTO_H
 #define PBD_PROTO_H
@@ -54,6 +61,7 @@ enum proto_type {
 
 #define PROTO_READ_PAYLOAD 12u
 #define PROTO_READ_NOWAIT 0x01u
+#define PROTO_READ_RESTART 0x02u /* capture mode only: restart the source */
 
 /* Largest read per request: drbg up to 1 MiB, entropy modes 64 KiB (a
  * waiting entropy request holds its buffer until it is filled). */

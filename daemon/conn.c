@@ -409,6 +409,7 @@ void conn_close(struct conn *c)
         return;
     struct server *srv = c->srv;
     reads_cancel(c);
+    capture_conn_gone(c);
     c->closing = true;
     unschedule(c);
     mem_unblock(c);

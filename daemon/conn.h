@@ -6,6 +6,7 @@
  *              one pass that processes runnable connections
  *   dialect.c  the three dialects: one request parsed and answered or started
  *   reads.c    reads that wait for entropy, the waiter queue, drbg streams
+ *   capture.c  consecutive samples for assessment, noise-source restarts
  *   status.c   the stats JSON and the health line
  *   server.c   loop plumbing: wake-up, tick, signals, shutdown
  *
@@ -27,6 +28,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "proto.h"
 #include "server.h"
 
 #define IN_CAP 320u /* a text line (256 + CRLF) or an EGD write (259) */
@@ -55,6 +57,7 @@ enum req_state {
     R_NONE,
     R_WAITING,   /* a read waiting for entropy, on the waiter queue */
     R_STREAMING, /* a drbg reply being generated as the socket drains */
+    R_CAPTURE,   /* a capture read, owner of srv->cap (capture.c) */
 };
 
 struct pending {
@@ -62,6 +65,7 @@ struct pending {
     uint8_t mode;
     enum dialect how;   /* reply format */
     uint8_t egd_cmd;
+    bool restart;       /* R_CAPTURE: the first samples after a restart */
     uint32_t need, got; /* entropy bytes asked for / gathered */
     uint32_t left;      /* R_STREAMING: drbg bytes still to send */
     struct wreq *w;     /* R_WAITING: the reply, filled as bytes arrive */
@@ -156,6 +160,31 @@ void reads_expire(struct server *srv, uint64_t now);
 int reads_gate(struct server *srv);
 /* The stock an EGD no-wait read may take now (0 while others wait). */
 size_t reads_egd_stock(struct server *srv);
+
+/* Whether c may read raw samples (and capture them): --raw-uid. */
+bool reads_raw_allowed(const struct conn *c);
+
+/* ---- capture.c ---- */
+/* The tap's buffer, set up once at start. Returns 0 or -1. */
+int capture_init(struct server *srv);
+void capture_free(struct server *srv);
+/* Starts a capture read (PBD_MODE_CAPTURE, perhaps PROTO_READ_RESTART):
+ * answers, fails, or makes c the capture's owner. Returns 0, or -1 when
+ * the budget has no room yet (c->mem_blocked is set). */
+int capture_start(struct conn *c, const struct proto_read *rd);
+/* Answers the capture read waiting, if the tap holds its samples. */
+void capture_serve(struct server *srv);
+/* capture_serve, then fails a capture read past its deadline. */
+void capture_expire(struct server *srv, uint64_t now);
+/* c is closing: its capture session, if any, ends. */
+void capture_conn_gone(struct conn *c);
+
+/* ---- server.c ---- */
+/* Stops the server: waiting requests are told why, connections close. */
+void server_stop(struct server *srv, const char *why);
+/* The part of server_stop that needs the sampler thread gone; a restart
+ * in flight calls it when its thread is joined. */
+void server_stop_finish(struct server *srv);
 
 /* ---- status.c ---- */
 int status_health(struct server *srv, char *msg, size_t cap);

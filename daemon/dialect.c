@@ -59,9 +59,11 @@ static long handle_binary(struct conn *c)
     }
     switch (req.type) {
     case PROTO_T_READ:
-        if (reads_start(c, req.rd.mode, req.rd.len,
-                        (req.rd.flags & PROTO_READ_NOWAIT) != 0,
-                        req.rd.wait_ms, D_BINARY, 0) != 0)
+        if ((req.rd.mode == PBD_MODE_CAPTURE
+                 ? capture_start(c, &req.rd)
+                 : reads_start(c, req.rd.mode, req.rd.len,
+                               (req.rd.flags & PROTO_READ_NOWAIT) != 0,
+                               req.rd.wait_ms, D_BINARY, 0)) != 0)
             return 0; /* parked for memory: parsed again later */
         break;
     case PROTO_T_STATS:

@@ -31,7 +31,7 @@ size_t reads_egd_stock(struct server *srv)
     return pool_stock(&srv->pool, PBD_MODE_CONDITIONED);
 }
 
-static bool raw_allowed(const struct conn *c)
+bool reads_raw_allowed(const struct conn *c)
 {
     const struct server_config *cfg = &c->srv->cfg;
     if (cfg->n_raw_uid == 0 || c->uid == 0 || c->uid == geteuid())
@@ -195,7 +195,7 @@ int reads_start(struct conn *c, uint8_t mode, uint32_t n, bool nowait,
 {
     struct server *srv = c->srv;
     struct pending *p = &c->p;
-    if (mode == PBD_MODE_RAW && !raw_allowed(c)) {
+    if (mode == PBD_MODE_RAW && !reads_raw_allowed(c)) {
         send_error(c, PBD_EPERM, false);
         return 0;
     }

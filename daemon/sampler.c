@@ -62,6 +62,31 @@ static uint64_t calibrate_median(uint64_t *step, uint64_t *grain)
     return m;
 }
 
+void sampler_calibrate(const struct sampler_config *cfg,
+                       struct sampler_cal *cal)
+{
+    cal->median_delta = calibrate_median(&cal->step, &cal->grain);
+    cal->threshold = cfg->threshold
+                         ? cfg->threshold
+                         : counter_threshold_for(cal->median_delta,
+                                                 counter_frequency());
+    /* A coarse counter (qemu's moves in 1 us steps) would make every step
+     * an event: the threshold must also clear 16 of its steps. */
+    if (!cfg->threshold && cal->step <= UINT64_MAX / 16 &&
+        16 * cal->step > cal->threshold)
+        cal->threshold = 16 * cal->step;
+}
+
+void sampler_apply_cal(struct sampler *s, const struct sampler_cal *cal)
+{
+    s->median_delta = cal->median_delta;
+    s->step = cal->step;
+    s->grain = cal->grain;
+    s->threshold = cal->threshold;
+    /* The new thread writes its pin note afresh: unpublish the old one. */
+    atomic_store(&s->st.pin_known, false);
+}
+
 int sampler_fault_parse(const char *arg, struct sampler_config *cfg)
 {
     static const char after[] = "periodic-after=";
@@ -71,6 +96,8 @@ int sampler_fault_parse(const char *arg, struct sampler_config *cfg)
         cfg->fault = SAMPLER_FAULT_PERIODIC;
     } else if (strcmp(arg, "toggle") == 0) {
         cfg->fault = SAMPLER_FAULT_TOGGLE;
+    } else if (strcmp(arg, "sequence") == 0) {
+        cfg->fault = SAMPLER_FAULT_SEQUENCE;
     } else if (strncmp(arg, after, sizeof(after) - 1) == 0) {
         const char *n = arg + sizeof(after) - 1;
         char *end;
@@ -96,6 +123,7 @@ const char *sampler_fault_name(enum sampler_fault f)
     case SAMPLER_FAULT_PERIODIC:       return "periodic";
     case SAMPLER_FAULT_PERIODIC_AFTER: return "periodic-after";
     case SAMPLER_FAULT_TOGGLE:         return "toggle";
+    case SAMPLER_FAULT_SEQUENCE:       return "sequence";
     }
     return "unknown";
 }
@@ -119,15 +147,9 @@ int sampler_init(struct sampler *s, const struct sampler_config *cfg,
     if (s->cfg.stall_ms == 0)
         s->cfg.stall_ms = 5000;
     s->freq = counter_frequency();
-    s->median_delta = calibrate_median(&s->step, &s->grain);
-    s->threshold = cfg->threshold ? cfg->threshold
-                                  : counter_threshold_for(s->median_delta,
-                                                          s->freq);
-    /* A coarse counter (qemu's moves in 1 us steps) would make every step
-     * an event: the threshold must also clear 16 of its steps. */
-    if (!cfg->threshold && s->step <= UINT64_MAX / 16 &&
-        16 * s->step > s->threshold)
-        s->threshold = 16 * s->step;
+    struct sampler_cal cal;
+    sampler_calibrate(cfg, &cal);
+    sampler_apply_cal(s, &cal);
     s->cpu = cfg->cpu >= 0 ? cfg->cpu : osdep_last_cpu();
     atomic_store(&s->st.health_state, HEALTH_STARTUP);
     atomic_store(&s->st.mcv_millibits, -1);
@@ -142,6 +164,68 @@ static void wake_loop(struct sampler *s)
         s->cfg.wake(s->cfg.wake_arg);
 }
 
+/* Ends an armed capture, telling the loop why: a capture has no holes, so
+ * a sample it cannot have ends it instead. */
+static void tap_break(struct sampler *s, enum sampler_tap_break why)
+{
+    struct sampler_tap *t = &s->tap;
+    if (!atomic_load_explicit(&t->armed, memory_order_relaxed))
+        return;
+    int ok = TAP_OK;
+    if (atomic_compare_exchange_strong(&t->broken, &ok, (int)why))
+        wake_loop(s);
+}
+
+/* Diverts byte to an armed capture tap. Returns true when the tap took it
+ * (it must then go nowhere else). */
+static bool tap_divert(struct sampler *s, uint8_t byte)
+{
+    struct sampler_tap *t = &s->tap;
+    /* Unarmed, the common case, costs one relaxed load: a stale "armed"
+     * only leads into the bracket below, which re-checks. */
+    if (!atomic_load_explicit(&t->armed, memory_order_relaxed))
+        return false;
+    uint64_t c = atomic_load_explicit(&t->claimed, memory_order_relaxed);
+    atomic_store(&t->claimed, c + 1);
+    bool took = false;
+    if (atomic_load(&t->armed) && atomic_load(&t->broken) == TAP_OK) {
+        uint64_t left = atomic_load_explicit(&t->left, memory_order_relaxed);
+        if (left > 0) {
+            if (ring_put(t->ring, byte)) {
+                took = true;
+                atomic_fetch_add_explicit(&t->diverted, 1,
+                                          memory_order_relaxed);
+                if (left != UINT64_MAX)
+                    atomic_store_explicit(&t->left, left - 1,
+                                          memory_order_relaxed);
+                size_t w = atomic_load_explicit(&t->want,
+                                                memory_order_relaxed);
+                if (w && (ring_level(t->ring) >= w || left == 1) &&
+                    atomic_exchange(&t->want, 0) != 0)
+                    wake_loop(s);
+            } else {
+                /* Full: the consumer fell behind. The sample goes on to
+                 * the main ring, and the capture ends rather than skip. */
+                int ok = TAP_OK;
+                if (atomic_compare_exchange_strong(&t->broken, &ok,
+                                                   TAP_OVERRUN))
+                    wake_loop(s);
+            }
+        }
+    }
+    atomic_store(&t->landed, c + 1);
+    return took;
+}
+
+/* True while an armed tap still wants samples: the main ring's fullness
+ * must not put the sampler to sleep then. */
+static bool tap_wants(struct sampler *s)
+{
+    struct sampler_tap *t = &s->tap;
+    return atomic_load(&t->armed) && atomic_load(&t->broken) == TAP_OK &&
+           atomic_load_explicit(&t->left, memory_order_relaxed) > 0;
+}
+
 static void publish_health(struct sampler *s, enum health_event ev)
 {
     const struct health *h = &s->health;
@@ -153,6 +237,7 @@ static void publish_health(struct sampler *s, enum health_event ev)
                  (int32_t)(h->credit_evidence * 1000));
     atomic_store(&s->st.passes, h->passes);
     if (ev != HEALTH_EV_PASSED) {
+        tap_break(s, TAP_HEALTH);
         atomic_store(&s->st.last_failure, ev);
         atomic_store(&s->st.last_failure_time, (int64_t)time(NULL));
         atomic_fetch_add(&s->st.fail_epoch, 1);
@@ -171,6 +256,10 @@ static void on_event(struct sampler *s, uint64_t delta)
     atomic_fetch_add_explicit(&s->st.events, 1, memory_order_relaxed);
 
     uint8_t byte = fold_delta(delta, s->grain);
+#ifdef PBD_FAULT_INJECTION
+    if (s->cfg.fault == SAMPLER_FAULT_SEQUENCE)
+        byte = (uint8_t)s->fake_seq++;
+#endif
     enum health_state before = health_get_state(&s->health);
     enum health_event ev = health_update(&s->health, byte);
     if (ev != HEALTH_EV_NONE)
@@ -187,8 +276,15 @@ static void on_event(struct sampler *s, uint64_t delta)
                               (uint32_t)s->health.startup_count,
                               memory_order_relaxed);
         atomic_fetch_add_explicit(&s->st.discarded, 1, memory_order_relaxed);
+        /* A capture armed just as the source failed must not wait across
+         * the re-test (a gap). The sample that passes a re-test is no
+         * failure: a capture armed on its news is fine. */
+        if (ev != HEALTH_EV_PASSED)
+            tap_break(s, TAP_HEALTH);
         return;
     }
+    if (tap_divert(s, byte))
+        return;
     if (ring_put(s->ring, byte))
         atomic_fetch_add_explicit(&s->st.pushed, 1, memory_order_relaxed);
     size_t want = atomic_load_explicit(&s->want, memory_order_relaxed);
@@ -204,7 +300,8 @@ static void sleep_while_full(struct sampler *s)
     atomic_fetch_add_explicit(&s->st.sleeps, 1, memory_order_relaxed);
     pthread_mutex_lock(&s->mu);
     atomic_store(&s->st.sleeping, true);
-    while (!atomic_load(&s->stop) && !ring_below_low(s->ring)) {
+    while (!atomic_load(&s->stop) && !ring_below_low(s->ring) &&
+           !tap_wants(s)) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;
@@ -227,6 +324,8 @@ static void fault_flip_handler(int sig)
 
 static inline uint64_t fake_read(struct sampler *s)
 {
+    if (s->cfg.fault == SAMPLER_FAULT_SEQUENCE)
+        return counter_read(); /* real events; on_event numbers them */
     if (s->cfg.fault == SAMPLER_FAULT_STUCK)
         return 12345;
     if (s->cfg.fault == SAMPLER_FAULT_TOGGLE) {
@@ -314,7 +413,7 @@ static void *sampler_main(void *arg)
         if (pinned && osdep_current_cpu() != s->cpu)
             atomic_fetch_add_explicit(&s->st.migrations, 1, memory_order_relaxed);
 
-        if (ring_above_high(s->ring)) {
+        if (ring_above_high(s->ring) && !tap_wants(s)) {
             sleep_while_full(s);
             /* The time asleep is not a preemption: start a fresh delta. */
             prev = READ_COUNTER(s);
@@ -380,4 +479,38 @@ const char *sampler_pin_note(const struct sampler *s)
 void sampler_want(struct sampler *s, size_t level)
 {
     atomic_store(&s->want, level);
+}
+
+/* ---- the capture tap --------------------------------------------------- */
+
+void sampler_tap_arm(struct sampler *s, struct ring *ring, uint64_t count)
+{
+    struct sampler_tap *t = &s->tap;
+    t->ring = ring;
+    ring_flush(ring);
+    atomic_store(&t->broken, TAP_OK);
+    atomic_store(&t->left, count);
+    atomic_store(&t->armed, true);
+    /* A sampler asleep over a full main ring has samples to make now. */
+    pthread_mutex_lock(&s->mu);
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void sampler_tap_disarm(struct sampler *s)
+{
+    atomic_store(&s->tap.want, 0);
+    atomic_store(&s->tap.armed, false);
+}
+
+bool sampler_tap_quiet(struct sampler *s)
+{
+    struct sampler_tap *t = &s->tap;
+    return !atomic_load(&t->armed) &&
+           atomic_load(&t->landed) == atomic_load(&t->claimed);
+}
+
+void sampler_tap_want(struct sampler *s, size_t level)
+{
+    atomic_store(&s->tap.want, level);
 }

@@ -34,6 +34,9 @@ enum sampler_fault {
     SAMPLER_FAULT_TOGGLE, /* real counter, flipped by each SIGUSR2 to a
                            * failing one (periodic until the tests trip,
                            * then stuck) and back; never permanent */
+    SAMPLER_FAULT_SEQUENCE, /* real events, but event k's byte is k mod 256:
+                             * passes the health tests, and a gap in what
+                             * a consumer got shows as a break in the count */
 };
 
 #define SAMPLER_JUMP_BUCKETS 40 /* log2 buckets of the jump size in ticks */
@@ -78,6 +81,44 @@ struct sampler_stats {
     _Atomic uint64_t jumps[SAMPLER_JUMP_BUCKETS];
 };
 
+/* What calibration finds; sampler_calibrate() measures it. */
+struct sampler_cal {
+    uint64_t median_delta;  /* ordinary read-to-read delta */
+    uint64_t step;          /* smallest non-zero delta (the read's cost) */
+    uint64_t grain;         /* counter_grain(): deltas are folded in it */
+    uint64_t threshold;     /* event threshold in ticks */
+};
+
+/*
+ * The capture tap, for assessment (SP 800-90B wants consecutive samples):
+ * while armed, the samples the sampler makes go to the tap's own ring
+ * instead of the main ring, so nothing else (raw, conditioned, the DRBG's
+ * reseeds) can take one out of the sequence, and no sample that went to the
+ * tap is ever served as output. The loop arms and disarms it; the sampler
+ * breaks it (a sample it could not store, or a health failure), and never
+ * skips one silently. Disarming is two-step, so the loop never empties the
+ * tap under a sampler still writing: the sampler brackets each use of the
+ * tap with claimed++ ... landed++ (its own counters) and checks armed in
+ * between; after the loop clears armed, the tap is quiet once
+ * landed == claimed (sampler_tap_quiet).
+ */
+enum sampler_tap_break {
+    TAP_OK = 0,
+    TAP_OVERRUN, /* the tap was full: the consumer fell behind */
+    TAP_HEALTH,  /* a health failure (or a sample outside a pass) */
+};
+
+struct sampler_tap {
+    struct ring *ring;       /* set by the loop while the tap is quiet */
+    _Atomic bool armed;      /* loop */
+    _Atomic uint64_t left;   /* samples still to divert; the sampler counts
+                              * down, the loop sets while quiet */
+    _Atomic int broken;      /* enum sampler_tap_break; sampler sets */
+    _Atomic size_t want;     /* wake the loop at this tap level; 0: don't */
+    _Atomic uint64_t claimed, landed; /* sampler only */
+    _Atomic uint64_t diverted;       /* samples that went to a tap, ever */
+};
+
 struct sampler {
     struct sampler_config cfg;
     struct ring *ring;
@@ -97,9 +138,12 @@ struct sampler {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     uint64_t fake;          /* fault-injection counter state */
+    uint64_t fake_seq;      /* --fault sequence: the next event's number */
+    struct sampler_tap tap;
 };
 
-/* Parses a --fault argument (stuck, periodic, periodic-after=N, toggle)
+/* Parses a --fault argument (stuck, periodic, periodic-after=N, toggle,
+ * sequence)
  * into cfg->fault and cfg->fault_after. Returns 0, or -1 leaving cfg
  * untouched. Pure; the fault itself is honoured only in fault-injection
  * builds. */
@@ -135,5 +179,27 @@ const char *sampler_pin_note(const struct sampler *s);
 /* Asks for a wake callback once the ring holds at least level bytes (or on
  * any health change). 0 cancels. */
 void sampler_want(struct sampler *s, size_t level);
+
+/* Measures the counter's ordinary delta, step and grain, and the event
+ * threshold from them (cfg->threshold if set). Any thread: it touches
+ * nothing shared. */
+void sampler_calibrate(const struct sampler_config *cfg,
+                       struct sampler_cal *cal);
+
+/* Loop thread, with the sampler thread stopped: puts cal in effect for the
+ * next sampler_start() (a restart of the noise source). */
+void sampler_apply_cal(struct sampler *s, const struct sampler_cal *cal);
+
+/* ---- the capture tap (loop thread) ---- */
+/* Arms the tap over ring (emptied first) for count samples (UINT64_MAX:
+ * until disarmed). Only while sampler_tap_quiet(); wakes a sampler asleep
+ * over a full main ring, since the tap now takes its samples. */
+void sampler_tap_arm(struct sampler *s, struct ring *ring, uint64_t count);
+/* Stops diverting; the tap is the loop's again once quiet. */
+void sampler_tap_disarm(struct sampler *s);
+/* True when the tap is disarmed and the sampler is not inside it. */
+bool sampler_tap_quiet(struct sampler *s);
+/* Wake the loop once the tap holds level samples (or breaks); 0 cancels. */
+void sampler_tap_want(struct sampler *s, size_t level);
 
 #endif

@@ -75,6 +75,7 @@ static void wake_cb(uv_async_t *a)
     /* uv_async_send coalesces: look at the state, never count wake-ups. */
     health_watch(srv);
     reads_serve(srv);
+    capture_serve(srv);
 }
 
 /* The pass: parse and start requests of runnable connections, then serve
@@ -83,8 +84,10 @@ static void run_check_cb(uv_check_t *h)
 {
     struct server *srv = h->data;
     conn_run_pass(srv);
-    if (srv->serve_due)
+    if (srv->serve_due) {
         reads_serve(srv);
+        capture_serve(srv);
+    }
     if (TAILQ_EMPTY(&srv->runnable))
         uv_idle_stop(&srv->run_idle);
 }
@@ -158,6 +161,7 @@ static void tick_cb(uv_timer_t *t)
     health_watch(srv);
     reads_expire(srv, now);
     reads_serve(srv);
+    capture_expire(srv, now);
     feed_kernel(srv, now);
     sampler_kick(srv->sampler);
     conn_reap_idle(srv, now);
@@ -173,20 +177,29 @@ static void close_walk_cb(uv_handle_t *h, void *arg)
         uv_close(h, NULL); /* connections were closed (and freed) above */
 }
 
-static void stop_server(struct server *srv, const char *why)
+void server_stop(struct server *srv, const char *why)
 {
     if (srv->stopping)
         return;
     srv->stopping = true;
     log_info("%s: shutting down", why);
     osdep_notify("STOPPING=1");
+    /* A restart on the thread pool is joining the sampler thread: it
+     * finishes the stop when that is done (capture.c). */
+    if (!srv->cap.restarting)
+        server_stop_finish(srv);
+}
+
+void server_stop_finish(struct server *srv)
+{
     /* The sampler must be gone before the async handle it wakes. */
     sampler_stop(srv->sampler);
     /* Reads still waiting are told why they end (written now if the
      * socket has room: the loop is about to stop). */
     for (struct conn *c = TAILQ_FIRST(&srv->conns), *nx; c; c = nx) {
         nx = TAILQ_NEXT(c, all);
-        if (c->p.state == R_WAITING || c->mem_blocked)
+        if (c->p.state == R_WAITING || c->p.state == R_CAPTURE ||
+            c->mem_blocked)
             reads_finish(c, PBD_ESHUTDOWN);
         conn_close(c);
     }
@@ -202,7 +215,7 @@ static void signal_cb(uv_signal_t *h, int signum)
         log_info("stats: %s", buf);
         return;
     }
-    stop_server(srv, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    server_stop(srv, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
 static void connection_cb(uv_stream_t *l, int status)
@@ -225,6 +238,10 @@ int server_start(struct server *srv, struct sampler *sampler)
                   srv->cfg.reseed_ms) != 0) {
         log_err("cannot set up the entropy pool (credit %.3f)",
                 srv->cfg.h_bits);
+        return -1;
+    }
+    if (capture_init(srv) != 0) {
+        log_err("cannot allocate the capture tap");
         return -1;
     }
     uv_async_init(srv->loop, &srv->wake, wake_cb);
@@ -256,4 +273,5 @@ void server_cleanup(struct server *srv)
     server_unlisten(srv);
     if (srv->pool.sec)
         pool_free(&srv->pool);
+    capture_free(srv);
 }

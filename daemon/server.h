@@ -48,6 +48,21 @@ struct server_config {
 struct conn;
 TAILQ_HEAD(conn_list, conn);
 
+/* The capture tap: one capture (or restart) at a time (capture.c). */
+#define CAPTURE_TAP (64u * 1024u) /* samples held for the capturing client */
+struct capture {
+    struct conn *owner;      /* the connection capturing, if any */
+    struct ring ring;        /* the tap, over buf */
+    uint8_t *buf;
+    bool armed;              /* the sampler diverts to the tap */
+    bool dirty;              /* holds samples of an ended capture */
+    bool restarting;         /* a restart is on the thread pool */
+    uv_work_t work;
+    struct sampler_cal cal;  /* what the restart's calibration found */
+    uint64_t sessions, restarts, samples, overruns;
+    uint64_t owner_samples, owner_restarts; /* counts when owner came */
+};
+
 struct server {
     struct server_config cfg;
     uv_loop_t *loop;
@@ -59,6 +74,7 @@ struct server {
     uv_signal_t sig[3];
     struct sampler *sampler;
     struct pool pool;
+    struct capture cap;
     struct conn_list conns;    /* all connections */
     struct conn_list waiters;  /* reads waiting for entropy, in turn */
     struct conn_list runnable; /* to be processed by the next pass */

@@ -174,6 +174,14 @@ size_t server_stats_json(struct server *srv, char *buf, size_t cap)
         pool_seeded(p) ? "true" : "false", p->sec->drbg.reseeds,
         p->sec->drbg.bytes_since_reseed, p->served[PBD_MODE_CONDITIONED],
         p->served[PBD_MODE_RAW], p->served[PBD_MODE_DRBG], p->blocks);
+    const struct capture *cp = &srv->cap;
+    app(buf, cap, &n,
+        "\"capture\":{\"active\":%s,\"restarting\":%s,\"sessions\":%" PRIu64
+        ",\"restarts\":%" PRIu64 ",\"samples\":%" PRIu64
+        ",\"diverted\":%" PRIu64 ",\"overruns\":%" PRIu64 "},",
+        cp->owner ? "true" : "false", cp->restarting ? "true" : "false",
+        cp->sessions, cp->restarts, cp->samples,
+        atomic_load(&s->tap.diverted), cp->overruns);
     app(buf, cap, &n,
         "\"clients\":{\"connected\":%u,\"waiting\":%u,\"refusing\":%u"
         ",\"max\":%u,\"accepted\":%" PRIu64 ",\"refused\":%" PRIu64

@@ -82,7 +82,9 @@ extern "C" {
     X(ENOTSEEDED, -14, "DRBG not yet seeded from the entropy source")          \
     X(EPATH, -15, "socket path too long")                                      \
     X(ESHUTDOWN, -16, "daemon is shutting down")                              \
-    X(EFORKED, -17, "handle opened by another process (used after fork)")
+    X(EFORKED, -17, "handle opened by another process (used after fork)")    \
+    X(EOVERRUN, -18, "capture ended: samples were lost (read faster)")        \
+    X(EINUSE, -19, "another client's capture is running")
 
 enum pbd_errno {
     PBD_OK = 0,
@@ -101,10 +103,23 @@ typedef enum pbd_mode {
     PBD_MODE_RAW = 1,
     /* ChaCha20 fast-key-erasure DRBG seeded from conditioned output. */
     PBD_MODE_DRBG = 2,
+    /* Consecutive raw samples for assessment (SP 800-90B): while a
+     * connection captures, every sample the sampler makes goes to it and
+     * to nobody else, in order, with no gap: a sample that cannot be
+     * delivered ends the capture with PBD_EOVERRUN (or PBD_EHEALTH), never
+     * a hole. The capture lasts until the handle is closed; one at a time
+     * per daemon (PBD_EINUSE), restricted like raw (PBD_EPERM). Other
+     * clients get no new entropy meanwhile. NOT uniformly random. */
+    PBD_MODE_CAPTURE = 3,
 } pbd_mode;
 
 /* Flags for pbd_read_ex(). */
-#define PBD_READ_NOWAIT 0x01u /* fail with PBD_EAGAIN rather than wait */
+#define PBD_READ_NOWAIT 0x01u /* fail with PBD_EAGAIN rather than wait;
+                               * not for PBD_MODE_CAPTURE */
+/* PBD_MODE_CAPTURE only: restart the noise source (stop the sampler
+ * thread, re-calibrate, start a new one) and return its first len samples
+ * (len <= 65536); the capture then ends. SP 800-90B 3.1.4's restart data. */
+#define PBD_READ_RESTART 0x02u
 
 typedef struct pbd pbd_t;
 

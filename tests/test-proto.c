@@ -46,6 +46,40 @@ static void test_read_roundtrip(void **state)
     }
 }
 
+/* Capture mode and the restart flag: restart only with capture, capture
+ * never with no-wait, and any other flag bit is still reserved. */
+static void test_capture_flags(void **state)
+{
+    (void)state;
+    static const struct {
+        uint8_t mode, flags;
+        long want; /* 0: accepted */
+    } cases[] = {
+        {PBD_MODE_CAPTURE, 0, 0},
+        {PBD_MODE_CAPTURE, PROTO_READ_RESTART, 0},
+        {PBD_MODE_CAPTURE, PROTO_READ_NOWAIT, PBD_EINVAL},
+        {PBD_MODE_CAPTURE, PROTO_READ_NOWAIT | PROTO_READ_RESTART,
+         PBD_EINVAL},
+        {PBD_MODE_RAW, PROTO_READ_RESTART, PBD_EINVAL},
+        {PBD_MODE_DRBG, PROTO_READ_RESTART, PBD_EINVAL},
+        {PBD_MODE_CAPTURE, 0x04, PBD_EPROTO},
+        {4, 0, PBD_EINVAL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct proto_read r = {.len = 1000, .mode = cases[i].mode,
+                               .flags = cases[i].flags};
+        uint8_t buf[PROTO_HDR_LEN + PROTO_READ_PAYLOAD];
+        size_t n = proto_encode_read(buf, &r);
+        struct proto_req q;
+        long got = proto_parse_request(buf, n, &q);
+        assert_int_equal(got, cases[i].want ? cases[i].want : (long)n);
+        if (cases[i].want == 0)
+            assert_int_equal(q.rd.flags, cases[i].flags);
+    }
+    /* Capture reads are bounded like the other entropy modes. */
+    assert_int_equal(proto_max_read(PBD_MODE_CAPTURE), PROTO_MAX_READ_ENTROPY);
+}
+
 static void test_simple_requests(void **state)
 {
     (void)state;
@@ -112,8 +146,8 @@ static void test_read_bounds(void **state)
     assert_int_equal(parse_read(PROTO_MAX_READ_DRBG + 1, PBD_MODE_DRBG, 0, 0),
                      PBD_ETOOBIG);
     assert_int_equal(parse_read(UINT32_MAX, PBD_MODE_DRBG, 0, 0), PBD_ETOOBIG);
-    assert_int_equal(parse_read(16, 3, 0, 0), PBD_EINVAL);
-    assert_int_equal(parse_read(16, PBD_MODE_RAW, 0x02, 0), PBD_EPROTO);
+    assert_int_equal(parse_read(16, 4, 0, 0), PBD_EINVAL);
+    assert_int_equal(parse_read(16, PBD_MODE_RAW, 0x04, 0), PBD_EPROTO);
     assert_int_equal(parse_read(16, PBD_MODE_RAW, 0, 1), PBD_EPROTO);
 }
 
@@ -222,7 +256,7 @@ static void test_errors_table(void **state)
     assert_string_equal(pbd_errname(PBD_EHEALTH), "PBD_EHEALTH");
     assert_string_equal(pbd_strerror(PBD_OK), "success");
     assert_string_equal(pbd_strerror(-999), "unknown error");
-    for (int c = -1; c >= PBD_ESHUTDOWN; c--)
+    for (int c = -1; c >= PBD_EINUSE; c--)
         assert_string_not_equal(pbd_strerror(c), "unknown error");
 }
 
@@ -231,6 +265,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_u32_roundtrip),
         cmocka_unit_test(test_read_roundtrip),
+        cmocka_unit_test(test_capture_flags),
         cmocka_unit_test(test_simple_requests),
         cmocka_unit_test(test_rejects_bad_headers),
         cmocka_unit_test(test_read_bounds),

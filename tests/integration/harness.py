@@ -19,12 +19,13 @@ MAGIC = 0xBD
 VERSION = 1
 T_READ, T_STATS, T_HEALTH, T_VERSION = 1, 2, 3, 4
 T_REPLY, T_ERROR = 0x80, 0xFF
-MODE = {"conditioned": 0, "raw": 1, "drbg": 2}
+MODE = {"conditioned": 0, "raw": 1, "drbg": 2, "capture": 3}
+F_NOWAIT, F_RESTART = 0x01, 0x02
 # positive wire codes of PBD_E* (see include/pbd.h)
 E = {"EINVAL": 1, "ECONNECT": 2, "EIO": 3, "ECLOSED": 4, "EPROTO": 5,
      "EVERSION": 6, "EHEALTH": 7, "EAGAIN": 8, "ETIMEDOUT": 9, "ETOOBIG": 10,
      "EPERM": 11, "ENOMEM": 12, "EBUSY": 13, "ENOTSEEDED": 14, "EPATH": 15,
-     "ESHUTDOWN": 16, "EFORKED": 17}
+     "ESHUTDOWN": 16, "EFORKED": 17, "EOVERRUN": 18, "EINUSE": 19}
 
 
 class Skipped(Exception):
@@ -62,9 +63,10 @@ def hdr(typ, length, magic=MAGIC, version=VERSION, flags=0):
     return struct.pack(">BBBBI", magic, version, typ, flags, length)
 
 
-def read_req(n, mode="conditioned", nowait=False, wait_ms=0):
+def read_req(n, mode="conditioned", nowait=False, wait_ms=0, flags=0):
+    flags |= F_NOWAIT if nowait else 0
     return hdr(T_READ, 12) + struct.pack(">IIBBH", n, wait_ms, MODE[mode],
-                                         1 if nowait else 0, 0)
+                                         flags, 0)
 
 
 class Running:

@@ -53,6 +53,18 @@ def denied_binary(d):
     return True
 
 
+def capture_refused(d):
+    """Capture mode is restricted like raw: EPERM, and the connection
+    stays usable."""
+    with d.connect(10) as s:
+        s.sendall(read_req(16, "capture"))
+        expect_error(s, "EPERM")
+        s.sendall(read_req(16, "capture", flags=harness.F_RESTART))
+        expect_error(s, "EPERM")
+        assert len(read_ok(s, 16, "drbg", wait_ms=60000)) == 16
+    return True
+
+
 def denied_text(d):
     with d.connect(10) as s:
         s.sendall(b"read 8 drbg\n")
@@ -103,4 +115,7 @@ with harness.Daemon("--mode", "0666", "--allow-uid", "1234",
     t.check("--raw-uid: raw -> EPERM (not fatal), conditioned and drbg fine",
             as_nobody, raw_refused_cond_ok, d)
     t.check("root may read raw despite --raw-uid", root_served, d, "raw")
+    t.check("--raw-uid: capture and restart -> EPERM (not fatal)",
+            as_nobody, capture_refused, d)
+    t.check("root may capture despite --raw-uid", root_served, d, "capture")
 t.finish()

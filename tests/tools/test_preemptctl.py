@@ -246,9 +246,15 @@ def test_assess_live(d):
     with tempfile.TemporaryDirectory() as tmp:
         f = os.path.join(tmp, "samples.bin")
         live = ctl(d.sock, "assess", "-n", "1024", "-o", f, check=0).stdout
-        assert "samples: 1024 8-bit samples from preemptd (raw mode)" in live
+        assert "samples: 1024 8-bit samples from preemptd (capture)" in live
         assert os.path.getsize(f) == 1024
         offline = ctl(d.sock, "assess", "--file", f, check=0).stdout
+        m = os.path.join(tmp, "restart.bin")
+        r = ctl(d.sock, "assess", "--restart", "--restarts", "3", "-o", m,
+                check=0)
+        assert "3 restarts recorded; the restart tests need 1000: not " \
+            "assessed" in r.stdout, r.stdout
+        assert os.path.getsize(m) == 3000
     a, b = parse_assess(live), parse_assess(offline)
     assert len(a) >= 10 and a == b, (a, b)  # -o wrote what was assessed
     assert 0 < a["min(H_original, 8 X H_bitstring)"] <= 8
@@ -427,7 +433,12 @@ def test_restart_and_calibrate_refuse():
         r = ctl(NOSOCK, "calibrate", "--file", matrix, "--restart-file",
                 small, "-o", out, check=1)
         assert "a restart matrix is 1000000 bytes" in r.stderr, r.stderr
-        ctl(NOSOCK, "calibrate", "--file", matrix, check=64)
+        # Without --restart-file the matrix comes from the daemon.
+        r = ctl(NOSOCK, "calibrate", "--file", matrix, check=3)
+        assert "cannot connect" in r.stderr, r.stderr
+        ctl(NOSOCK, "assess", "--restart", check=64)  # needs -H
+        ctl(NOSOCK, "assess", "--restart", "-H", "7", "--restarts", "0",
+            check=64)
         ctl(NOSOCK, "calibrate", "--file", matrix, "--restart-file", matrix,
             "--fraction", "0.9", check=64)
         assert not os.path.exists(out)
