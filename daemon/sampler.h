@@ -9,8 +9,9 @@
  * nothing; the only calls out of it are the wake callback, made when the
  * loop asked for data or health changed.
  *
- * It talks to the rest of the daemon only through the ring, the wake
- * callback and the atomics in struct sampler_stats. When the ring reaches its
+ * It talks to the rest of the daemon only through the ring (or, while a
+ * capture is armed, the tap that takes the ring's place: see struct
+ * sampler_tap), the wake callback and the atomics in struct sampler_stats. When the ring reaches its
  * high watermark the thread sleeps until sampler_kick() finds the ring below
  * the low watermark, so a full ring costs no CPU.
  */
