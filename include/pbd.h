@@ -61,6 +61,15 @@ extern "C" {
  * busy daemon and a loaded machine before the daemon is taken for hung. */
 #define PBD_DEADLINE_MARGIN_MS 5000u
 
+/* The library exports exactly the functions marked PBD_API; it is built
+ * with hidden visibility, so its internals (the wire-format helpers it
+ * shares with the daemon) are no part of its ABI. */
+#if defined(__GNUC__) || defined(__clang__)
+#define PBD_API __attribute__((visibility("default")))
+#else
+#define PBD_API
+#endif
+
 /*
  * Error codes: one table gives the enum, the name and the message.
  * The wire carries the positive value (-code).
@@ -132,7 +141,7 @@ typedef enum pbd_health_state {
 
 /* Returns the socket path the library uses: $PBD_SOCKET if set and
  * non-empty, else PBD_DEFAULT_SOCKET. The string is not owned by the caller. */
-const char *pbd_default_socket(void);
+PBD_API const char *pbd_default_socket(void);
 
 /* Connects to the daemon at path (NULL: pbd_default_socket()); the path is
  * copied. On success stores a new handle in *out, owned by the caller (free
@@ -140,12 +149,12 @@ const char *pbd_default_socket(void);
  * PBD_EINVAL, PBD_EPATH, PBD_ENOMEM, PBD_ECONNECT, or PBD_ETIMEDOUT when
  * the socket accepts no connection within the default deadline (a daemon
  * stopped with its backlog full). Safe from any thread. */
-int pbd_open(pbd_t **out, const char *path);
+PBD_API int pbd_open(pbd_t **out, const char *path);
 
 /* Closes the connection and frees the handle, which must not be in use in
  * another thread. NULL is ignored. In a forked child it closes only the
  * child's descriptor: the parent's connection is not shut down. */
-void pbd_close(pbd_t *p);
+PBD_API void pbd_close(pbd_t *p);
 
 /* Fills exactly len bytes of buf (owned by the caller) in the given mode,
  * waiting for the source if needed. Conditioned and raw reads go out as
@@ -160,7 +169,7 @@ void pbd_close(pbd_t *p);
  * negative PBD_E* code (PBD_EFORKED in a process that did not open p); on
  * failure the contents of buf are unspecified and have been wiped. Bytes
  * are never served twice, to this or any client. One thread per handle. */
-int pbd_read(pbd_t *p, void *buf, size_t len, pbd_mode mode);
+PBD_API int pbd_read(pbd_t *p, void *buf, size_t len, pbd_mode mode);
 
 /* As pbd_read() with flags (PBD_READ_NOWAIT) and a wait limit per request
  * in milliseconds (0: the daemon's default; the daemon cuts it to
@@ -169,7 +178,7 @@ int pbd_read(pbd_t *p, void *buf, size_t len, pbd_mode mode);
  * reply. With PBD_READ_NOWAIT the read is sent whole (up to 64 KiB per
  * request in the entropy modes) and one that cannot be met in full from
  * stock fails with PBD_EAGAIN, consuming nothing. */
-int pbd_read_ex(pbd_t *p, void *buf, size_t len, pbd_mode mode,
+PBD_API int pbd_read_ex(pbd_t *p, void *buf, size_t len, pbd_mode mode,
                 unsigned flags, uint32_t timeout_ms);
 
 /* Writes the daemon's statistics as one NUL-terminated JSON object into buf.
@@ -177,24 +186,24 @@ int pbd_read_ex(pbd_t *p, void *buf, size_t len, pbd_mode mode,
  * NUL-terminated prefix), or another negative code; PBD_ETIMEDOUT after the
  * default deadline (PBD_WAIT_DEFAULT_MS + PBD_DEADLINE_MARGIN_MS). One
  * thread per handle. */
-int pbd_stats(pbd_t *p, char *buf, size_t cap);
+PBD_API int pbd_stats(pbd_t *p, char *buf, size_t cap);
 
 /* Stores the daemon's health in *state and a NUL-terminated explanation in
  * msg (may be NULL when cap is 0). Returns 0 or a negative code, with the
  * same deadline as pbd_stats(). One thread per handle. */
-int pbd_health(pbd_t *p, pbd_health_state *state, char *msg, size_t cap);
+PBD_API int pbd_health(pbd_t *p, pbd_health_state *state, char *msg, size_t cap);
 
 /* One call in the spirit of getentropy(): connects to the default socket,
  * reads len conditioned bytes, disconnects. Returns 0 or a negative code.
  * It keeps no connection between calls, so it is safe from any thread and
  * works the same in a forked child. */
-int pbd_getentropy(void *buf, size_t len);
+PBD_API int pbd_getentropy(void *buf, size_t len);
 
 /* Returns a static message for a PBD_E* code (never NULL). */
-const char *pbd_strerror(int code);
+PBD_API const char *pbd_strerror(int code);
 
 /* Returns the symbolic name ("PBD_EHEALTH") for a code (never NULL). */
-const char *pbd_errname(int code);
+PBD_API const char *pbd_errname(int code);
 
 #ifdef __cplusplus
 }

@@ -137,6 +137,14 @@ def t_pkgconfig(c, dest, o):
     c.ok(re.search(r"libpbd\.so\.0 => %s" % re.escape(under(dest, lib)),
                    r.stdout) is not None,
          "program loads the installed libpbd.so.0", r.stdout)
+    # The ABI is include/pbd.h's functions and nothing else: the wire-format
+    # helpers libpbd shares with the daemon stay hidden.
+    r = run(["nm", "-D", "--defined-only", under(dest, lib, "libpbd.so.0")])
+    syms = sorted(l.split()[-1] for l in r.stdout.splitlines()
+                  if l.split()[1:2] == ["T"])
+    c.ok(r.returncode == 0 and len(syms) == 10 and
+         all(s.startswith("pbd_") for s in syms),
+         "libpbd.so exports the 10 functions of pbd.h only", syms)
 
     # The installed daemon serves the installed library.
     d = tmpdir()
