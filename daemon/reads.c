@@ -98,19 +98,18 @@ void reads_cancel(struct conn *c)
 void reads_finish(struct conn *c, int err)
 {
     struct pending *p = &c->p;
-    struct wreq *w = p->w;
-    enum dialect how = p->how;
-    uint32_t n = p->need;
-    uint8_t egd_cmd = p->egd_cmd;
-    p->w = NULL;
-    reads_cancel(c);
     if (err) {
-        if (w)
-            wreq_free(w);
-        c->p.egd_cmd = egd_cmd; /* send_error answers EGD no-wait reads */
+        /* While p still says what was asked: an EGD no-wait read is
+         * answered with a zero count. */
         send_error(c, err, false);
-        c->p.egd_cmd = 0;
+        reads_cancel(c); /* wipes what was gathered */
     } else {
+        struct wreq *w = p->w;
+        enum dialect how = p->how;
+        uint32_t n = p->need;
+        uint8_t egd_cmd = p->egd_cmd;
+        p->w = NULL;
+        reads_cancel(c);
         reply_finish(w, how, egd_cmd, n);
         conn_send(c, w);
     }
