@@ -14,6 +14,7 @@ sample, a health failure ends a capture with EHEALTH (never a gap),
 first samples while a bystander is served, and SIGTERM during restarts
 stops the daemon cleanly. Also run under TSan (the tap and the restart are
 sampler -> loop hand-offs)."""
+import glob
 import os
 import signal
 import subprocess
@@ -201,6 +202,42 @@ def restarts(d):
     assert d.logtext().count("capture: noise source restarted") >= 8
 
 
+def sampler_threads(pid):
+    """Threads named pbd-sampler in the daemon (Linux /proc)."""
+    n = 0
+    for comm in glob.glob("/proc/%d/task/*/comm" % pid):
+        try:
+            with open(comm) as f:
+                n += f.read().strip() == "pbd-sampler"
+        except OSError:
+            pass  # the thread ended meanwhile
+    return n
+
+
+def restart_after_owner_hung_up(d):
+    """An owner that hangs up mid-restart leaves the restart on the thread
+    pool; the next client's restart read must not queue the same work again
+    (two sampler threads on one ring, then a crash). It is answered with the
+    first samples of the thread that restart starts."""
+    for _ in range(30):
+        a = d.connect(10)
+        a.sendall(read_req(64, "capture", wait_ms=5000, flags=F_RESTART))
+        time.sleep(0.001)
+        a.close()
+        with d.connect(30) as b:
+            b.sendall(read_req(64, "capture", wait_ms=5000, flags=F_RESTART))
+            typ, payload = recv_frame(b)
+        assert d.proc.poll() is None, "daemon died: %s" % d.proc.returncode
+        if typ == T_READ | T_REPLY:
+            assert len(payload) == 64 and breaks(payload) == 0, payload
+        else:
+            assert typ == T_ERROR and \
+                payload[0] == harness.E["ETIMEDOUT"], (typ, payload)
+        if os.path.isdir("/proc/%d/task" % d.proc.pid):
+            assert sampler_threads(d.proc.pid) <= 1, "two sampler threads"
+    assert d.stats()["health"]["state"] == "ok"
+
+
 def sigterm_during_restarts(d):
     r0 = d.stats()["capture"]["restarts"]
     p = subprocess.Popen([PREEMPTCTL, "-s", d.sock, "assess", "--restart",
@@ -266,6 +303,8 @@ with harness.Daemon("--fault", "sequence", "--reseed-s", "1", *QUICK,
             one_at_a_time, d)
     t.check("assess --restart: consecutive rows, bystander served",
             restarts, d)
+    t.check("a restart read while a hung-up owner's restart runs",
+            restart_after_owner_hung_up, d)
     t.check("SIGTERM during restarts: clean exit", sigterm_during_restarts, d)
 
 with harness.Daemon("--fault", "toggle", *QUICK, binary=PREEMPTD_FAULT,
