@@ -289,6 +289,20 @@ def health_failure_ends_capture(d):
     assert d.stats()["capture"]["sessions"] >= 2
 
 
+def idle_reaper_spares_a_waiting_capture(d):
+    """--idle-ms shorter than a capture read's wait: the read has its own
+    deadline (like any read waiting for entropy), so it is answered, not
+    closed unanswered as an idle client."""
+    with d.connect(30) as s:
+        t0 = time.time()
+        s.sendall(read_req(65536, "capture", wait_ms=1500))
+        typ, payload = recv_frame(s)
+        assert typ == T_READ | T_REPLY or (
+            typ == T_ERROR and payload[0] == harness.E["ETIMEDOUT"]), \
+            (typ, payload, time.time() - t0)
+        assert len(read_ok(s, 16, "drbg", wait_ms=60000)) == 16
+
+
 # --priority normal: these check the capture, not the sampler's manners, and
 # CI runs them under stress-ng too, where an idle-priority sampler gets tens
 # of events a second. A long --stall-ms likewise: a stall is not the point.
@@ -311,4 +325,9 @@ with harness.Daemon("--fault", "toggle", *QUICK, binary=PREEMPTD_FAULT,
                     ring=4096) as d:
     t.check("a health failure ends a capture with EHEALTH",
             health_failure_ends_capture, d)
+
+with harness.Daemon("--fault", "sequence", "--idle-ms", "300", *QUICK,
+                    binary=PREEMPTD_FAULT, ring=4096) as d:
+    t.check("an idle client's capture read is answered, not cut off",
+            idle_reaper_spares_a_waiting_capture, d)
 t.finish()
