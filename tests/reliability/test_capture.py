@@ -303,6 +303,22 @@ def idle_reaper_spares_a_waiting_capture(d):
         assert len(read_ok(s, 16, "drbg", wait_ms=60000)) == 16
 
 
+def assess_capture_has_no_holes(d):
+    """preemptctl assess -n against a daemon whose default wait is short:
+    a capture read that timed out while others were in flight used to drop
+    the connection (ending the capture) and the retry began a new one, so
+    the samples written had a hole and assess still passed."""
+    out = os.path.join(d.dir, "n.bin")
+    r = subprocess.run([PREEMPTCTL, "-s", d.sock, "assess", "-n", "20000",
+                        "-o", out], capture_output=True, text=True,
+                       timeout=240)
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    with open(out, "rb") as f:
+        data = f.read()
+    assert len(data) == 20000, len(data)
+    assert breaks(data) == 0, "%d breaks" % breaks(data)
+
+
 # --priority normal: these check the capture, not the sampler's manners, and
 # CI runs them under stress-ng too, where an idle-priority sampler gets tens
 # of events a second. A long --stall-ms likewise: a stall is not the point.
@@ -326,8 +342,11 @@ with harness.Daemon("--fault", "toggle", *QUICK, binary=PREEMPTD_FAULT,
     t.check("a health failure ends a capture with EHEALTH",
             health_failure_ends_capture, d)
 
-with harness.Daemon("--fault", "sequence", "--idle-ms", "300", *QUICK,
-                    binary=PREEMPTD_FAULT, ring=4096) as d:
+# Short --idle-ms and --wait-ms: clients that wait on a capture.
+with harness.Daemon("--fault", "sequence", "--idle-ms", "300", "--wait-ms",
+                    "20", *QUICK, binary=PREEMPTD_FAULT, ring=4096) as d:
     t.check("an idle client's capture read is answered, not cut off",
             idle_reaper_spares_a_waiting_capture, d)
+    t.check("assess -n: no holes when capture reads time out",
+            assess_capture_has_no_holes, d)
 t.finish()
