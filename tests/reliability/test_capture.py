@@ -166,6 +166,16 @@ def one_at_a_time(d):
         assert len(read_ok(b, 16, "capture", wait_ms=60000)) == 16
 
 
+def largest_read_is_not_overrun(d):
+    """A capture read of the largest size (64 KiB) used to fail with
+    EOVERRUN every time: the tap held exactly one such read, so the sample
+    after it overran the tap before the loop could answer."""
+    with d.connect(200) as s:
+        big = read_ok(s, 65536, "capture", wait_ms=120000)
+        nxt = read_ok(s, 512, "capture", wait_ms=60000)
+    assert breaks(big + nxt) == 0, "a hole after a 64 KiB read"
+
+
 def restarts(d):
     st0 = d.stats()
     out = os.path.join(d.dir, "restart.bin")
@@ -331,6 +341,8 @@ with harness.Daemon("--fault", "sequence", "--reseed-s", "1", *QUICK,
             raw_reads_have_holes, d)
     t.check("one capture at a time (EINUSE); a timed-out read takes nothing",
             one_at_a_time, d)
+    t.check("a 64 KiB capture read is served, not overrun",
+            largest_read_is_not_overrun, d)
     t.check("assess --restart: consecutive rows, bystander served",
             restarts, d)
     t.check("a restart read while a hung-up owner's restart runs",
