@@ -493,6 +493,7 @@ int ctl_assess(int argc, char **argv, const char *sock)
     size_t len = 0;
     pbd_t *p = NULL;
     int status = CTL_EXIT_OK;
+    double credited = -2.0; /* -2: not asked for */
     if (inpath) {
         if (ctl_read_samples(inpath, &buf, &len) != 0)
             return CTL_EXIT_FAIL;
@@ -511,6 +512,13 @@ int ctl_assess(int argc, char **argv, const char *sock)
             return CTL_EXIT_FAIL;
         }
         status = ctl_capture(p, buf, len);
+        if (status == 0)
+            credited = credited_from(p);
+        /* The capture lasts as long as the connection, and every new
+         * sample goes to it: end it now, not after writing and assessing
+         * (minutes for a million samples), so others get samples again. */
+        pbd_close(p);
+        p = NULL;
         if (status == 0 && outpath && write_samples(outpath, buf, len) != 0)
             status = CTL_EXIT_FAIL;
     }
@@ -521,7 +529,8 @@ int ctl_assess(int argc, char **argv, const char *sock)
                   "memory?)\n", stderr);
             status = CTL_EXIT_FAIL;
         } else {
-            double credited = !inpath || want_credit ? credited_from(p) : -2.0;
+            if (inpath && want_credit)
+                credited = credited_from(p);
             report(&r, len, inpath ? inpath : "preemptd (capture)",
                    credited, verbose);
         }

@@ -329,6 +329,34 @@ def assess_capture_has_no_holes(d):
     assert breaks(data) == 0, "%d breaks" % breaks(data)
 
 
+def assess_ends_its_capture(d):
+    """assess -n kept its connection, and so the capture (every new sample
+    diverted from everyone else), while it wrote the samples and ran the
+    estimators: minutes for a million samples. A FIFO as -o holds it in
+    between: the capture must already be over."""
+    fifo = os.path.join(d.dir, "fifo")
+    os.mkfifo(fifo)
+    p = subprocess.Popen([PREEMPTCTL, "-s", d.sock, "assess", "-n", "2000",
+                          "-o", fifo], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        s0 = d.stats()["capture"]["samples"]
+        end = time.time() + 120
+        while d.stats()["capture"]["samples"] < s0 + 2000:
+            assert p.poll() is None, p.communicate()
+            assert time.time() < end, "no capture"
+            time.sleep(0.05)
+        end = time.time() + 5
+        while d.stats()["capture"]["active"]:
+            assert time.time() < end, "capture still held by assess -n"
+            time.sleep(0.05)
+    finally:
+        with open(fifo, "rb") as f:
+            assert len(f.read()) == 2000
+        out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, (out, err)
+
+
 # --priority normal: these check the capture, not the sampler's manners, and
 # CI runs them under stress-ng too, where an idle-priority sampler gets tens
 # of events a second. A long --stall-ms likewise: a stall is not the point.
@@ -343,6 +371,8 @@ with harness.Daemon("--fault", "sequence", "--reseed-s", "1", *QUICK,
             one_at_a_time, d)
     t.check("a 64 KiB capture read is served, not overrun",
             largest_read_is_not_overrun, d)
+    t.check("assess -n ends its capture before writing and assessing",
+            assess_ends_its_capture, d)
     t.check("assess --restart: consecutive rows, bystander served",
             restarts, d)
     t.check("a restart read while a hung-up owner's restart runs",
