@@ -55,9 +55,11 @@ static void usage_assess(FILE *f)
 "  -s, --socket PATH  daemon socket\n", f);
 }
 
-/* Capture calls of this size (libpbd sends them as 512-byte requests):
- * a progress step. A capture read that times out takes no sample. */
-#define ASSESS_CHUNK 4096u
+/* Capture calls of this size: one request each (libpbd's raw chunk), so a
+ * read the daemon times out is the only one in flight, took no sample and
+ * leaves the connection, and the capture on it, in place. (With requests
+ * still owed libpbd drops the connection, and the capture with it.) */
+#define ASSESS_CHUNK 512u
 /* Consecutive timeouts before giving up: a minute without progress. */
 #define ASSESS_MAX_TIMEOUTS 6
 
@@ -118,17 +120,44 @@ static const char *capture_hint(int rc)
     }
 }
 
+/* The daemon's count of captures begun, or UINT64_MAX when unknown. */
+static uint64_t capture_sessions(pbd_t *p)
+{
+    static char js[CTL_STATS_CAP];
+    uint64_t v;
+    if (pbd_stats(p, js, sizeof(js)) != 0 ||
+        ctl_json_u64(js, "capture.sessions", &v) != 0)
+        return UINT64_MAX;
+    return v;
+}
+
 int ctl_capture(pbd_t *p, uint8_t *buf, size_t n)
 {
     struct ctl_progress pg;
-    ctl_progress_start(&pg, n, n > ASSESS_CHUNK);
+    ctl_progress_start(&pg, n, n > 8 * ASSESS_CHUNK);
     size_t done = 0;
     int timeouts = 0;
+    uint64_t sessions = UINT64_MAX; /* once our capture has begun */
     while (done < n) {
         size_t k = n - done < ASSESS_CHUNK ? n - done : ASSESS_CHUNK;
-        int rc = pbd_read(p, buf + done, k, PBD_MODE_CAPTURE);
+        /* An explicit wait, so the daemon (whatever its --wait-ms) times a
+         * read out before libpbd gives up on it and drops the capture. */
+        int rc = pbd_read_ex(p, buf + done, k, PBD_MODE_CAPTURE, 0,
+                             PBD_WAIT_DEFAULT_MS);
         if (rc == PBD_ETIMEDOUT && ++timeouts < ASSESS_MAX_TIMEOUTS)
             continue; /* a slow source: keep asking while it is healthy */
+        /* One capture from the first sample to the last, or the samples
+         * have a hole: a new one begun meanwhile (the connection was lost
+         * and opened again) ended ours. */
+        if (rc == 0 && done == 0)
+            sessions = capture_sessions(p);
+        if (rc == 0 && done + k == n && capture_sessions(p) != sessions) {
+            ctl_progress_end(&pg);
+            fputs("preemptctl assess: the capture was interrupted (its "
+                  "connection lost): the samples have a gap; run it "
+                  "again\n", stderr);
+            return CTL_EXIT_FAIL;
+        }
         if (rc != 0) {
             ctl_progress_end(&pg);
             fprintf(stderr, "preemptctl assess: capture after %zu of %zu "
@@ -464,6 +493,7 @@ int ctl_assess(int argc, char **argv, const char *sock)
     size_t len = 0;
     pbd_t *p = NULL;
     int status = CTL_EXIT_OK;
+    double credited = -2.0; /* -2: not asked for */
     if (inpath) {
         if (ctl_read_samples(inpath, &buf, &len) != 0)
             return CTL_EXIT_FAIL;
@@ -482,6 +512,13 @@ int ctl_assess(int argc, char **argv, const char *sock)
             return CTL_EXIT_FAIL;
         }
         status = ctl_capture(p, buf, len);
+        if (status == 0)
+            credited = credited_from(p);
+        /* The capture lasts as long as the connection, and every new
+         * sample goes to it: end it now, not after writing and assessing
+         * (minutes for a million samples), so others get samples again. */
+        pbd_close(p);
+        p = NULL;
         if (status == 0 && outpath && write_samples(outpath, buf, len) != 0)
             status = CTL_EXIT_FAIL;
     }
@@ -492,7 +529,8 @@ int ctl_assess(int argc, char **argv, const char *sock)
                   "memory?)\n", stderr);
             status = CTL_EXIT_FAIL;
         } else {
-            double credited = !inpath || want_credit ? credited_from(p) : -2.0;
+            if (inpath && want_credit)
+                credited = credited_from(p);
             report(&r, len, inpath ? inpath : "preemptd (capture)",
                    credited, verbose);
         }

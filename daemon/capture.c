@@ -183,6 +183,13 @@ int capture_start(struct conn *c, const struct proto_read *rd)
     cp->owner = c;
     if (restart) {
         session_end(srv);
+        /* A restart is still on the pool (its owner hung up mid-restart):
+         * cp->work is in flight and must not be queued again. That
+         * restart's new thread starts after this request, with no sample
+         * made meanwhile, so restart_done answers this read with its
+         * first samples. */
+        if (cp->restarting)
+            return 0;
         cp->restarting = true;
         cp->work.data = srv;
         if (uv_queue_work(srv->loop, &cp->work, restart_work,

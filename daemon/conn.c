@@ -494,10 +494,12 @@ void conn_reap_idle(struct server *srv, uint64_t now)
                 conn_close(c);
             continue;
         }
-        /* A read waiting for entropy has its own deadline, and one parked
-         * for the budget waits on us, not on the client. last_active_ms
-         * may be later than now (stamped during this tick): no wrap. */
-        if (c->p.state == R_WAITING || c->mem_blocked ||
+        /* A read waiting for entropy (or a capture's samples) has its own
+         * deadline, and one parked for the budget waits on us, not on the
+         * client. last_active_ms may be later than now (stamped during this
+         * tick): no wrap. */
+        if (c->p.state == R_WAITING || c->p.state == R_CAPTURE ||
+            c->mem_blocked ||
             c->last_active_ms >= now ||
             now - c->last_active_ms < srv->cfg.idle_ms)
             continue;

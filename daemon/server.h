@@ -49,7 +49,9 @@ struct conn;
 TAILQ_HEAD(conn_list, conn);
 
 /* The capture tap: one capture (or restart) at a time (capture.c). */
-#define CAPTURE_TAP (64u * 1024u) /* samples held for the capturing client */
+/* Samples held for the capturing client: twice the largest capture read,
+ * so a read of that size is not overrun while it is being answered. */
+#define CAPTURE_TAP (128u * 1024u)
 struct capture {
     struct conn *owner;      /* the connection capturing, if any */
     struct ring ring;        /* the tap, over buf */

@@ -14,6 +14,7 @@ sample, a health failure ends a capture with EHEALTH (never a gap),
 first samples while a bystander is served, and SIGTERM during restarts
 stops the daemon cleanly. Also run under TSan (the tap and the restart are
 sampler -> loop hand-offs)."""
+import glob
 import os
 import signal
 import subprocess
@@ -165,6 +166,16 @@ def one_at_a_time(d):
         assert len(read_ok(b, 16, "capture", wait_ms=60000)) == 16
 
 
+def largest_read_is_not_overrun(d):
+    """A capture read of the largest size (64 KiB) used to fail with
+    EOVERRUN every time: the tap held exactly one such read, so the sample
+    after it overran the tap before the loop could answer."""
+    with d.connect(200) as s:
+        big = read_ok(s, 65536, "capture", wait_ms=120000)
+        nxt = read_ok(s, 512, "capture", wait_ms=60000)
+    assert breaks(big + nxt) == 0, "a hole after a 64 KiB read"
+
+
 def restarts(d):
     st0 = d.stats()
     out = os.path.join(d.dir, "restart.bin")
@@ -199,6 +210,42 @@ def restarts(d):
     assert st["health"]["state"] == "ok", st["health"]
     assert served and all(n == 32 for n in served), served
     assert d.logtext().count("capture: noise source restarted") >= 8
+
+
+def sampler_threads(pid):
+    """Threads named pbd-sampler in the daemon (Linux /proc)."""
+    n = 0
+    for comm in glob.glob("/proc/%d/task/*/comm" % pid):
+        try:
+            with open(comm) as f:
+                n += f.read().strip() == "pbd-sampler"
+        except OSError:
+            pass  # the thread ended meanwhile
+    return n
+
+
+def restart_after_owner_hung_up(d):
+    """An owner that hangs up mid-restart leaves the restart on the thread
+    pool; the next client's restart read must not queue the same work again
+    (two sampler threads on one ring, then a crash). It is answered with the
+    first samples of the thread that restart starts."""
+    for _ in range(30):
+        a = d.connect(10)
+        a.sendall(read_req(64, "capture", wait_ms=5000, flags=F_RESTART))
+        time.sleep(0.001)
+        a.close()
+        with d.connect(30) as b:
+            b.sendall(read_req(64, "capture", wait_ms=5000, flags=F_RESTART))
+            typ, payload = recv_frame(b)
+        assert d.proc.poll() is None, "daemon died: %s" % d.proc.returncode
+        if typ == T_READ | T_REPLY:
+            assert len(payload) == 64 and breaks(payload) == 0, payload
+        else:
+            assert typ == T_ERROR and \
+                payload[0] == harness.E["ETIMEDOUT"], (typ, payload)
+        if os.path.isdir("/proc/%d/task" % d.proc.pid):
+            assert sampler_threads(d.proc.pid) <= 1, "two sampler threads"
+    assert d.stats()["health"]["state"] == "ok"
 
 
 def sigterm_during_restarts(d):
@@ -252,6 +299,64 @@ def health_failure_ends_capture(d):
     assert d.stats()["capture"]["sessions"] >= 2
 
 
+def idle_reaper_spares_a_waiting_capture(d):
+    """--idle-ms shorter than a capture read's wait: the read has its own
+    deadline (like any read waiting for entropy), so it is answered, not
+    closed unanswered as an idle client."""
+    with d.connect(30) as s:
+        t0 = time.time()
+        s.sendall(read_req(65536, "capture", wait_ms=1500))
+        typ, payload = recv_frame(s)
+        assert typ == T_READ | T_REPLY or (
+            typ == T_ERROR and payload[0] == harness.E["ETIMEDOUT"]), \
+            (typ, payload, time.time() - t0)
+        assert len(read_ok(s, 16, "drbg", wait_ms=60000)) == 16
+
+
+def assess_capture_has_no_holes(d):
+    """preemptctl assess -n against a daemon whose default wait is short:
+    a capture read that timed out while others were in flight used to drop
+    the connection (ending the capture) and the retry began a new one, so
+    the samples written had a hole and assess still passed."""
+    out = os.path.join(d.dir, "n.bin")
+    r = subprocess.run([PREEMPTCTL, "-s", d.sock, "assess", "-n", "20000",
+                        "-o", out], capture_output=True, text=True,
+                       timeout=240)
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    with open(out, "rb") as f:
+        data = f.read()
+    assert len(data) == 20000, len(data)
+    assert breaks(data) == 0, "%d breaks" % breaks(data)
+
+
+def assess_ends_its_capture(d):
+    """assess -n kept its connection, and so the capture (every new sample
+    diverted from everyone else), while it wrote the samples and ran the
+    estimators: minutes for a million samples. A FIFO as -o holds it in
+    between: the capture must already be over."""
+    fifo = os.path.join(d.dir, "fifo")
+    os.mkfifo(fifo)
+    p = subprocess.Popen([PREEMPTCTL, "-s", d.sock, "assess", "-n", "2000",
+                          "-o", fifo], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        s0 = d.stats()["capture"]["samples"]
+        end = time.time() + 120
+        while d.stats()["capture"]["samples"] < s0 + 2000:
+            assert p.poll() is None, p.communicate()
+            assert time.time() < end, "no capture"
+            time.sleep(0.05)
+        end = time.time() + 5
+        while d.stats()["capture"]["active"]:
+            assert time.time() < end, "capture still held by assess -n"
+            time.sleep(0.05)
+    finally:
+        with open(fifo, "rb") as f:
+            assert len(f.read()) == 2000
+        out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, (out, err)
+
+
 # --priority normal: these check the capture, not the sampler's manners, and
 # CI runs them under stress-ng too, where an idle-priority sampler gets tens
 # of events a second. A long --stall-ms likewise: a stall is not the point.
@@ -264,12 +369,26 @@ with harness.Daemon("--fault", "sequence", "--reseed-s", "1", *QUICK,
             raw_reads_have_holes, d)
     t.check("one capture at a time (EINUSE); a timed-out read takes nothing",
             one_at_a_time, d)
+    t.check("a 64 KiB capture read is served, not overrun",
+            largest_read_is_not_overrun, d)
+    t.check("assess -n ends its capture before writing and assessing",
+            assess_ends_its_capture, d)
     t.check("assess --restart: consecutive rows, bystander served",
             restarts, d)
+    t.check("a restart read while a hung-up owner's restart runs",
+            restart_after_owner_hung_up, d)
     t.check("SIGTERM during restarts: clean exit", sigterm_during_restarts, d)
 
 with harness.Daemon("--fault", "toggle", *QUICK, binary=PREEMPTD_FAULT,
                     ring=4096) as d:
     t.check("a health failure ends a capture with EHEALTH",
             health_failure_ends_capture, d)
+
+# Short --idle-ms and --wait-ms: clients that wait on a capture.
+with harness.Daemon("--fault", "sequence", "--idle-ms", "300", "--wait-ms",
+                    "20", *QUICK, binary=PREEMPTD_FAULT, ring=4096) as d:
+    t.check("an idle client's capture read is answered, not cut off",
+            idle_reaper_spares_a_waiting_capture, d)
+    t.check("assess -n: no holes when capture reads time out",
+            assess_capture_has_no_holes, d)
 t.finish()
