@@ -109,7 +109,7 @@ static const char *capture_hint(int rc)
 {
     switch (rc) {
     case PBD_EPERM:
-        return " (capture is restricted like raw mode, by --raw-uid)";
+        return " (capture is for root, the daemon's uid and --raw-uid)";
     case PBD_EINVAL:
     case PBD_EPROTO:
         return " (a daemon older than capture mode?)";

@@ -35,7 +35,7 @@ static void usage_calibrate(FILE *f)
 "--credit-file: credit = min(F x min(H, H_r, H_c), cap), with the figures,\n"
 "date, counter, kernel and CPU model it rests on. Without files, both come\n"
 "from the daemon on the socket: a capture of 1000000 samples, then 1000\n"
-"restarts of its noise source (restricted like raw mode).\n"
+"restarts of its noise source (root, its uid or --raw-uid only).\n"
 "  -f, --file FILE          the consecutive samples, recorded earlier\n"
 "                           (`preemptctl assess -n 1000000 -o FILE`)\n"
 "  -r, --restart-file FILE  the restart matrix, recorded earlier\n"

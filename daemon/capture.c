@@ -2,7 +2,8 @@
  * capture.c - consecutive raw samples for assessment (SP 800-90B wants
  * them consecutive), and restarts of the noise source (90B 3.1.4).
  *
- * A capture read (PBD_MODE_CAPTURE) is restricted like raw reads. The
+ * A capture read (PBD_MODE_CAPTURE) is for root, the daemon's uid and
+ * --raw-uid (an empty list opens raw reads to all, not capture). The
  * first one on a connection arms the sampler's tap (sampler.h): from then
  * on every sample the sampler makes goes to the tap instead of the main
  * ring, so no other consumer and no DRBG reseed can take one out of the
@@ -75,6 +76,7 @@ void capture_conn_gone(struct conn *c)
         return;
     session_end(c->srv);
     cp->owner = NULL;
+    cp->failed = 0;
     log_info("capture: pid %ld (uid %lu) done: %llu samples, %llu restarts",
              (long)c->pid, (unsigned long)c->uid,
              (unsigned long long)(cp->samples - cp->owner_samples),
@@ -136,7 +138,7 @@ int capture_start(struct conn *c, const struct proto_read *rd)
     struct pending *p = &c->p;
     bool restart = (rd->flags & PROTO_READ_RESTART) != 0;
 
-    if (!reads_raw_allowed(c)) {
+    if (!reads_raw_allowed(c, true)) {
         send_error(c, PBD_EPERM, false);
         return 0;
     }
@@ -183,6 +185,7 @@ int capture_start(struct conn *c, const struct proto_read *rd)
     cp->owner = c;
     if (restart) {
         session_end(srv);
+        cp->failed = 0; /* a restart starts afresh: no gap to report */
         /* A restart is still on the pool (its owner hung up mid-restart):
          * cp->work is in flight and must not be queued again. That
          * restart's new thread starts after this request, with no sample
@@ -209,6 +212,16 @@ void capture_serve(struct server *srv)
     struct conn *c = cp->owner;
     if (cp->restarting)
         return;
+    int broken = atomic_load(&srv->sampler->tap.broken);
+    if (cp->armed && broken != TAP_OK) {
+        /* The capture ended: what the tap holds goes with it (never a
+         * gap), wiped as soon as the sampler is out, whether or not a read
+         * waits; the owner's next read is told why. */
+        session_end(srv);
+        if (broken == TAP_OVERRUN)
+            cp->overruns++;
+        cp->failed = broken == TAP_OVERRUN ? PBD_EOVERRUN : PBD_EHEALTH;
+    }
     if (cp->dirty && !cp->armed && sampler_tap_quiet(srv->sampler)) {
         ring_flush(&cp->ring); /* samples of an ended capture: wiped */
         cp->dirty = false;
@@ -216,21 +229,18 @@ void capture_serve(struct server *srv)
     if (!c || c->p.state != R_CAPTURE)
         return;
     struct pending *p = &c->p;
+    if (cp->failed) {
+        int err = cp->failed;
+        cp->failed = 0;
+        reads_finish(c, err);
+        return;
+    }
     if (!cp->armed) {
         if (p->restart || cp->dirty || !sampler_tap_quiet(srv->sampler))
             return; /* tried again at the next tick */
         sampler_tap_arm(srv->sampler, &cp->ring, UINT64_MAX);
         cp->armed = true;
         cp->sessions++;
-    }
-    int broken = atomic_load(&srv->sampler->tap.broken);
-    if (broken != TAP_OK) {
-        /* What the tap holds goes with the session: never a gap. */
-        session_end(srv);
-        if (broken == TAP_OVERRUN)
-            cp->overruns++;
-        reads_finish(c, broken == TAP_OVERRUN ? PBD_EOVERRUN : PBD_EHEALTH);
-        return;
     }
     if (ring_level(&cp->ring) < p->need) {
         sampler_tap_want(srv->sampler, p->need);

@@ -161,8 +161,11 @@ int reads_gate(struct server *srv);
 /* The stock an EGD no-wait read may take now (0 while others wait). */
 size_t reads_egd_stock(struct server *srv);
 
-/* Whether c may read raw samples (and capture them): --raw-uid. */
-bool reads_raw_allowed(const struct conn *c);
+/* Whether c may read raw samples: root, our own uid, and the --raw-uid
+ * list, or anyone when the list is empty and !listed. Capture (which takes
+ * every new sample from everyone else) asks with listed: an empty list
+ * then lets only root and our own uid in. */
+bool reads_raw_allowed(const struct conn *c, bool listed);
 
 /* ---- capture.c ---- */
 /* The tap's buffer, set up once at start. Returns 0 or -1. */

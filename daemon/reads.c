@@ -31,10 +31,11 @@ size_t reads_egd_stock(struct server *srv)
     return pool_stock(&srv->pool, PBD_MODE_CONDITIONED);
 }
 
-bool reads_raw_allowed(const struct conn *c)
+bool reads_raw_allowed(const struct conn *c, bool listed)
 {
     const struct server_config *cfg = &c->srv->cfg;
-    if (cfg->n_raw_uid == 0 || c->uid == 0 || c->uid == geteuid())
+    if ((cfg->n_raw_uid == 0 && !listed) || c->uid == 0 ||
+        c->uid == geteuid())
         return true;
     for (unsigned i = 0; i < cfg->n_raw_uid; i++)
         if (cfg->raw_uid[i] == c->uid)
@@ -194,7 +195,7 @@ int reads_start(struct conn *c, uint8_t mode, uint32_t n, bool nowait,
 {
     struct server *srv = c->srv;
     struct pending *p = &c->p;
-    if (mode == PBD_MODE_RAW && !reads_raw_allowed(c)) {
+    if (mode == PBD_MODE_RAW && !reads_raw_allowed(c, false)) {
         send_error(c, PBD_EPERM, false);
         return 0;
     }

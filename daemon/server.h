@@ -59,6 +59,8 @@ struct capture {
     bool armed;              /* the sampler diverts to the tap */
     bool dirty;              /* holds samples of an ended capture */
     bool restarting;         /* a restart is on the thread pool */
+    int failed;              /* PBD_E* for the owner's next read: its
+                              * capture broke with no read waiting */
     uv_work_t work;
     struct sampler_cal cal;  /* what the restart's calibration found */
     uint64_t sessions, restarts, samples, overruns;

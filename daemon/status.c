@@ -179,7 +179,7 @@ size_t server_stats_json(struct server *srv, char *buf, size_t cap)
         "\"capture\":{\"active\":%s,\"restarting\":%s,\"sessions\":%" PRIu64
         ",\"restarts\":%" PRIu64 ",\"samples\":%" PRIu64
         ",\"diverted\":%" PRIu64 ",\"overruns\":%" PRIu64 "},",
-        cp->owner ? "true" : "false", cp->restarting ? "true" : "false",
+        cp->armed ? "true" : "false", cp->restarting ? "true" : "false",
         cp->sessions, cp->restarts, cp->samples,
         atomic_load(&s->tap.diverted), cp->overruns);
     app(buf, cap, &n,

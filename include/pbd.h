@@ -117,8 +117,9 @@ typedef enum pbd_mode {
      * to nobody else, in order, with no gap: a sample that cannot be
      * delivered ends the capture with PBD_EOVERRUN (or PBD_EHEALTH), never
      * a hole. The capture lasts until the handle is closed; one at a time
-     * per daemon (PBD_EINUSE), restricted like raw (PBD_EPERM). Other
-     * clients get no new entropy meanwhile. NOT uniformly random. */
+     * per daemon (PBD_EINUSE), for root, the daemon's uid and --raw-uid
+     * (PBD_EPERM). Other clients get no new entropy meanwhile. NOT
+     * uniformly random. */
     PBD_MODE_CAPTURE = 3,
 } pbd_mode;
 

@@ -118,4 +118,15 @@ with harness.Daemon("--mode", "0666", "--allow-uid", "1234",
     t.check("--raw-uid: capture and restart -> EPERM (not fatal)",
             as_nobody, capture_refused, d)
     t.check("root may capture despite --raw-uid", root_served, d, "capture")
+
+# No --raw-uid: raw is open to anyone who may connect, but capture, which
+# takes every new sample from everyone else, still needs to be root, the
+# daemon's uid or listed.
+with harness.Daemon("--mode", "0666", binary=PREEMPTD, ring=2048) as d:
+    open_up(d)
+    t.check("no --raw-uid: raw served to nobody", as_nobody,
+            lambda d: root_served(d, "raw") or True, d)
+    t.check("no --raw-uid: capture and restart -> EPERM for nobody",
+            as_nobody, capture_refused, d)
+    t.check("no --raw-uid: root may capture", root_served, d, "capture")
 t.finish()

@@ -271,6 +271,24 @@ def sigterm_during_restarts(d):
         err
 
 
+def broken_capture_ends_unasked(d):
+    """A capture that breaks while no read waits ends at once (its tap is
+    wiped then, not whenever the owner next asks), and the owner's next
+    read is told why."""
+    with d.connect(60) as s:
+        read_ok(s, 64, "capture", wait_ms=60000)
+        assert d.stats()["capture"]["active"]
+        d.proc.send_signal(signal.SIGUSR2)  # the source fails
+        end = time.time() + 60
+        while d.stats()["capture"]["active"]:
+            assert time.time() < end, "a broken capture stayed active"
+            time.sleep(0.1)
+        s.sendall(read_req(64, "capture", wait_ms=2000))
+        expect_error(s, "EHEALTH")
+        d.proc.send_signal(signal.SIGUSR2)  # and recovers
+        d.wait_health("ok", 120)
+
+
 def health_failure_ends_capture(d):
     with d.connect(60) as s:
         read_ok(s, 64, "capture", wait_ms=60000)
@@ -383,6 +401,8 @@ with harness.Daemon("--fault", "toggle", *QUICK, binary=PREEMPTD_FAULT,
                     ring=4096) as d:
     t.check("a health failure ends a capture with EHEALTH",
             health_failure_ends_capture, d)
+    t.check("a capture that breaks with no read waiting ends at once",
+            broken_capture_ends_unasked, d)
 
 # Short --idle-ms and --wait-ms: clients that wait on a capture.
 with harness.Daemon("--fault", "sequence", "--idle-ms", "300", "--wait-ms",
