@@ -11,8 +11,9 @@
 # pthread_set_qos_class_self_np, one-argument pthread_setname_np) must exist
 # there, not only be declared. Nothing is run: there is no macOS here.
 #
-# libuv/libsodium/cmocka headers come from Debian's /usr/include through a
-# directory of symlinks, so no other glibc header can leak in.
+# libuv/libsodium/cmocka/libdivsufsort headers come from Debian's
+# /usr/include through a directory of symlinks, so no other glibc header can
+# leak in. preemptctl's libraries are checked as headers only.
 #
 # Run alone from the repo root:   sh .ci/steps/20-macos-check.sh
 set -eu
@@ -64,6 +65,13 @@ for h in uv.h uv sodium.h sodium cmocka.h; do
 libuv1-dev libsodium-dev libcmocka-dev)"
     ln -sfn "/usr/include/$h" "$deps/$h"
 done
+# libdivsufsort's header (common/assess-tuple.c) is in Debian's multiarch
+# directory; it only typedefs int32_t and declares functions, the same as
+# Homebrew's. Only headers: preemptctl is not linked here (there are no
+# macOS builds of the library to link against).
+h=/usr/include/x86_64-linux-gnu/divsufsort.h
+[ -e "$h" ] || die "$h missing (install libdivsufsort-dev)"
+ln -sfn "$h" "$deps/divsufsort.h"
 # uv.h picks uv/darwin.h on __APPLE__; Debian ships it, but say so if not.
 [ -f /usr/include/uv/darwin.h ] || die "/usr/include/uv/darwin.h missing: \
 uv.h cannot be checked for macOS"
