@@ -13,6 +13,8 @@ class Preemptd < Formula
   depends_on "meson" => :build
   depends_on "ninja" => :build
   depends_on "pkgconf" => :build
+  depends_on "jansson" # preemptctl only
+  depends_on "libdivsufsort" # preemptctl assess only
   depends_on "libsodium"
   depends_on "libuv"
 

@@ -107,14 +107,12 @@ static void header(const char *name, enum kind k, const char *help)
 /* Writes one field; missing fields (older daemon) are left out. */
 static void emit(const char *js, const struct metric *m)
 {
-    const char *v = ctl_json_find(js, m->path);
+    int b = ctl_json_bool(js, m->path);
     double d;
     uint64_t u;
-    if (!v)
-        return;
-    if (*v == 't' || *v == 'f') {
+    if (b >= 0) {
         header(m->name, m->kind, m->help);
-        printf("preemptd_%s %d\n", m->name, *v == 't');
+        printf("preemptd_%s %d\n", m->name, b);
     } else if (ctl_json_u64(js, m->path, &u) == 0) {
         header(m->name, m->kind, m->help);
         printf("preemptd_%s %llu\n", m->name, (unsigned long long)u);

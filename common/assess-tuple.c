@@ -1,7 +1,8 @@
 /*
  * assess-tuple.c - SP 800-90B 6.3.5 t-Tuple and 6.3.6 LRS, literal and
- * bitstring, from one suffix array (SA-IS) and LCP array (Kasai).
- * See assess.h for the scope and conventions.
+ * bitstring, from one suffix array (libdivsufsort, as NIST's ea_non_iid
+ * builds it) and LCP array (Kasai).  See assess.h for the scope and
+ * conventions.
  */
 #include "assess-internal.h"
 
@@ -9,170 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ------------------------------------------------------------------ */
-/* Suffix array: SA-IS (Nong, Zhang & Chan 2009), 32-bit indices      */
-/* ------------------------------------------------------------------ */
+#include <divsufsort.h>
 
-/*
- * The text is either bytes (top level) or int32 names (recursion).  There
- * is no explicit sentinel: a virtual unique smallest symbol follows
- * position n-1, so suffix n-1 is L-type and the LMS substring that runs
- * into the sentinel is unique.
- */
-struct sa_text {
-    const uint8_t *t8;
-    const int32_t *t32;
-};
-
-static inline int32_t chr_at(const struct sa_text *t, int32_t i)
-{
-    return t->t8 != NULL ? (int32_t)t->t8[i] : t->t32[i];
-}
-
-static void sa_buckets(const struct sa_text *t, int32_t n, int32_t k,
-                       int32_t *bkt, int end)
-{
-    int32_t sum = 0;
-
-    memset(bkt, 0, (size_t)k * sizeof(*bkt));
-    for (int32_t i = 0; i < n; i++)
-        bkt[chr_at(t, i)]++;
-    for (int32_t c = 0; c < k; c++) {
-        sum += bkt[c];
-        bkt[c] = end ? sum : sum - bkt[c];
-    }
-}
-
-static void sa_induce(const struct sa_text *t, int32_t *sa,
-                      const uint8_t *stype, int32_t *bkt, int32_t n, int32_t k)
-{
-    /* L-type suffixes, left to right; suffix n-1 follows the sentinel */
-    sa_buckets(t, n, k, bkt, 0);
-    sa[bkt[chr_at(t, n - 1)]++] = n - 1;
-    for (int32_t i = 0; i < n; i++) {
-        int32_t j = sa[i] - 1;
-
-        if (sa[i] > 0 && !stype[j])
-            sa[bkt[chr_at(t, j)]++] = j;
-    }
-    /* S-type suffixes, right to left */
-    sa_buckets(t, n, k, bkt, 1);
-    for (int32_t i = n - 1; i >= 0; i--) {
-        int32_t j = sa[i] - 1;
-
-        if (sa[i] > 0 && stype[j])
-            sa[--bkt[chr_at(t, j)]] = j;
-    }
-}
-
-#define IS_LMS(st, i) ((i) > 0 && (st)[i] && !(st)[(i) - 1])
-
-/* Suffix array of t[0..n-1] over alphabet [0, k) into sa[0..n-1]. */
-static int sa_build(const struct sa_text *t, int32_t *sa, int32_t n,
-                    int32_t k)
-{
-    uint8_t *stype;
-    int32_t *bkt;
-    int32_t n1 = 0, names = 0, prev = -1, j;
-    int32_t *s1;
-    int rc = 0;
-
-    if (n == 1) {
-        sa[0] = 0;
-        return 0;
-    }
-    stype = malloc((size_t)n);
-    bkt = malloc((size_t)k * sizeof(*bkt));
-    if (stype == NULL || bkt == NULL) {
-        free(stype);
-        free(bkt);
-        return -1;
-    }
-
-    stype[n - 1] = 0;
-    for (int32_t i = n - 2; i >= 0; i--) {
-        int32_t c = chr_at(t, i), c1 = chr_at(t, i + 1);
-
-        stype[i] = (uint8_t)(c < c1 || (c == c1 && stype[i + 1]));
-    }
-
-    /* stage 1: sort the LMS substrings by induction */
-    for (int32_t i = 0; i < n; i++)
-        sa[i] = -1;
-    sa_buckets(t, n, k, bkt, 1);
-    for (int32_t i = 1; i < n; i++)
-        if (IS_LMS(stype, i))
-            sa[--bkt[chr_at(t, i)]] = i;
-    sa_induce(t, sa, stype, bkt, n, k);
-
-    /* compact the sorted LMS positions into sa[0..n1-1] */
-    for (int32_t i = 0; i < n; i++)
-        if (IS_LMS(stype, sa[i]))
-            sa[n1++] = sa[i];
-
-    /* name the LMS substrings; name of position p at sa[n1 + p/2] */
-    for (int32_t i = n1; i < n; i++)
-        sa[i] = -1;
-    for (int32_t i = 0; i < n1; i++) {
-        int32_t pos = sa[i];
-        int diff = 0;
-
-        for (int32_t d = 0;; d++) {
-            if (prev < 0 || pos + d == n || prev + d == n ||
-                chr_at(t, pos + d) != chr_at(t, prev + d) ||
-                stype[pos + d] != stype[prev + d]) {
-                diff = 1;
-                break;
-            }
-            if (d > 0 && (IS_LMS(stype, pos + d) ||
-                          IS_LMS(stype, prev + d)))
-                break;
-        }
-        if (diff) {
-            names++;
-            prev = pos;
-        }
-        sa[n1 + pos / 2] = names - 1;
-    }
-    j = n - 1;
-    for (int32_t i = n - 1; i >= n1; i--)
-        if (sa[i] >= 0)
-            sa[j--] = sa[i];
-
-    /* stage 2: sort the reduced string (in sa[n-n1..n-1]) */
-    s1 = sa + n - n1;
-    if (names < n1) {
-        struct sa_text t1 = { NULL, s1 };
-
-        rc = sa_build(&t1, sa, n1, names);
-        if (rc != 0)
-            goto out;
-    } else {
-        for (int32_t i = 0; i < n1; i++)
-            sa[s1[i]] = i;
-    }
-
-    /* stage 3: induce the full order from the sorted LMS suffixes */
-    j = 0;
-    for (int32_t i = 1; i < n; i++)
-        if (IS_LMS(stype, i))
-            s1[j++] = i;
-    for (int32_t i = 0; i < n1; i++)
-        sa[i] = s1[sa[i]];
-    for (int32_t i = n1; i < n; i++)
-        sa[i] = -1;
-    sa_buckets(t, n, k, bkt, 1);
-    for (int32_t i = n1 - 1; i >= 0; i--) {
-        j = sa[i];
-        sa[i] = -1;
-        sa[--bkt[chr_at(t, j)]] = j;
-    }
-    sa_induce(t, sa, stype, bkt, n, k);
-out:
-    free(stype);
-    free(bkt);
-    return rc;
-}
+/* divsufsort.h is the 32-bit build (divsufsort64.h is the other): its
+ * indices are ours, and ASSESS_MAX_SAMPLES keeps 8n below 2^31. */
+_Static_assert(sizeof(saidx_t) == sizeof(int32_t), "32-bit libdivsufsort");
 
 /*
  * Replace sa[] by the LCP array: lcp[r] = length of the longest common
@@ -425,12 +267,8 @@ int assess_tuple_lrs(const uint8_t *s, size_t n, int bitstring,
     sa = malloc((size_t)len * sizeof(*sa));
     if (sa == NULL)
         goto fail;
-    {
-        struct sa_text t = { text, NULL };
-
-        if (sa_build(&t, sa, len, bitstring ? 2 : 256) != 0)
-            goto fail;
-    }
+    if (divsufsort(text, sa, len) != 0) /* -2: out of memory */
+        goto fail;
     phi = malloc((size_t)len * sizeof(*phi));
     if (phi == NULL)
         goto fail;

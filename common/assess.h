@@ -50,16 +50,18 @@
  * assess-predict.c (6.3.7-6.3.10), assess.c (assess_run),
  * assess-restart.c (3.1.4).
  *
- * Cost: the t-Tuple / LRS estimates build a suffix array (SA-IS, linear
- * time) and LCP array (Kasai) of the symbol string: ~10 bytes per symbol
- * at peak (up to ~16 for degenerate, e.g. constant, input), i.e. ~85 MB
- * and well under a second (-O2, x86-64) for the 8,000,000-symbol bitstring
- * of 1,000,000 samples.  The other estimators are O(n) time and O(1)
- * space, except compression (8 bytes per 6-bit block).  The predictors are
- * O(n) (Lag: 128 comparisons per symbol); on literal data MultiMMC and LZ78Y
- * keep hashed dictionaries, bounded by 16 x 100,000 and 65,536 entries
- * (12 bytes each, about 100 MB at worst).  Inputs must have
- * n <= ASSESS_MAX_SAMPLES so that 8n bit-symbols fit 32-bit indices.
+ * Cost: the t-Tuple / LRS estimates build a suffix array (libdivsufsort's
+ * divsufsort(), as NIST's ea_non_iid does) and LCP array (Kasai) of the
+ * symbol string: ~9 bytes per symbol at peak (the symbols, the suffix array
+ * and Kasai's scratch; up to ~16 for degenerate, e.g. constant, input),
+ * i.e. ~75 MB and well under a second (-O2, x86-64) for the
+ * 8,000,000-symbol bitstring of 1,000,000 samples.  The other estimators
+ * are O(n) time and O(1) space, except compression (8 bytes per 6-bit
+ * block).  The predictors are O(n) (Lag: 128 comparisons per symbol); on
+ * literal data MultiMMC and LZ78Y keep hashed dictionaries, bounded by
+ * 16 x 100,000 and 65,536 entries (12 bytes each, about 100 MB at worst).
+ * Inputs must have n <= ASSESS_MAX_SAMPLES so that 8n bit-symbols fit
+ * 32-bit indices (saidx_t of libdivsufsort's 32-bit build).
  * All functions are reentrant (no static state); they only read s.
  */
 #ifndef PREEMPTD_ASSESS_H

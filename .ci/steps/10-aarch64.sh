@@ -3,7 +3,8 @@
 # gcc-aarch64-linux-gnu + multiarch arm64 -dev packages), run the
 # unit tests under qemu-aarch64 so counter.h's cntvct_el0 /
 # cntfrq_el0 code really executes, then start the aarch64 daemon under
-# qemu-user, read 16 bytes in text mode and stop it.
+# qemu-user, read 16 bytes in text mode and stop it; and check that the
+# aarch64 preemptctl assesses a data file to the pinned figures.
 #
 # Run alone from the repo root:   sh .ci/steps/10-aarch64.sh
 # Build directory: $PBD_AARCH64_BUILD (default build-aarch64).
@@ -47,8 +48,11 @@ fi
 # ("Could not get define 'OPENSSL_VERSION_STR'") instead of leaving the
 # OpenSSL provider out; with it the provider and seedmix are built and
 # tested for ARM64 too.
+# libjansson-dev:arm64, libdivsufsort-dev:arm64: preemptctl (and test-ctl,
+# test-assess) need them.
 pkgs="gcc-aarch64-linux-gnu qemu-user libc6-dev:arm64 libsodium-dev:arm64
-  libcmocka-dev:arm64 libuv1-dev:arm64 libssl-dev:arm64"
+  libcmocka-dev:arm64 libuv1-dev:arm64 libssl-dev:arm64
+  libjansson-dev:arm64 libdivsufsort-dev:arm64"
 apt_ensure aarch64 $pkgs
 
 # --- build ---
@@ -87,6 +91,20 @@ grep -q '^counter backend: cntvct_el0' "$log" ||
     die "test-counter did not run the cntvct_el0 backend"
 say "counter under qemu: $(grep -m1 '^counter frequency:' "$log")," \
     "$(grep -m1 '^counter ticks' "$log")"
+
+# --- preemptctl (aarch64): libdivsufsort's suffix arrays, same figures ---
+# The output pinned by tests/tools/test_assess_pinned.py on x86-64, byte
+# for byte: the arm64 library must sort the same way.
+name=tsc-jumps-folded
+say "preemptctl assess -v --file $name.bin (under qemu-aarch64)"
+ctl=$(cd "$build" && pwd)/client/preemptctl
+got=$(cd tests/data && qemu-aarch64 "$ctl" assess -v --file "$name.bin") ||
+    die "preemptctl assess under qemu"
+printf '%s\n' "$got" | cmp -s - "tests/data/$name.preemptctl-assess.txt" || {
+    printf '%s\n' "$got" | diff "tests/data/$name.preemptctl-assess.txt" - |
+        head -n 20
+    die "preemptctl assess on aarch64 differs from the pinned output"; }
+say "preemptctl assess: the pinned figures"
 
 # --- the daemon under qemu-user: start, read 16 in text mode, stop ---
 # With the calibrated threshold: it must clear qemu's coarse counter alone.
