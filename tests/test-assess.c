@@ -697,7 +697,8 @@ static void test_tuple_lrs_brute(void **state)
     }
     check_brute("periodic", s, n);
 
-    /* Fibonacci word (maximally repetitive, stresses SA-IS recursion) */
+    /* Fibonacci word (maximally repetitive: the suffix sorter's worst
+     * case) */
     s[0] = 'a';
     for (size_t len = 1; len < n;) {
         /* f_{k+1} = f_k f_{k-1}: append the first fib_a symbols */
