@@ -147,9 +147,17 @@ class Daemon(Running):
         self.logf = open(self.log, "wb")
         self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=self.logf,
                                      env=e)
-        self.wait_socket(10.0)
-        if wait_ready:
-            self.wait_health("ok", ready_timeout)
+        try:
+            self.wait_socket(10.0)
+            if wait_ready:
+                self.wait_health("ok", ready_timeout)
+        except BaseException:
+            # No context manager owns it yet: a daemon that never became
+            # ready must not outlive the test (one ran on for an hour).
+            self.proc.kill()
+            self.proc.wait()
+            self.logf.close()
+            raise
 
     def __enter__(self):
         return self
