@@ -52,7 +52,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (req.type == PROTO_T_READ) {
             CHECK(memcmp(&req.rd, &again.rd, sizeof(req.rd)) == 0);
             CHECK(req.rd.len >= 1 && req.rd.len <= proto_max_read(req.rd.mode));
-            CHECK((req.rd.flags & ~PROTO_READ_NOWAIT) == 0);
+            CHECK((req.rd.flags & ~(PROTO_READ_NOWAIT | PROTO_READ_RESTART))
+                  == 0);
+            /* Restart only for capture reads, which never take no-wait. */
+            CHECK(!(req.rd.flags & PROTO_READ_RESTART) ||
+                  req.rd.mode == PBD_MODE_CAPTURE);
+            CHECK(!(req.rd.mode == PBD_MODE_CAPTURE &&
+                    (req.rd.flags & PROTO_READ_NOWAIT)));
             uint8_t enc[PROTO_HDR_LEN + PROTO_READ_PAYLOAD];
             CHECK(proto_encode_read(enc, &req.rd) == sizeof(enc));
             CHECK(memcmp(enc, data, sizeof(enc)) == 0);
