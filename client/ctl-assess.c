@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "assess.h"
@@ -32,8 +31,8 @@ static void usage_assess(FILE *f)
 "  -n, --samples N    capture N consecutive samples from the daemon (K, M:\n"
 "                     x1024) and compare with its credit; 90B asks for\n"
 "                     1000000. Every sample the sampler makes meanwhile\n"
-"                     comes here, none to other clients; restricted like\n"
-"                     raw mode (--raw-uid)\n"
+"                     comes here, none to other clients; for root, the\n"
+"                     daemon's uid and --raw-uid\n"
 "  -o, --output FILE  also write the samples (or the restart matrix) to\n"
 "                     FILE, for `ea_non_iid FILE 8`\n"
 "  -R, --restart      have the daemon restart its noise source 1000 times\n"
@@ -374,7 +373,6 @@ static int assess_restart_daemon(const char *sock, unsigned restarts,
     size_t len = (size_t)restarts * ASSESS_RESTART_N;
     uint8_t *m = malloc(len);
     pbd_t *p = NULL;
-    struct timespec a, z;
 
     if (!m) {
         fputs("preemptctl assess: out of memory\n", stderr);
@@ -384,14 +382,13 @@ static int assess_restart_daemon(const char *sock, unsigned restarts,
         free(m);
         return CTL_EXIT_NOCONN;
     }
-    clock_gettime(CLOCK_MONOTONIC, &a);
+    double t0 = ctl_now();
     int status = ctl_restart_matrix(p, m, restarts);
-    clock_gettime(CLOCK_MONOTONIC, &z);
+    double secs = ctl_now() - t0;
     pbd_close(p);
     if (status == 0) {
         fprintf(stderr, "%u restarts x %u samples in %.1f s\n", restarts,
-                ASSESS_RESTART_N, (double)(z.tv_sec - a.tv_sec) +
-                                      (double)(z.tv_nsec - a.tv_nsec) / 1e9);
+                ASSESS_RESTART_N, secs);
         if (outpath && write_samples(outpath, m, len) != 0)
             status = CTL_EXIT_FAIL;
     }

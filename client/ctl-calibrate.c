@@ -170,8 +170,7 @@ int ctl_calibrate(int argc, char **argv, const char *sock)
         return CTL_EXIT_USAGE;
     }
 
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = ctl_now();
     uint8_t *s = NULL, *m = NULL;
     size_t n = 0, mn = 0;
     int status = CTL_EXIT_FAIL;
@@ -221,9 +220,7 @@ int ctl_calibrate(int argc, char **argv, const char *sock)
         fputs("preemptctl calibrate: the assessment could not run\n", stderr);
         goto out;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) +
-                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    double secs = ctl_now() - t0;
     printf("samples: %zu from %s: H_original %.6f, H_bitstring %.6f, "
            "min %.6f bits/sample\n", n, file, r.h_original, r.h_bitstring,
            r.h_min);

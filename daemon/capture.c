@@ -169,10 +169,7 @@ int capture_start(struct conn *c, const struct proto_read *rd)
     p->need = rd->len;
     p->got = 0;
     p->restart = restart;
-    uint32_t wait_ms = rd->wait_ms ? rd->wait_ms : srv->cfg.wait_ms;
-    if (wait_ms > srv->cfg.max_wait_ms)
-        wait_ms = srv->cfg.max_wait_ms;
-    p->deadline_ms = now_ms() + wait_ms;
+    p->deadline_ms = reads_deadline(srv, rd->wait_ms);
     p->state = R_CAPTURE;
     if (cp->owner != c) {
         /* Audit trail: a capture holds every new sample for itself. */
@@ -236,7 +233,8 @@ void capture_serve(struct server *srv)
         return;
     }
     if (!cp->armed) {
-        if (p->restart || cp->dirty || !sampler_tap_quiet(srv->sampler))
+        /* (A quiet tap was flushed above, so dirty implies not quiet.) */
+        if (p->restart || !sampler_tap_quiet(srv->sampler))
             return; /* tried again at the next tick */
         sampler_tap_arm(srv->sampler, &cp->ring, UINT64_MAX);
         cp->armed = true;
@@ -258,9 +256,8 @@ void capture_serve(struct server *srv)
 void capture_expire(struct server *srv, uint64_t now)
 {
     struct capture *cp = &srv->cap;
+    capture_serve(srv); /* may answer, or end, the owner's read */
     struct conn *c = cp->owner;
-    capture_serve(srv);
-    c = cp->owner;
     if (!c || c->p.state != R_CAPTURE || cp->restarting ||
         now < c->p.deadline_ms)
         return;

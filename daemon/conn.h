@@ -161,6 +161,9 @@ int reads_gate(struct server *srv);
 /* The stock an EGD no-wait read may take now (0 while others wait). */
 size_t reads_egd_stock(struct server *srv);
 
+/* When a read asking to wait wait_ms (0: --wait-ms) gives up: now plus
+ * that wait, at most --max-wait-ms. */
+uint64_t reads_deadline(const struct server *srv, uint32_t wait_ms);
 /* Whether c may read raw samples: root, our own uid, and the --raw-uid
  * list, or anyone when the list is empty and !listed. Capture (which takes
  * every new sample from everyone else) asks with listed: an empty list

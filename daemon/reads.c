@@ -31,6 +31,15 @@ size_t reads_egd_stock(struct server *srv)
     return pool_stock(&srv->pool, PBD_MODE_CONDITIONED);
 }
 
+uint64_t reads_deadline(const struct server *srv, uint32_t wait_ms)
+{
+    if (wait_ms == 0)
+        wait_ms = srv->cfg.wait_ms;
+    if (wait_ms > srv->cfg.max_wait_ms)
+        wait_ms = srv->cfg.max_wait_ms;
+    return now_ms() + wait_ms;
+}
+
 bool reads_raw_allowed(const struct conn *c, bool listed)
 {
     const struct server_config *cfg = &c->srv->cfg;
@@ -248,11 +257,7 @@ int reads_start(struct conn *c, uint8_t mode, uint32_t n, bool nowait,
         }
         p->bytes = p->w->data + at;
     }
-    if (wait_ms == 0)
-        wait_ms = srv->cfg.wait_ms;
-    if (wait_ms > srv->cfg.max_wait_ms)
-        wait_ms = srv->cfg.max_wait_ms;
-    p->deadline_ms = now_ms() + wait_ms;
+    p->deadline_ms = reads_deadline(srv, wait_ms);
     p->state = R_WAITING;
     TAILQ_INSERT_TAIL(&srv->waiters, c, wait);
     c->waitq = true;

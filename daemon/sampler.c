@@ -206,10 +206,7 @@ static bool tap_divert(struct sampler *s, uint8_t byte)
             } else {
                 /* Full: the consumer fell behind. The sample goes on to
                  * the main ring, and the capture ends rather than skip. */
-                int ok = TAP_OK;
-                if (atomic_compare_exchange_strong(&t->broken, &ok,
-                                                   TAP_OVERRUN))
-                    wake_loop(s);
+                tap_break(s, TAP_OVERRUN);
             }
         }
     }

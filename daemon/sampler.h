@@ -11,9 +11,10 @@
  *
  * It talks to the rest of the daemon only through the ring (or, while a
  * capture is armed, the tap that takes the ring's place: see struct
- * sampler_tap), the wake callback and the atomics in struct sampler_stats. When the ring reaches its
- * high watermark the thread sleeps until sampler_kick() finds the ring below
- * the low watermark, so a full ring costs no CPU.
+ * sampler_tap), the wake callback and the atomics in struct sampler_stats.
+ * When the ring reaches its high watermark the thread sleeps until
+ * sampler_kick() finds the ring below the low watermark, so a full ring
+ * costs no CPU.
  */
 #ifndef PBD_SAMPLER_H
 #define PBD_SAMPLER_H

@@ -48,9 +48,9 @@ struct server_config {
 struct conn;
 TAILQ_HEAD(conn_list, conn);
 
-/* The capture tap: one capture (or restart) at a time (capture.c). */
-/* Samples held for the capturing client: twice the largest capture read,
- * so a read of that size is not overrun while it is being answered. */
+/* The capture tap: one capture (or restart) at a time (capture.c). It
+ * holds twice the largest capture read, so a read of that size is not
+ * overrun while it is being answered. */
 #define CAPTURE_TAP (128u * 1024u)
 struct capture {
     struct conn *owner;      /* the connection capturing, if any */
