@@ -259,8 +259,6 @@ static void on_event(struct sampler *s, uint64_t delta)
 #endif
     enum health_state before = health_get_state(&s->health);
     enum health_event ev = health_update(&s->health, byte);
-    if (ev != HEALTH_EV_NONE)
-        publish_health(s, ev);
     if ((s->health.samples & 255u) == 0)
         atomic_store_explicit(&s->st.mcv_millibits,
                               (int32_t)(health_mcv_estimate(&s->health) * 1000),
@@ -268,11 +266,18 @@ static void on_event(struct sampler *s, uint64_t delta)
 
     /* A sample that completed or sat inside a start-up test is not served:
      * only bytes drawn after a pass, from a source still passing, are. */
-    if (before != HEALTH_OK || ev != HEALTH_EV_NONE) {
+    bool discard = before != HEALTH_OK || ev != HEALTH_EV_NONE;
+    if (discard) {
         atomic_store_explicit(&s->st.startup_seen,
                               (uint32_t)s->health.startup_count,
                               memory_order_relaxed);
         atomic_fetch_add_explicit(&s->st.discarded, 1, memory_order_relaxed);
+    }
+    /* Published once the sample is counted: whoever sees "ok" sees every
+     * start-up sample among the discarded. */
+    if (ev != HEALTH_EV_NONE)
+        publish_health(s, ev);
+    if (discard) {
         /* A capture armed just as the source failed must not wait across
          * the re-test (a gap). The sample that passes a re-test is no
          * failure: a capture armed on its news is fine. */
