@@ -25,7 +25,9 @@
  *
  * Meanwhile other clients are served from what the main ring holds; new
  * samples reach them again when the capture ends (or, for a restart read,
- * after its samples).
+ * after its samples). So a plain capture arms only once the DRBG has its
+ * first seed: drbg clients never wait on a capture. (A restart read takes
+ * at most one read's samples and ends; it does not wait for the seed.)
  */
 #include "conn.h"
 
@@ -233,8 +235,12 @@ void capture_serve(struct server *srv)
         return;
     }
     if (!cp->armed) {
-        /* (A quiet tap was flushed above, so dirty implies not quiet.) */
-        if (p->restart || !sampler_tap_quiet(srv->sampler))
+        /* (A quiet tap was flushed above, so dirty implies not quiet.)
+         * Nor before the DRBG's first seed: right after start-up the ring
+         * is nearly empty, and a capture would hold that seed back from
+         * every drbg client for as long as it reads. */
+        if (p->restart || !sampler_tap_quiet(srv->sampler) ||
+            !pool_seeded(&srv->pool))
             return; /* tried again at the next tick */
         sampler_tap_arm(srv->sampler, &cp->ring, UINT64_MAX);
         cp->armed = true;

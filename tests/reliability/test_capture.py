@@ -103,6 +103,21 @@ def capture(s, min_samples, min_seconds, chunk=512, limit=120):
             return bytes(out), time.time() - t0
 
 
+def capture_until(s, n, wait_ms, retry_on, limit):
+    """One capture read of n samples, asked again while it fails with
+    retry_on (an error that takes nothing), for up to limit seconds."""
+    end = time.time() + limit
+    while True:
+        s.sendall(read_req(n, "capture", wait_ms=wait_ms))
+        typ, payload = recv_frame(s)
+        if typ == T_READ | T_REPLY:
+            assert len(payload) == n, len(payload)
+            return payload
+        assert typ == T_ERROR and payload[0] == harness.E[retry_on], \
+            (typ, payload)
+        assert time.time() < end, "no capture of %d in %d s" % (n, limit)
+
+
 def no_holes_under_load(d):
     d.wait_stock(4096, timeout=180)
     with Load(d) as load:
@@ -175,17 +190,8 @@ def largest_read_is_not_overrun(d):
         # hundred. A read that times out takes nothing and the tap goes on
         # filling, so asking again waits for the same samples: this holds
         # at any event rate (over ~110 a second), and EOVERRUN still fails.
-        end = time.time() + 600
-        while True:
-            s.sendall(read_req(65536, "capture", wait_ms=120000))
-            typ, big = recv_frame(s)
-            if typ == T_READ | T_REPLY:
-                break
-            assert typ == T_ERROR and big[0] == harness.E["ETIMEDOUT"], \
-                (typ, big)
-            assert time.time() < end, "no 64 KiB capture in 10 minutes"
+        big = capture_until(s, 65536, 120000, "ETIMEDOUT", 600)
         nxt = read_ok(s, 512, "capture", wait_ms=60000)
-    assert len(big) == 65536, len(big)
     assert breaks(big + nxt) == 0, "a hole after a 64 KiB read"
 
 
@@ -350,6 +356,40 @@ def idle_reaper_spares_a_waiting_capture(d):
         assert len(nxt) == 256 and breaks(nxt) == 0, nxt
 
 
+def first_seed_is_not_captured(d):
+    """A capture read the moment the start-up test passed armed the tap
+    before the DRBG's first seed (the ring is nearly empty then): drbg
+    clients got nothing for as long as the capture read. The tap now waits
+    for that seed; the capture still has no holes."""
+    with d.connect(60) as s:
+        # EAGAIN while the start-up test runs.
+        first = capture_until(s, 64, 60000, "EAGAIN", 120)
+        assert d.stats()["drbg"]["seeded"], "captured before the first seed"
+        got = [first]
+        errors = []
+        stop = threading.Event()
+
+        def reader():  # keeps the capture going: its tap never overruns
+            try:
+                while not stop.is_set():
+                    got.append(read_ok(s, 64, "capture", wait_ms=60000))
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(repr(e))
+
+        th = threading.Thread(target=reader)
+        th.start()
+        try:
+            with d.connect(60) as b:
+                assert len(read_ok(b, 16, "drbg", wait_ms=30000)) == 16
+            cap = d.stats()["capture"]
+            assert cap["active"] and cap["sessions"] == 1, cap
+        finally:
+            stop.set()
+            th.join(90)
+    assert not errors, errors
+    assert breaks(b"".join(got)) == 0
+
+
 def assess_capture_has_no_holes(d):
     """preemptctl assess -n against a daemon whose default wait is short:
     a capture read that timed out while others were in flight used to drop
@@ -430,4 +470,9 @@ with harness.Daemon("--fault", "sequence", "--idle-ms", "300", "--wait-ms",
             idle_reaper_spares_a_waiting_capture, d)
     t.check("assess -n: no holes when capture reads time out",
             assess_capture_has_no_holes, d)
+# Fresh, not waited for: a capture read as soon as start-up ends.
+with harness.Daemon("--fault", "sequence", *QUICK, binary=PREEMPTD_FAULT,
+                    ring=4096, wait_ready=False) as d:
+    t.check("a capture waits for the DRBG's first seed, drbg clients don't",
+            first_seed_is_not_captured, d)
 t.finish()
