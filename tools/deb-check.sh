@@ -280,17 +280,30 @@ lib=$(ldd "$tmp/prog" | awk '/libpbd/ { print $3 }')
 out=$("$tmp/prog" "$sock") || die "pbd_read through $lib: $out"
 say "cc \$(pkg-config --cflags --libs libpbd): pbd_read via $lib -> $out"
 # The OpenSSL seed source: a seed is 32 conditioned bytes from the daemon.
-served() {
+daemon_stat() {  # daemon_stat SECTION KEY: one figure of the daemon's stats
     printf 'stats\nquit\n' | timeout 30 nc -U "$sock" | python3 -c \
-        'import json, sys; print(json.loads(sys.stdin.readline())["served"]["conditioned"])'
+        'import json, sys; print(json.loads(sys.stdin.readline())[sys.argv[1]][sys.argv[2]])' \
+        "$1" "$2"
 }
+served() { daemon_stat served conditioned; }
 openssl list -random-generators -provider preemptd 2>&1 | grep -q PREEMPTD ||
     die "openssl does not find PREEMPTD in $ossl_modules/preemptd.so"
+# The provider waits timeout_ms (1 s) for a seed, then seeds from the OS
+# alone; the reads above may have taken the stock, and an idle-priority
+# sampler on a busy machine refills it slowly (CI saw 0 bytes drawn). Wait
+# for two seeds' worth first: this checks the packaging, not the timing.
+n=0
+while [ "$(daemon_stat entropy conditioned_stock)" -lt 64 ]; do
+    n=$((n + 1))
+    [ "$n" -le 1800 ] || die "no conditioned stock for a seed in 180 s"
+    sleep 0.1
+done
 before=$(served)
 out=$(OPENSSL_CONF=$ossl_cnf PBD_SOCKET=$sock openssl rand -hex 32 2>&1) ||
     die "openssl rand with the packaged config: $out"
 delta=$(( $(served) - before ))
-[ "$delta" -eq 32 ] || die "openssl rand drew $delta bytes from preemptd, not 32"
+[ "$delta" -eq 32 ] ||
+    die "openssl rand drew $delta bytes from preemptd, not 32: $out"
 say "OPENSSL_CONF=$ossl_cnf openssl rand -hex 32 -> $out; \
 the daemon served 32 conditioned bytes for the seed"
 kill -TERM "$daemon"
