@@ -153,7 +153,7 @@ static void test_tap(void **state)
     (void)state;
     static struct sampler s;
     static struct ring r, t;
-    static uint8_t buf[512], tbuf[256];
+    static uint8_t buf[512], tbuf[256], sink[512];
     assert_int_equal(ring_init(&r, buf, sizeof(buf), 384, 512), 0);
     assert_int_equal(ring_init(&t, tbuf, sizeof(tbuf), 256, 256), 0);
     tap_s = &s;
@@ -187,19 +187,19 @@ static void test_tap(void **state)
      * (drain it so they can). */
     assert_true(wait_for(tap_overran, &s, 60));
     assert_int_equal(atomic_load(&s.tap.diverted), taken + ring_level(&t));
-    ring_take(&r, buf, sizeof(buf));
+    ring_take(&r, sink, sizeof(sink));
     sampler_kick(&s);
     assert_true(wait_for(pushed_more, &s, 60));
     sampler_tap_disarm(&s);
     assert_true(wait_for(tap_is_quiet, &s, 5));
     /* A counted arm: exactly 100 samples, then the ring again. */
-    ring_take(&r, buf, sizeof(buf));
+    ring_take(&r, sink, sizeof(sink));
     sampler_kick(&s);
     sampler_tap_arm(&s, &t, 100);
     assert_int_equal(ring_level(&t), 0); /* arming empties the tap */
     assert_true(wait_for(tap_hundred, &s, 60));
     pushed0 = atomic_load(&s.st.pushed);
-    ring_take(&r, buf, sizeof(buf));
+    ring_take(&r, sink, sizeof(sink));
     sampler_kick(&s);
     assert_true(wait_for(pushed_more, &s, 60));
     assert_int_equal(ring_level(&t), 100);
