@@ -3,6 +3,15 @@ to it in all three dialects. Shared by the integration tests.
 
 The binary comes from $PREEMPTD (meson sets it); $PREEMPTD_FAULT names the
 fault-injection build.
+
+$PBD_TEST_DAEMON_ARGS (optional, split like a shell would) is appended to
+every test daemon's arguments, after the test's own: e.g.
+PBD_TEST_DAEMON_ARGS="--threshold 40000" slows the sampler to a few hundred
+events a second, as on the slowest hosts seen (150 ev/s), so a test that
+silently counts on a fast source fails here too. An option the test gives
+itself is not given again (the --fault tests' fake counter needs a
+threshold below its 5,020-tick jumps). Tests that start preemptd without
+Daemon take the extra arguments from daemon_args().
 """
 import json
 import os
@@ -67,6 +76,25 @@ def read_req(n, mode="conditioned", nowait=False, wait_ms=0, flags=0):
     flags |= F_NOWAIT if nowait else 0
     return hdr(T_READ, 12) + struct.pack(">IIBBH", n, wait_ms, MODE[mode],
                                          flags, 0)
+
+
+def daemon_args(own=()):
+    """The extra daemon arguments of $PBD_TEST_DAEMON_ARGS, as a list, less
+    any option the test gives itself in own (with its value): a test that
+    needs, say, its own --threshold keeps it."""
+    extra = shlex.split(os.environ.get("PBD_TEST_DAEMON_ARGS", ""))
+    given = {a.split("=", 1)[0] for a in own
+             if isinstance(a, str) and a.startswith("--")}
+    out, i = [], 0
+    while i < len(extra):
+        a = extra[i]
+        takes_value = ("=" not in a and i + 1 < len(extra)
+                       and not extra[i + 1].startswith("-"))
+        n = 2 if a.startswith("--") and takes_value else 1
+        if a.split("=", 1)[0] not in given:
+            out += extra[i:i + n]
+        i += n
+    return out
 
 
 class Running:
@@ -137,6 +165,7 @@ class Daemon(Running):
         self.log = os.path.join(self.dir, "log")
         argv = [self.binary, "--foreground", "--socket", self.sock,
                 "--ring-size", str(ring), "--log-level", "debug"] + list(args)
+        argv += daemon_args(args)
         # $PREEMPTD_WRAPPER (e.g. "valgrind --error-exitcode=99") runs the
         # daemon under a tool; the tool keeps the daemon's pid.
         wrapper = os.environ.get("PREEMPTD_WRAPPER", "")

@@ -66,8 +66,18 @@ static int start_daemon(void **state)
         char log[160];
         snprintf(log, sizeof(log), "%s/log", dir);
         freopen(log, "w", stderr);
-        execl(bin, bin, "--foreground", "--socket", sock, "--ring-size", "2048",
-              (char *)NULL);
+        /* $PBD_TEST_DAEMON_ARGS as in harness.py, split at blanks (no
+         * quoting here). */
+        char *argv[64] = {(char *)bin, "--foreground", "--socket", sock,
+                          "--ring-size", "2048"};
+        int argc = 6;
+        const char *extra = getenv("PBD_TEST_DAEMON_ARGS");
+        char *copy = extra ? strdup(extra) : NULL;
+        for (char *w = copy ? strtok(copy, " \t\n") : NULL;
+             w && argc < 63; w = strtok(NULL, " \t\n"))
+            argv[argc++] = w;
+        argv[argc] = NULL;
+        execv(bin, argv);
         _exit(127);
     }
     /* Wait for the start-up health test to pass. */

@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 
+import harness
 from rel import PREEMPTD, Tally
 
 t = Tally()
@@ -22,8 +23,8 @@ ROUNDS = int(os.environ.get("PBD_RACE_ROUNDS", "20"))
 def start(path, log):
     f = open(log, "wb")
     p = subprocess.Popen([PREEMPTD, "--foreground", "--socket", path,
-                          "--ring-size", "2048", "--log-level", "debug"],
-                         stdout=f, stderr=f)
+                          "--ring-size", "2048", "--log-level", "debug"]
+                         + harness.daemon_args(), stdout=f, stderr=f)
     f.close()
     return p
 

@@ -65,6 +65,7 @@ class Proc(harness.Running):
         argv = list(prefix) + [binary or PREEMPTD, "--foreground",
                                "--ring-size", str(ring),
                                "--log-level", "debug"] + list(args)
+        argv += harness.daemon_args(args)  # after the wrapper's, the daemon's
         if not prefix:
             argv[1:1] = ["--socket", sock]
         e = dict(os.environ)

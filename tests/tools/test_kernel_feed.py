@@ -101,7 +101,8 @@ def test_feed_as_nobody():
     with open(logpath, "wb") as logf:
         p = subprocess.Popen([binary, "--foreground", "--socket", sock,
                               "--ring-size", "2048", "--log-level", "debug",
-                              "--feed-kernel", "--feed-interval-ms", "200"],
+                              "--feed-kernel", "--feed-interval-ms", "200"]
+                             + harness.daemon_args(),
                              stdout=logf, stderr=logf, preexec_fn=drop,
                              cwd=tmp)
     try:
