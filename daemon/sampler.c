@@ -375,6 +375,7 @@ static void *sampler_main(void *arg)
 
     uint64_t prev = READ_COUNTER(s);
     while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
+        uint64_t gap = 0; /* the batch's longest gap, in ticks */
         for (unsigned i = 0; i < BATCH; i++) {
             uint64_t cur = READ_COUNTER(s);
             uint64_t d = cur - prev;
@@ -384,9 +385,11 @@ static void *sampler_main(void *arg)
                     if (d > UINT64_MAX / 2)
                         atomic_fetch_add_explicit(&s->st.backwards, 1,
                                                   memory_order_relaxed);
-                    else
+                    else {
                         atomic_fetch_add_explicit(&s->st.gaps, 1,
                                                   memory_order_relaxed);
+                        gap = d > gap ? d : gap;
+                    }
                     continue;
                 }
                 on_event(s, d);
@@ -398,10 +401,16 @@ static void *sampler_main(void *arg)
         uint64_t now_us = mono_us();
         atomic_fetch_add_explicit(&s->st.sampling_us, now_us - batch_us,
                                   memory_order_relaxed);
+        /* A gap the wall clock saw too is time this thread was away (a
+         * stopped VM, or starved on a busy host), not a silent source:
+         * like a sleep, it does not count towards the stall test. A
+         * counter that leaps while the batch took no time still does. */
+        bool away = gap && (double)(now_us - batch_us) * 1e-6 >=
+                               (double)gap / (double)s->freq / 2;
         batch_us = now_us;
         uint64_t now = now_us / 1000u;
         uint64_t ev = atomic_load_explicit(&s->st.events, memory_order_relaxed);
-        if (ev != events_before) {
+        if (away || ev != events_before) {
             events_before = ev;
             last_event_ms = now;
         } else if (now - last_event_ms >= s->cfg.stall_ms) {

@@ -88,6 +88,27 @@ def stuck(d):
     assert st["sampler"]["events"] == 0, st["sampler"]
 
 
+def stopped_is_not_a_stall(d):
+    """A daemon stopped past --stall-ms (SIGSTOP here; a paused VM, or an
+    idle-priority sampler starved on a busy host) finds a jump of seconds
+    when it runs again: a gap, not an event. The time away was not the
+    source's: it used to count towards the stall test, so the daemon failed
+    its own health check, flushed the ring and refused its clients."""
+    wait_stats(d, lambda s: s["sampler"]["events"] > 0, 60, "events")
+    st0 = d.stats()
+    d.proc.send_signal(signal.SIGSTOP)
+    time.sleep(3.0)  # 3 x --stall-ms
+    d.proc.send_signal(signal.SIGCONT)
+    # The sampler saw the jump (the check is not blind) ...
+    st = wait_stats(d, lambda s: s["sampler"]["gaps"] > st0["sampler"]["gaps"],
+                    30, "the stop seen as a gap")
+    time.sleep(0.5)  # ... and has run on past it
+    st = d.stats()
+    assert st["health"]["stall_failures"] == \
+        st0["health"]["stall_failures"], st["health"]
+    assert st["health"]["source"] == "ok", st["health"]
+
+
 def stuck_permanent_is_quiet(d):
     """Once permanent, the stall check must not publish again: the failure
     time stood still (it moved every --stall-ms before), and the failure
@@ -246,6 +267,11 @@ with harness.Daemon("--cpu", "4095", binary=PREEMPTD, ring=2048,
     t.check("--cpu 4095: reported degraded, not fatal", bad_cpu, d)
 with harness.Daemon(binary=PREEMPTD, ring=1 << 20) as d:
     t.check("sampler moved off its CPU: degraded, still serving", off_cpu, d)
+# A ring that does not fill: the sampler is sampling, not asleep, when
+# the daemon is stopped.
+with harness.Daemon("--stall-ms", "1000", binary=PREEMPTD,
+                    ring=1 << 20) as d:
+    t.check("stopped past --stall-ms: a gap, not a stall", stopped_is_not_a_stall, d)
 with harness.Daemon(binary=PREEMPTD, ring=2048) as d:
     t.check("SIGPIPE: clients closing mid-reply do not kill it", sigpipe, d)
     t.check("kill -9 then restart on the stale socket", kill9_restart, d)
