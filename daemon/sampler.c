@@ -402,7 +402,7 @@ static void *sampler_main(void *arg)
         atomic_fetch_add_explicit(&s->st.sampling_us, now_us - batch_us,
                                   memory_order_relaxed);
         /* A gap the wall clock saw too is time this thread was away (a
-         * stopped VM, or starved on a busy host), not a silent source:
+         * stopped process, or starved on a busy host), not a silent source:
          * like a sleep, it does not count towards the stall test. A
          * counter that leaps while the batch took no time still does. */
         bool away = gap && (double)(now_us - batch_us) * 1e-6 >=
