@@ -25,9 +25,8 @@
  *
  * Meanwhile other clients are served from what the main ring holds; new
  * samples reach them again when the capture ends (or, for a restart read,
- * after its samples). So a plain capture arms only once the DRBG has its
- * first seed: drbg clients never wait on a capture. (A restart read takes
- * at most one read's samples and ends; it does not wait for the seed.)
+ * after its samples). So a capture arms, and a restart read restarts,
+ * only once the DRBG has its first seed: drbg clients never wait on one.
  */
 #include "conn.h"
 
@@ -185,21 +184,10 @@ int capture_start(struct conn *c, const struct proto_read *rd)
     if (restart) {
         session_end(srv);
         cp->failed = 0; /* a restart starts afresh: no gap to report */
-        /* A restart is still on the pool (its owner hung up mid-restart):
-         * cp->work is in flight and must not be queued again. That
-         * restart's new thread starts after this request, with no sample
-         * made meanwhile, so restart_done answers this read with its
-         * first samples. */
-        if (cp->restarting)
-            return 0;
-        cp->restarting = true;
-        cp->work.data = srv;
-        if (uv_queue_work(srv->loop, &cp->work, restart_work,
-                          restart_done) != 0) {
-            cp->restarting = false;
-            reads_finish(c, PBD_ENOMEM);
-        }
-        return 0;
+        /* capture_serve queues the restart. One still on the pool (its
+         * owner hung up mid-restart) is not queued again: its new thread
+         * starts after this request, with no sample made meanwhile, so
+         * restart_done answers this read with its first samples. */
     }
     capture_serve(srv);
     return 0;
@@ -235,13 +223,26 @@ void capture_serve(struct server *srv)
         return;
     }
     if (!cp->armed) {
-        /* (A quiet tap was flushed above, so dirty implies not quiet.)
-         * Nor before the DRBG's first seed: right after start-up the ring
-         * is nearly empty, and a capture would hold that seed back from
-         * every drbg client for as long as it reads. */
-        if (p->restart || !sampler_tap_quiet(srv->sampler) ||
-            !pool_seeded(&srv->pool))
+        /* Not before the DRBG's first seed: right after start-up the ring
+         * is nearly empty, and a capture (or a series of restarts) would
+         * hold that seed back from every drbg client. (A quiet tap was
+         * flushed above, so dirty implies not quiet.) */
+        if (!pool_seeded(&srv->pool))
             return; /* tried again at the next tick */
+        if (p->restart) {
+            /* Not yet restarted: restart_done arms the tap for it (the
+             * thread is joined by then, so the tap is quiet). */
+            cp->restarting = true;
+            cp->work.data = srv;
+            if (uv_queue_work(srv->loop, &cp->work, restart_work,
+                              restart_done) != 0) {
+                cp->restarting = false;
+                reads_finish(c, PBD_ENOMEM);
+            }
+            return;
+        }
+        if (!sampler_tap_quiet(srv->sampler))
+            return;
         sampler_tap_arm(srv->sampler, &cp->ring, UINT64_MAX);
         cp->armed = true;
         cp->sessions++;

@@ -103,12 +103,12 @@ def capture(s, min_samples, min_seconds, chunk=512, limit=120):
             return bytes(out), time.time() - t0
 
 
-def capture_until(s, n, wait_ms, retry_on, limit):
+def capture_until(s, n, wait_ms, retry_on, limit, flags=0):
     """One capture read of n samples, asked again while it fails with
     retry_on (an error that takes nothing), for up to limit seconds."""
     end = time.time() + limit
     while True:
-        s.sendall(read_req(n, "capture", wait_ms=wait_ms))
+        s.sendall(read_req(n, "capture", wait_ms=wait_ms, flags=flags))
         typ, payload = recv_frame(s)
         if typ == T_READ | T_REPLY:
             assert len(payload) == n, len(payload)
@@ -394,6 +394,17 @@ def first_seed_is_not_captured(d):
     assert breaks(b"".join(got)) == 0
 
 
+def first_seed_is_not_restarted(d):
+    """Restart reads armed the tap at once too, and a series of them right
+    after start-up (assess --restart) left the DRBG only the samples made
+    between restarts: a restart now also waits for the first seed."""
+    with d.connect(60) as s:
+        row = capture_until(s, 1000, 60000, "EAGAIN", 120, flags=F_RESTART)
+        assert d.stats()["drbg"]["seeded"], "restarted before the first seed"
+    assert breaks(row) == 0
+    assert d.stats()["capture"]["restarts"] == 1
+
+
 def assess_capture_has_no_holes(d):
     """preemptctl assess -n against a daemon whose default wait is short:
     a capture read that timed out while others were in flight used to drop
@@ -479,4 +490,8 @@ with harness.Daemon("--fault", "sequence", *QUICK, binary=PREEMPTD_FAULT,
                     ring=4096, wait_ready=False) as d:
     t.check("a capture waits for the DRBG's first seed, drbg clients don't",
             first_seed_is_not_captured, d)
+with harness.Daemon("--fault", "sequence", *QUICK, binary=PREEMPTD_FAULT,
+                    ring=4096, wait_ready=False) as d:
+    t.check("a restart waits for the DRBG's first seed",
+            first_seed_is_not_restarted, d)
 t.finish()
