@@ -67,6 +67,21 @@ def read_ok(s, n, mode="drbg", wait_ms=0):
     return payload
 
 
+class EventWatch:
+    """For waits with no deadline in seconds (event rates range from 150
+    to 3,500 a second): check(st) fails once the daemon's sampler has made
+    no event for `stalled` seconds."""
+
+    def __init__(self, stalled=30):
+        self.stalled, self.last, self.moved = stalled, -1, time.time()
+
+    def check(self, st, what):
+        if st["sampler"]["events"] != self.last:
+            self.last, self.moved = st["sampler"]["events"], time.time()
+        assert time.time() - self.moved < self.stalled, (
+            "no event in %d s, %s: %r" % (self.stalled, what, st["health"]))
+
+
 def alive(d):
     """Asserts the daemon process is running and serves a fresh client."""
     assert d.proc.poll() is None, "preemptd exited %s" % d.proc.returncode

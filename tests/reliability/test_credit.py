@@ -13,7 +13,7 @@ import time
 
 import harness
 from harness import read_req, recv_line
-from rel import PREEMPTD, Tally, expect_error
+from rel import PREEMPTD, EventWatch, Tally, expect_error
 
 t = Tally()
 
@@ -22,18 +22,14 @@ def wait_permanent(d, stalled=30):
     """Waits for the third failed start-up test: 3 x 1,024 events, 20 s at
     150 events/s and longer on a loaded host, so no deadline in seconds.
     Fails when no event came for `stalled` s, or on a fourth failure."""
-    st, last, moved = None, -1, time.time()
+    watch = EventWatch(stalled)
     while True:
         st = d.stats()
         if st["health"]["source"] == "permanent":
             return st
         assert st["health"]["credit_failures"] <= 3, (
             "not permanent after 3 failed start-up tests: %r" % st["health"])
-        if st["sampler"]["events"] != last:
-            last, moved = st["sampler"]["events"], time.time()
-        assert time.time() - moved < stalled, (
-            "never permanent, no event in %d s; last %r" % (
-                stalled, st["health"]))
+        watch.check(st, "never permanent")
         time.sleep(0.2)
 
 
