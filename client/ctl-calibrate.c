@@ -343,7 +343,7 @@ int ctl_calibrate(int argc, char **argv, const char *sock)
              "# or preemptctl assess --file / --restart-file --h-initial.\n"
              "credit = %.3f\n"
              "date = %s\n"
-             "rule = min(%.2f x min(H, H_r, H_c), %.2f), rounded down\n"
+             "rule = min(%g x min(H, H_r, H_c), %g), rounded down\n"
              "limited_by = %s, %s\n"
              "samples = %zu\n"
              "samples_file = %.300s\n"
@@ -386,7 +386,7 @@ int ctl_calibrate(int argc, char **argv, const char *sock)
         fprintf(stderr, "preemptctl calibrate: %s: %s\n", out, strerror(-rc));
         goto out;
     }
-    printf("credit %.3f bits/byte (%.2f x %.6f, cap %.2f, rounded down; "
+    printf("credit %.3f bits/byte (%g x %.6f, cap %g, rounded down; "
            "limited by %s: %s) written to %s; %.1f s\n", credit, fraction,
            rs.h_min, cap, limit, by, out, secs);
     status = CTL_EXIT_OK;
