@@ -1,8 +1,7 @@
 /*
  * pbd.h - client library for preemptd, the preemption-boundary entropy daemon.
  *
- * This header and pbd-version.h (generated) are the library's installed
- * headers. The library talks to the daemon over a Unix domain socket; its
+ * This is the only installed header. The library talks to the daemon over a Unix domain socket; its
  * calls block until done or until the deadline below. It needs no event
  * loop; it links libsodium for pbd_getentropy()'s HKDF.
  *
@@ -46,9 +45,14 @@
 extern "C" {
 #endif
 
-/* PBD_VERSION_MAJOR, _MINOR, _PATCH and PBD_VERSION_STRING, from meson's
- * project version; pbd_version() gives the library's at run time. */
-#include "pbd-version.h"
+/* The version built against; pbd_version() gives the one running. Kept
+ * here, not generated, so that tools compiling the sources without meson
+ * (.ci's fuzz and macOS checks) see them; include/meson.build refuses to
+ * configure unless they spell meson's project version. */
+#define PBD_VERSION_MAJOR 0
+#define PBD_VERSION_MINOR 1
+#define PBD_VERSION_PATCH 0
+#define PBD_VERSION_STRING "0.1.0"
 
 /* Default socket path; the PBD_SOCKET environment variable overrides it for
  * both the daemon and the library. On macOS it sits directly in /var/run,

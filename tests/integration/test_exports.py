@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """libpbd.so exports exactly the functions pbd.h marks PBD_API, all pbd_*
-(client/libpbd.map and hidden visibility), and the version macros come
-from meson's project version (issue 22 item 5)."""
+(client/libpbd.map and hidden visibility), and pbd.h's version macros are
+meson's project version (issue 22 item 5)."""
 import os
 import re
 import subprocess
@@ -32,7 +32,7 @@ def main():
     assert not bad, "libpbd.so exports non-pbd_ symbols: %s" % bad
     assert have == want, "exported %s, pbd.h declares %s" % (
         sorted(have - want), sorted(want - have))
-    with open(os.path.join(BUILD, "include", "pbd-version.h")) as f:
+    with open(os.path.join(SOURCE, "include", "pbd.h")) as f:
         hdr = f.read()
     ver = os.environ["PBD_PROJECT_VERSION"]
     parts = dict(re.findall(r"#define PBD_VERSION_(MAJOR|MINOR|PATCH) (\d+)",
