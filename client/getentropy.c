@@ -3,8 +3,7 @@
  * by seedmix.c, so the result is never weaker than the OS alone. The same
  * draw makes the OpenSSL provider's seeds (openssl/preemptd-provider.c).
  */
-#include <errno.h>
-#include <string.h>
+#include <sodium.h>
 #include <unistd.h>
 #if defined(__APPLE__)
 #include <sys/random.h> /* getentropy */
@@ -16,13 +15,6 @@
 #define MIX_MAX_BYTES 128u     /* bytes drawn from each source, at most */
 #define GETENTROPY_BYTES 32u   /* HKDF-SHA256's strength: 256 bits */
 #define GETENTROPY_ADIN "pbd_getentropy"
-
-static void wipe(void *p, size_t len)
-{
-    volatile unsigned char *v = p;
-    while (len--)
-        *v++ = 0;
-}
 
 /* Reads n conditioned bytes over a connection of its own, by limit. One
  * connection per draw: no socket outlives the call to be shared by a
@@ -63,8 +55,8 @@ int pbd_mix_draw(const char *path, uint8_t *out, size_t outlen, size_t n,
     if (err == 0 || !(flags & PBD_GETENTROPY_STRICT))
         rc = seedmix_combine(out, outlen, os, n, dm, err == 0 ? n : 0, adin,
                              adinlen) == 0 ? 0 : PBD_EINVAL;
-    wipe(os, sizeof(os));
-    wipe(dm, sizeof(dm));
+    sodium_memzero(os, sizeof(os));
+    sodium_memzero(dm, sizeof(dm));
     return rc;
 }
 
@@ -83,7 +75,7 @@ int pbd_getentropy_ex(void *buf, size_t len, unsigned flags,
                           sizeof(GETENTROPY_ADIN) - 1, flags, timeout_ms,
                           &derr);
     if (rc)
-        wipe(buf, len);
+        sodium_memzero(buf, len);
     return rc;
 }
 

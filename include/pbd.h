@@ -1,15 +1,16 @@
 /*
  * pbd.h - client library for preemptd, the preemption-boundary entropy daemon.
  *
- * This is the only installed header. The library talks to the daemon over a Unix domain socket; its
- * calls block until done or until the deadline below. It needs no event
- * loop; it links libsodium for pbd_getentropy()'s HKDF.
+ * This is the only installed header. The library talks to the daemon over
+ * a Unix domain socket; its calls block until done or until the deadline
+ * below. It needs no event loop; it links libsodium for pbd_getentropy()'s
+ * HKDF.
  *
  * Errors: every function that can fail returns 0 on success or a negative
  * PBD_E* code; pbd_strerror() turns a code into text. No function sets errno
  * as part of its contract.
  *
- * Threads: a pbd_t handle is one connection and must not be used by two
+ * Threads: a pbd_t handle holds one connection and must not be used by two
  * threads at once; separate handles are independent. pbd_getentropy() opens
  * and closes its own connection and is safe to call from any thread.
  *
