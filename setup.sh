@@ -20,7 +20,8 @@ DEB_RUN="gcc libc6-dev meson ninja-build pkg-config libuv1-dev libsodium-dev
   libjansson-dev libdivsufsort-dev libinih-dev netcat-openbsd"
 DEB_TEST="libcmocka-dev python3 clang libclang-rt-14-dev valgrind systemd
   gcc-aarch64-linux-gnu qemu-user tmux ekeyd-egd-linux npm
-  man-db groff-base strace mount stress-ng libssl-dev openssl ruby"
+  man-db groff-base strace mount stress-ng libssl-dev openssl ruby rubocop
+  yamllint"
 BREW_RUN="meson ninja pkg-config libuv libsodium jansson libdivsufsort inih"
 BREW_TEST="cmocka python3 tmux openssl@3"
 
