@@ -10,7 +10,7 @@ class Preemptd < Formula
   desc "Entropy daemon harvesting scheduler preemption boundaries"
   homepage "https://github.com/preemptd/preemptd"
   url "https://github.com/preemptd/preemptd/releases/download/v0.1.0/preemptd-0.1.0.tar.xz"
-  sha256 "0000000000000000000000000000000000000000000000000000000000000000"
+  sha256 "2acd3eb935e45518ecb96707b2254c2e34498fa7445e2409f3a30b23dafd95db"
   license "ISC"
   head "https://github.com/preemptd/preemptd.git", branch: "main"
 
