@@ -9,16 +9,9 @@ import re
 import subprocess
 import sys
 
-SOURCE = os.environ.get("PBD_SOURCE_ROOT",
-                        os.path.join(os.path.dirname(__file__), "..", ".."))
-failed = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cichecks import SOURCE, check, finish  # noqa: E402
 
-
-def check(name, cond, detail=""):
-    global failed
-    print("%s %s%s" % ("ok  " if cond else "FAIL", name,
-                       "" if cond else ": " + detail), flush=True)
-    failed += not cond
 
 
 def tracked_files():
@@ -104,4 +97,4 @@ deb = licence_words(m.group(1).replace("\n .\n", "\n")) if m else "?"
 check("LICENSE is the ISC licence of meson.build and debian/copyright",
       "license : 'ISC'" in meson and deb != "?" and
       deb in licence_words(lic), "LICENSE missing or not debian/copyright's")
-sys.exit(1 if failed else 0)
+finish()
