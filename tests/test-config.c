@@ -361,7 +361,7 @@ static void test_file_keys_are_the_options(void **state)
     for (size_t i = 0; i < n; i++) {
         char line[128];
         struct config c;
-        snprintf(line, sizeof(line), "\n%s = \x01" "bad\n", keys[i]);
+        snprintf(line, sizeof(line), "\n%.63s = \x01" "bad\n", keys[i]);
         write_file(conf, line);
         int rc = PARSE(&c, "--config", conf);
         if (command_line_only(keys[i])) {
@@ -620,7 +620,7 @@ static void test_shipped_file(void **state)
         char want[80];
         if (command_line_only(keys[i]) || strcmp(keys[i], "fault") == 0)
             continue;
-        snprintf(want, sizeof(want), "\n#%s = ", keys[i]);
+        snprintf(want, sizeof(want), "\n#%.63s = ", keys[i]);
         if (strstr(shipped, want) == NULL)
             fail_msg("daemon/preemptd.conf lacks '#%s = '", keys[i]);
     }
