@@ -179,8 +179,13 @@ int vmwatch_start(struct vmwatch *w, struct server *srv)
 
 void vmwatch_free(struct vmwatch *w)
 {
-    if (w->fd >= 0)
-        close(w->fd);
+    if (!w->srv || w->fd < 0)
+        return; /* never started, or nothing opened */
+    /* libuv wants the poll handle stopped before its fd goes; uv_close
+     * stops it at once (the handle is normally closed already). */
+    if (!uv_is_closing((uv_handle_t *)&w->poll))
+        uv_close((uv_handle_t *)&w->poll, NULL);
+    close(w->fd);
     w->fd = -1;
 }
 
