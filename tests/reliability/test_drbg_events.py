@@ -13,7 +13,8 @@ import time
 
 import harness
 from harness import read_req, recv_line
-from rel import PREEMPTD_FAULT, EventWatch, Tally, read_ok
+from rel import (PREEMPTD_FAULT, EventWatch, Tally, as_nobody, expect_error,
+                 open_up, read_ok)
 
 PREEMPTCTL = os.environ.get("PREEMPTCTL", "build/client/preemptctl")
 SNAP, RESTORE, CLOCK = (signal.SIGRTMIN, signal.SIGRTMIN + 1,
@@ -166,6 +167,32 @@ def reseed_command(d):
         in m.stdout, m.stdout
 
 
+def refused_as_nobody(d):
+    """In the uid 65534 child: the text reseed is refused, the connection
+    stays open; the framed one gets a (non-fatal) EPERM frame."""
+    with d.connect(10) as s:
+        s.sendall(b"reseed\nversion\n")
+        line = recv_line(s)
+        assert line == "error: not permitted", line
+        assert recv_line(s).startswith("preemptd ")
+    with d.connect(10) as s:
+        s.sendall(harness.hdr(0x05, 0))
+        expect_error(s, "EPERM")
+        assert len(read_ok(s, 32)) == 32  # still open
+    return True
+
+
+def reseed_refused_for_others(d):
+    """It costs a conditioned block and a log line: only root and the
+    daemon's uid may ask. Another user is refused and nothing happens."""
+    if os.geteuid() != 0:
+        harness.skip("needs root to run a client as another uid")
+    open_up(d)
+    r0 = d.stats()["drbg"]["events"]["request"]
+    as_nobody(refused_as_nobody, d)
+    assert d.stats()["drbg"]["events"]["request"] == r0
+
+
 def default_mix_protects_without_signal():
     """Defence in depth (the default, --drbg-os-mix request): fresh OS
     bytes go into the key before every drbg reply, so even a restore that
@@ -182,12 +209,14 @@ def default_mix_protects_without_signal():
 
 
 with harness.Daemon("--drbg-os-mix", "events", "--reseed-s", "3600",
-                    binary=PREEMPTD_FAULT, ready_timeout=600) as dmn:
+                    "--mode", "0666", binary=PREEMPTD_FAULT,
+                    ready_timeout=600) as dmn:
     t.check("restore-repeats-unless-told", restore_repeats_unless_told, dmn)
     t.check("after-sighup-no-block-repeats", after_sighup_no_block_repeats,
             dmn)
     t.check("clock-jump-no-block-repeats", clock_jump_no_block_repeats, dmn)
     t.check("preemptctl-reseed", reseed_command, dmn)
+    t.check("reseed-refused-for-others", reseed_refused_for_others, dmn)
 t.check("default-mix-protects-without-signal",
         default_mix_protects_without_signal)
 t.finish()
