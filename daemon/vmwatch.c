@@ -202,7 +202,8 @@ void vmwatch_reseed_cmd(struct conn *c, bool text)
     vmwatch_event(&srv->vmw, POOL_EV_REQUEST, d);
     const char *msg = srv->pool.reseed_asap
                           ? "ok: fresh OS bytes mixed in; reseed from the "
-                            "source pending (no block in stock yet)\n"
+                            "source pending (it follows once a block from "
+                            "a healthy source is in stock)\n"
                           : "ok: fresh OS bytes mixed in; reseeded from "
                             "the source\n";
     if (text)
