@@ -117,6 +117,13 @@ static void test_numbers_decimal(void **state)
     assert_int_equal(c.ring_size, 4096);
     assert_int_equal(c.srv.reseed_ms, 2000);
     assert_int_equal(PARSE(&c, "--wait-ms", "120001"), CONFIG_USAGE);
+    /* Fresh OS bytes before every drbg reply unless told otherwise. */
+    assert_int_equal(PARSE(&c, "--reseed-s", "60"), CONFIG_OK);
+    assert_int_equal(c.srv.os_mix, POOL_MIX_REQUEST);
+    assert_int_equal(PARSE(&c, "--drbg-os-mix", "events"), CONFIG_OK);
+    assert_int_equal(c.srv.os_mix, POOL_MIX_EVENTS);
+    assert_int_equal(PARSE(&c, "--drbg-os-mix", "Request"), CONFIG_USAGE);
+    assert_non_null(strstr(msg, "request or events"));
 }
 
 static void test_ids_decimal(void **state)
