@@ -660,6 +660,24 @@ int pbd_health(pbd_t *p, pbd_health_state *state, char *msg, size_t cap)
     return 0;
 }
 
+int pbd_reseed(pbd_t *p, char *msg, size_t cap)
+{
+    char buf[256];
+    size_t n;
+    if (cap && !msg)
+        return PBD_EINVAL;
+    int rc = simple_request(p, PROTO_T_RESEED, (uint8_t *)buf, sizeof(buf),
+                            &n);
+    if (rc && rc != PBD_ETOOBIG)
+        return rc;
+    if (cap) {
+        size_t k = n < cap - 1 ? n : cap - 1;
+        memcpy(msg, buf, k);
+        msg[k] = '\0';
+    }
+    return 0;
+}
+
 const char *pbd_version(void)
 {
     return PBD_VERSION_STRING;

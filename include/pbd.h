@@ -227,6 +227,15 @@ PBD_API int pbd_stats(pbd_t *p, char *buf, size_t cap);
  * same deadline as pbd_stats(). One thread per handle. */
 PBD_API int pbd_health(pbd_t *p, pbd_health_state *state, char *msg, size_t cap);
 
+/* Tells the daemon its DRBG's state may exist twice (this VM was restored
+ * from a snapshot or cloned): it mixes fresh OS bytes into the DRBG key
+ * before its next drbg byte and reseeds from the source as soon as it can.
+ * For root and the daemon's own uid (else PBD_EPERM). Stores the daemon's
+ * NUL-terminated account in msg (may be NULL when cap is 0). Returns 0 or a
+ * negative code (PBD_EPROTO from a daemon that predates it), with the same
+ * deadline as pbd_stats(). One thread per handle. */
+PBD_API int pbd_reseed(pbd_t *p, char *msg, size_t cap);
+
 /* The most pbd_getentropy() gives in one call, as getentropy(3). */
 #define PBD_GETENTROPY_MAX 256u
 /* pbd_getentropy()'s wait for the daemon, connecting included. */
