@@ -206,6 +206,10 @@ int ctl_capture(pbd_t *p, uint8_t *buf, size_t n)
                 return CTL_EXIT_FAIL;
             }
         }
+        if (rc == PBD_ELOST) { /* libpbd saw the connection go */
+            capture_lost(&pg, done, n, "its connection went away");
+            return CTL_EXIT_FAIL;
+        }
         if (rc == PBD_ETIMEDOUT && ++timeouts < ASSESS_MAX_TIMEOUTS)
             continue; /* a slow source: keep asking while it is healthy */
         if (rc == PBD_EINUSE && timeouts > 0 && done > 0) {
