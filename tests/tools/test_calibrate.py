@@ -235,8 +235,9 @@ def test_capture_session_lost():
     complete is checked for holes. Then a daemon killed mid-capture."""
     fault = os.environ.get("PREEMPTD_FAULT", "build/daemon/preemptd-fault")
     with tempfile.TemporaryDirectory() as tmp:
-        with harness.Daemon("--fault", "sequence", binary=fault,
-                            ring=2048) as d:
+        # ready_timeout: the start-up test's 1024 samples at 25 events/s.
+        with harness.Daemon("--fault", "sequence", binary=fault, ring=2048,
+                            ready_timeout=300) as d:
             d.wait_stock(64, timeout=300)
             ok = os.path.join(tmp, "ok.bin")
             ctl(d.sock, "assess", "-n", "1100", "-o", ok, check=0,
@@ -263,7 +264,8 @@ def test_capture_session_lost():
 
         # A daemon killed mid-capture: no reply will come, whatever the
         # library does about the connection.
-        d = harness.Daemon("--fault", "sequence", binary=fault, ring=2048)
+        d = harness.Daemon("--fault", "sequence", binary=fault, ring=2048,
+                            ready_timeout=300)
         try:
             d.wait_stock(64, timeout=300)
             p = capture_proc(d.sock, 50000000, os.path.join(tmp, "x.bin"))
