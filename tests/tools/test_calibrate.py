@@ -235,8 +235,11 @@ def test_capture_session_lost():
     complete is checked for holes. Then a daemon killed mid-capture."""
     fault = os.environ.get("PREEMPTD_FAULT", "build/daemon/preemptd-fault")
     with tempfile.TemporaryDirectory() as tmp:
-        # ready_timeout: the start-up test's 1024 samples at 25 events/s.
-        with harness.Daemon("--fault", "sequence", binary=fault, ring=2048,
+        # ready_timeout: the start-up test's 1024 samples at 25 events/s;
+        # --priority normal: a SCHED_IDLE sampler starves under CI's
+        # stress step, and these captures need a few thousand events.
+        with harness.Daemon("--fault", "sequence", "--priority", "normal",
+                            binary=fault, ring=2048,
                             ready_timeout=300) as d:
             d.wait_stock(64, timeout=300)
             ok = os.path.join(tmp, "ok.bin")
@@ -264,8 +267,8 @@ def test_capture_session_lost():
 
         # A daemon killed mid-capture: no reply will come, whatever the
         # library does about the connection.
-        d = harness.Daemon("--fault", "sequence", binary=fault, ring=2048,
-                            ready_timeout=300)
+        d = harness.Daemon("--fault", "sequence", "--priority", "normal",
+                           binary=fault, ring=2048, ready_timeout=300)
         try:
             d.wait_stock(64, timeout=300)
             p = capture_proc(d.sock, 50000000, os.path.join(tmp, "x.bin"))
