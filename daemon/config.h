@@ -18,6 +18,9 @@
 
 #define CONFIG_DEFAULT_RING (1u << 16)
 #define CONFIG_DEFAULT_CREDIT 2.0
+/* The demand policy's CPU budget, % of one CPU: docs/benchmarks.md,
+ * "Host cost" says why. */
+#define CONFIG_DEFAULT_MAX_CPU 5.0
 #define CONFIG_DEFAULT_ALPHA_LOG2 (-30.0)
 #define CONFIG_DEFAULT_MAX_MEMORY ((size_t)64 << 20)
 #define CONFIG_MAX_WAIT_MS 120000u

@@ -61,6 +61,29 @@ int osdep_sampler_thread_setup(int cpu, int priority, char *note, size_t cap)
     return 0; /* a hint is not a pin: no off-CPU checks */
 }
 
+int osdep_thread_priority(pthread_t t, int priority)
+{
+    /* A QoS class is set on oneself only. */
+    if (!pthread_equal(t, pthread_self()))
+        return ENOTSUP;
+    return pthread_set_qos_class_self_np(priority == OSDEP_PRIO_IDLE
+                                             ? QOS_CLASS_BACKGROUND
+                                             : QOS_CLASS_UTILITY,
+                                         0);
+}
+
+int osdep_priority_reversible(int *nice)
+{
+    *nice = 0; /* QoS classes have no nice */
+    return 1;  /* a thread may raise its own QoS class again */
+}
+
+int osdep_thread_nice(int nice)
+{
+    (void)nice;
+    return 0;
+}
+
 int osdep_peer_cred(int fd, uid_t *uid, gid_t *gid, pid_t *pid)
 {
     if (getpeereid(fd, uid, gid) != 0)

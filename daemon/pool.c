@@ -131,6 +131,13 @@ static bool reseed(struct pool *p, uint64_t now_ms)
     return true;
 }
 
+bool pool_wants_block(const struct pool *p, uint64_t now_ms)
+{
+    bool due = !pool_seeded(p) || drbg_reseed_due(&p->sec->drbg) ||
+               now_ms - p->last_reseed_ms >= p->reseed_ms;
+    return due && pool_stock(p, PBD_MODE_CONDITIONED) < COND_BLOCK_BYTES;
+}
+
 int pool_drbg(struct pool *p, uint8_t *dst, size_t n)
 {
     if (drbg_generate(&p->sec->drbg, dst, n) != 0)

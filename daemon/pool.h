@@ -73,4 +73,9 @@ bool pool_maintain(struct pool *p, uint64_t now_ms, bool healthy);
 
 bool pool_seeded(const struct pool *p);
 
+/* Whether the DRBG needs a conditioned block it does not have in stock:
+ * never seeded, or a reseed is due, and less than a block is made. The
+ * sampler's demand (sampler_demand) follows it. */
+bool pool_wants_block(const struct pool *p, uint64_t now_ms);
+
 #endif
