@@ -307,6 +307,16 @@ static void print_table(const char *js)
            (unsigned long long)u64(js, "sampler.sleeps"),
            ctl_json_bool(js, "sampler.sleeping") == 1 ? " (sleeping: ring full)"
                                                        : "");
+    char why[48];
+    if (ctl_json_string(js, "policy.demand", why, sizeof(why)) < 0)
+        snprintf(why, sizeof(why), "nothing");
+    printf("%-12s %s; %s, needed by %s; boosted %llu times, %.1f s for "
+           "%.2f CPU-s; budget %g%% of one CPU, %.0f%% used\n", "policy",
+           str(js, "policy.name", s1, sizeof(s1)),
+           ctl_json_bool(js, "policy.boosted") == 1 ? "boosted" : "at rest",
+           why, (unsigned long long)u64(js, "policy.boosts"),
+           num(js, "policy.boosted_s"), num(js, "policy.boost_cpu_s"),
+           num(js, "policy.max_cpu_pct"), num(js, "policy.budget_used_pct"));
     uint64_t rb = u64(js, "ring.bytes"), rc = u64(js, "ring.capacity");
     printf("%-12s %llu / %llu bytes (%.0f%%); low %llu, high %llu\n", "ring",
            (unsigned long long)rb, (unsigned long long)rc,

@@ -102,6 +102,15 @@ def test_metrics(d):
     assert info["version"] == before["version"], info
     # every numeric stats field made it out
     assert len(fams) >= 38, len(fams)
+    # the sampler's policy, and what the demand budget has paid for
+    pol = fams["preemptd_policy"]["samples"][0][0]
+    assert pol["policy"] == before["policy"]["name"] == "demand", pol
+    assert metric(fams, "preemptd_sampler_max_cpu_percent") == \
+        before["policy"]["max_cpu_pct"] > 0
+    assert metric(fams, "preemptd_sampler_boosts_total") >= 1
+    assert fams["preemptd_sampler_boost_cpu_seconds_total"]["type"] == \
+        "counter"
+    assert 0 <= metric(fams, "preemptd_sampler_budget_used_percent") <= 100
 
 
 def test_parser_is_strict():
