@@ -49,7 +49,7 @@
  * as a gap rather than counted as an event. */
 #define PHASE_S 1.2
 #define NPOL 3 /* normal, idle, demand */
-#define NCOL 7
+#define NCOL 8
 
 struct job {
     pid_t pid[MAX_JOBS];
@@ -172,7 +172,7 @@ static double event_rate(const struct bench_daemon *d, double w)
 
 struct trial {
     double base, loaded, ratio, ev_loaded, ev_idle, ttfb_loaded, ttfb_idle,
-        credit, client_ratio;
+        credit, client_ratio, client_cpu;
 };
 
 /* A client reading conditioned bytes without end, in its own process. */
@@ -272,9 +272,12 @@ static int one_trial(const struct bench_host *h, const int *cpus, unsigned n,
     pid_t cl = client_start(&d);
     wait_budget_spent(&d);
     bool client_first = (int)(now_s() * 10) % 2 == 0;
-    double cw = 0, cwo = 0;
-    if (client_first)
+    double cw = 0, cwo = 0, c0 = 0, c1 = 0, w0 = 0, w1 = 0;
+    if (client_first) {
+        c0 = bench_cpu_seconds(d.pid, -1), w0 = now_s();
         cw = job_rate(j, n, h->window_s);
+        c1 = bench_cpu_seconds(d.pid, -1), w1 = now_s();
+    }
     kill(cl, SIGKILL);
     waitpid(cl, NULL, 0);
     sleep_s(0.3); /* the waiter is gone; the sampler back at rest */
@@ -282,11 +285,16 @@ static int one_trial(const struct bench_host *h, const int *cpus, unsigned n,
     if (!client_first) {
         cl = client_start(&d);
         wait_budget_spent(&d);
+        c0 = bench_cpu_seconds(d.pid, -1), w0 = now_s();
         cw = job_rate(j, n, h->window_s);
+        c1 = bench_cpu_seconds(d.pid, -1), w1 = now_s();
         kill(cl, SIGKILL);
         waitpid(cl, NULL, 0);
     }
     t->client_ratio = cwo > 0 ? cw / cwo : NAN;
+    /* What the daemon took meanwhile, all its threads: the direct figure,
+     * less exposed to other load than the job's speed. */
+    t->client_cpu = w1 > w0 ? (c1 - c0) / (w1 - w0) : NAN;
     char buf[STATS_CAP];
     t->credit = bench_stats(&d, buf, sizeof(buf)) == 0
                     ? bench_json_num(buf, "entropy", "credited_bits_per_byte")
@@ -395,10 +403,10 @@ int bench_host_cost(const struct bench_host *h)
            "and without preemptd\n  (16 MiB ring, so it samples throughout); "
            "%u trials, window %.1f s; median [min-max]\n",
            h->repeat, h->window_s);
-    printf("  %-6s %-7s %-20s %-20s %-18s %-18s %-18s %-16s %-16s\n",
+    printf("  %-6s %-7s %-18s %-18s %-18s %-16s %-16s %-16s %-14s %-14s\n",
            "CPUs", "policy", "job, no client %", "job, 1 client %",
-           "events/s loaded", "events/s idle", "bits/s loaded",
-           "1st byte loaded s", "1st byte idle s");
+           "daemon CPU %, 1 cl", "events/s loaded", "events/s idle",
+           "bits/s loaded", "1st byte loaded", "1st byte idle");
     int rc = 0;
     for (int set = 0; set < 2; set++) {
         unsigned n = set == 0 ? 1 : (unsigned)ncpu;
@@ -419,16 +427,18 @@ int bench_host_cost(const struct bench_host *h)
                 const struct trial *x = &t[p][r];
                 v[0][r] = x->ratio;
                 v[1][r] = x->client_ratio;
-                v[2][r] = x->ev_loaded;
-                v[3][r] = x->ev_idle;
-                v[4][r] = x->ev_loaded * x->credit;
-                v[5][r] = x->ttfb_loaded;
-                v[6][r] = x->ttfb_idle;
+                v[2][r] = x->client_cpu;
+                v[3][r] = x->ev_loaded;
+                v[4][r] = x->ev_idle;
+                v[5][r] = x->ev_loaded * x->credit;
+                v[6][r] = x->ttfb_loaded;
+                v[7][r] = x->ttfb_idle;
             }
             for (int k = 0; k < NCOL; k++)
                 spread(v[k], h->repeat, m[k]);
             static const char *const keys[NCOL] = {
-                "job_ratio", "job_ratio_client", "events_per_s_loaded",
+                "job_ratio", "job_ratio_client", "daemon_cpu_client",
+                "events_per_s_loaded",
                 "events_per_s_idle", "credited_bits_per_s_loaded",
                 "first_byte_loaded_s", "first_byte_idle_s"};
             static const char *const q[3] = {"median", "min", "max"};
@@ -441,22 +451,24 @@ int bench_host_cost(const struct bench_host *h)
                     h->put(key, m[k][qi]);
                 }
             char c[NCOL][40];
-            for (int k = 0; k < 2; k++)
+            for (int k = 0; k < 3; k++)
                 cell(c[k], sizeof(c[k]), m[k], 1, 100, h->ttfb_cap_s);
-            for (int k = 2; k < 5; k++)
+            for (int k = 3; k < 6; k++)
                 cell(c[k], sizeof(c[k]), m[k], 0, 1, h->ttfb_cap_s);
-            for (int k = 5; k < NCOL; k++)
+            for (int k = 6; k < NCOL; k++)
                 cell(c[k], sizeof(c[k]), m[k], 1, 1, h->ttfb_cap_s);
             char cpus[16];
             snprintf(cpus, sizeof(cpus), set == 0 ? "1" : "all %u", n);
-            printf("  %-6s %-7s %-20s %-20s %-18s %-18s %-18s %-16s %-16s\n",
-                   cpus, prios[p], c[0], c[1], c[2], c[3], c[4], c[5], c[6]);
+            printf("  %-6s %-7s %-18s %-18s %-18s %-16s %-16s %-16s %-14s "
+                   "%-14s\n", cpus, prios[p], c[0], c[1], c[2], c[3], c[4],
+                   c[5], c[6], c[7]);
         }
     }
     other_daemons(h);
     printf("  job: its speed with/without the daemon (no client), and with/"
            "without one client reading\n  conditioned bytes without end "
-           "(after the demand budget's burst); bits/s = events/s x credit;\n"
+           "(after the demand budget's burst), and the daemon's CPU meanwhile\n"
+           "  in %% of one CPU; bits/s = events/s x credit; first bytes in s;\n"
            "  a start-up past %.0f s shows as >%.0f\n", h->ttfb_cap_s,
            h->ttfb_cap_s);
 out:

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calcache.h"
 #include "conditioner.h"
 #include "credit.h"
 #include "osdep.h"
@@ -38,6 +39,8 @@ void config_usage(FILE *f)
 "                          or the credit file's)\n"
 "      --credit-file PATH  credit written by `preemptctl calibrate`\n"
 "                          (default " CREDIT_DEFAULT_PATH " if it exists)\n"
+"      --state-dir DIR     keep the calibration cache here, if DIR exists\n"
+"                          (default " CALCACHE_DEFAULT_DIR "; \"\": none)\n"
 "      --alpha-log2 A      health-test false-positive rate 2^A, -60..-10 (default %.0f)\n"
 "      --stall-ms MS       no event for this long is a health failure (default 5000)\n"
 "      --max-clients N     connections served at once (default 1024; lowered to\n"
@@ -93,6 +96,7 @@ void config_defaults(struct config *c)
     c->smp.cpu = -1;
     c->smp.priority = OSDEP_PRIO_DEMAND; /* docs/benchmarks.md, "Host cost" */
     c->smp.max_cpu_pct = CONFIG_DEFAULT_MAX_CPU;
+    c->state_dir = CALCACHE_DEFAULT_DIR;
     c->smp.alpha_log2 = CONFIG_DEFAULT_ALPHA_LOG2;
     c->smp.permanent_after = 3;
     c->ring_size = CONFIG_DEFAULT_RING;
@@ -153,6 +157,7 @@ enum {
     O_MAXQUEUED, O_MAXMEMORY, O_IDLE, O_WAIT, O_RESEED, O_USER, O_GROUP,
     O_MODE, O_ALLOW_UID, O_ALLOW_GID, O_RAW_UID, O_NO_EGD, O_FEED,
     O_FEED_INT, O_FAULT, O_LOGLEVEL, O_CREDIT_FILE, O_PRIORITY, O_MAX_CPU,
+    O_STATE_DIR,
 };
 
 static const struct option longopts[] = {
@@ -161,6 +166,7 @@ static const struct option longopts[] = {
     {"cpu", required_argument, 0, 'c'},
     {"priority", required_argument, 0, O_PRIORITY},
     {"max-cpu", required_argument, 0, O_MAX_CPU},
+    {"state-dir", required_argument, 0, O_STATE_DIR},
     {"ring-size", required_argument, 0, O_RING},
     {"threshold", required_argument, 0, O_THRESHOLD},
     {"credit", required_argument, 0, O_CREDIT},
@@ -260,6 +266,9 @@ static int parse_one(struct config *c, int ch, const char *arg, char *msg,
             c->smp.priority = OSDEP_PRIO_NORMAL;
         else
             return say(msg, cap, "--priority: demand, idle or normal");
+        return 0;
+    case O_STATE_DIR:
+        c->state_dir = arg;
         return 0;
     case O_MAX_CPU:
         return real("max-cpu", arg, 0.1, 100.0, &c->smp.max_cpu_pct, msg, cap);

@@ -41,6 +41,7 @@ struct config {
     size_t ring_size;
     const char *user, *group;  /* --user/--group, NULL when not given */
     const char *credit_file;   /* --credit-file, NULL: credit.h's default */
+    const char *state_dir;     /* --state-dir: the calibration cache */
     bool credit_given;         /* --credit was given: it wins over a file */
     enum log_level log_level;
 };

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/sysctl.h>
 #include <sys/ucred.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -82,6 +83,16 @@ int osdep_thread_nice(int nice)
 {
     (void)nice;
     return 0;
+}
+
+void osdep_cpu_model(char *buf, size_t cap)
+{
+    size_t len = cap;
+    if (cap == 0 || sysctlbyname("machdep.cpu.brand_string", buf, &len,
+                                 NULL, 0) != 0 || len == 0)
+        snprintf(buf, cap, "unknown");
+    else
+        buf[cap - 1] = '\0';
 }
 
 int osdep_peer_cred(int fd, uid_t *uid, gid_t *gid, pid_t *pid)

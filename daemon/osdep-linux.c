@@ -99,6 +99,33 @@ int osdep_priority_reversible(int *nice)
     return 0;
 }
 
+void osdep_cpu_model(char *buf, size_t cap)
+{
+    snprintf(buf, cap, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "re");
+    if (!f)
+        return;
+    char line[256], impl[64] = "", part[64] = "";
+    while (fgets(line, sizeof(line), f)) {
+        char *v = strchr(line, ':');
+        if (!v)
+            continue;
+        v += strspn(v + 1, " \t") + 1;
+        v[strcspn(v, "\n")] = '\0';
+        if (strncmp(line, "model name", 10) == 0) {
+            snprintf(buf, cap, "%s", v);
+            break;
+        }
+        if (strncmp(line, "CPU implementer", 15) == 0 && !impl[0])
+            snprintf(impl, sizeof(impl), "%s", v);
+        else if (strncmp(line, "CPU part", 8) == 0 && !part[0])
+            snprintf(part, sizeof(part), "%s", v);
+    }
+    fclose(f);
+    if (strcmp(buf, "unknown") == 0 && impl[0])
+        snprintf(buf, cap, "midr implementer %s part %s", impl, part);
+}
+
 int osdep_sampler_thread_setup(int cpu, int priority, char *note, size_t cap)
 {
     pthread_setname_np(pthread_self(), "pbd-sampler");

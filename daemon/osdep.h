@@ -52,6 +52,11 @@ int osdep_priority_reversible(int *nice);
  * no-op). Returns 0 or an errno value. */
 int osdep_thread_nice(int nice);
 
+/* Writes what identifies this machine's CPU model into buf (Linux: the
+ * first "model name", else "CPU implementer"/"CPU part" (MIDR) lines of
+ * /proc/cpuinfo; macOS: machdep.cpu.brand_string), or "unknown". */
+void osdep_cpu_model(char *buf, size_t cap);
+
 /* Reads the peer's credentials from a connected Unix socket. Returns 0, or
  * -1 with errno set. pid is -1 where the OS does not say (macOS). */
 int osdep_peer_cred(int fd, uid_t *uid, gid_t *gid, pid_t *pid);

@@ -36,45 +36,57 @@ static int cmp_u64(const void *a, const void *b)
 /* Median of ordinary read-to-read deltas, the counter's step (its
  * smallest non-zero delta) and grain. Runs on the calling thread before
  * sampling starts, so its allocation is outside the hot loop. */
-static uint64_t calibrate_median(uint64_t *step, uint64_t *grain)
+static uint64_t calibrate_median(unsigned reads, uint64_t *step,
+                                 uint64_t *grain)
 {
     *step = 1;
     *grain = 1;
-    uint64_t *d = malloc(CALIBRATE_READS * sizeof(*d));
+    uint64_t *d = malloc(reads * sizeof(*d));
     if (!d)
         return 1;
     uint64_t prev = counter_read();
-    for (unsigned i = 0; i < CALIBRATE_READS; i++) {
+    for (unsigned i = 0; i < reads; i++) {
         uint64_t cur = counter_read();
         d[i] = cur - prev;
         prev = cur;
     }
-    qsort(d, CALIBRATE_READS, sizeof(*d), cmp_u64);
-    uint64_t m = d[CALIBRATE_READS / 2];
-    for (unsigned i = 0; i < CALIBRATE_READS; i++) {
+    qsort(d, reads, sizeof(*d), cmp_u64);
+    uint64_t m = d[reads / 2];
+    for (unsigned i = 0; i < reads; i++) {
         if (d[i] != 0) {
             *step = d[i];
             break;
         }
     }
-    *grain = counter_grain(d, CALIBRATE_READS, *step);
+    *grain = counter_grain(d, reads, *step);
     free(d);
     return m;
 }
 
-void sampler_calibrate(const struct sampler_config *cfg,
-                       struct sampler_cal *cal)
+static void calibrate_n(const struct sampler_config *cfg,
+                        struct sampler_cal *cal, unsigned reads, uint64_t hz)
 {
-    cal->median_delta = calibrate_median(&cal->step, &cal->grain);
+    cal->median_delta = calibrate_median(reads, &cal->step, &cal->grain);
     cal->threshold = cfg->threshold
                          ? cfg->threshold
-                         : counter_threshold_for(cal->median_delta,
-                                                 counter_frequency());
+                         : counter_threshold_for(cal->median_delta, hz);
     /* A coarse counter (qemu's moves in 1 us steps) would make every step
      * an event: the threshold must also clear 16 of its steps. */
     if (!cfg->threshold && cal->step <= UINT64_MAX / 16 &&
         16 * cal->step > cal->threshold)
         cal->threshold = 16 * cal->step;
+}
+
+void sampler_calibrate(const struct sampler_config *cfg,
+                       struct sampler_cal *cal)
+{
+    calibrate_n(cfg, cal, CALIBRATE_READS, counter_frequency());
+}
+
+void sampler_calibrate_quick(const struct sampler_config *cfg, uint64_t hz,
+                             struct sampler_cal *cal)
+{
+    calibrate_n(cfg, cal, 4096, hz);
 }
 
 void sampler_apply_cal(struct sampler *s, const struct sampler_cal *cal)
@@ -148,7 +160,11 @@ int sampler_init(struct sampler *s, const struct sampler_config *cfg,
         s->cfg.stall_ms = 5000;
     s->freq = counter_frequency();
     struct sampler_cal cal;
-    sampler_calibrate(cfg, &cal);
+    if (cfg->cal)
+        cal = *cfg->cal;
+    else
+        sampler_calibrate(cfg, &cal);
+    s->cfg.cal = NULL; /* the caller's; a restart measures afresh */
     sampler_apply_cal(s, &cal);
     s->cpu = cfg->cpu >= 0 ? cfg->cpu : osdep_last_cpu();
     atomic_store(&s->st.health_state, HEALTH_STARTUP);

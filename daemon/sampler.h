@@ -72,6 +72,7 @@ struct sampler_config {
     unsigned stall_ms;    /* no event for this long is a health failure */
     enum sampler_fault fault; /* honoured only in fault-injection builds */
     uint64_t fault_after;     /* events before PERIODIC_AFTER turns on */
+    const struct sampler_cal *cal; /* calibration to use; NULL: measure */
     void (*wake)(void *arg);  /* called from the sampler thread */
     void *wake_arg;
 };
@@ -230,6 +231,11 @@ void sampler_want(struct sampler *s, size_t level);
  * nothing shared. */
 void sampler_calibrate(const struct sampler_config *cfg,
                        struct sampler_cal *cal);
+
+/* The same on 4096 reads, for a counter of hz: quick, for checking a
+ * cached calibration (it does not ask counter_frequency()). */
+void sampler_calibrate_quick(const struct sampler_config *cfg, uint64_t hz,
+                             struct sampler_cal *cal);
 
 /* Loop thread, with the sampler thread stopped: puts cal in effect for the
  * next sampler_start() (a restart of the noise source). */

@@ -58,7 +58,8 @@ static void health_watch(struct server *srv)
         log_info("health: start-up re-test passed; serving again");
     if (hs == HEALTH_OK && !srv->ready) {
         srv->ready = true;
-        log_info("start-up health test passed; serving");
+        log_info("start-up health test passed; serving (%.2f s after the "
+                 "loop started)", (double)(now_ms() - srv->start_ms) / 1e3);
         osdep_notify("READY=1\nSTATUS=start-up health test passed; serving");
     } else if (hs != srv->seen_health) {
         char status[320];

@@ -123,6 +123,8 @@ def t_units(c):
     c.ok("systemd-sysusers.service" in " ".join(get(svc, "Unit", "After")) and
          "systemd-sysusers.service" in " ".join(get(sock, "Unit", "After")),
          "service and socket: after sysusers (their user and group)")
+    c.ok(get(svc, "Service", "StateDirectory") == ["preemptd/cache"],
+         "service: StateDirectory is --state-dir's default, a subdirectory")
     c.ok(get(svc, "Service", "LimitNICE") == ["-10"],
          "service: LimitNICE=-10, so the sampler may leave SCHED_IDLE")
     wait = unit(os.path.join(BUILD, "systemd", "preemptd-wait.service"))
