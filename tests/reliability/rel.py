@@ -2,9 +2,11 @@
 client that keeps using the daemon while others misbehave, and small
 protocol helpers on top of tests/integration/harness.py."""
 import os
+import shutil
 import socket
 import struct
 import sys
+import subprocess
 import threading
 import time
 import traceback
@@ -65,6 +67,26 @@ def read_ok(s, n, mode="drbg", wait_ms=0):
     assert typ == (T_READ | T_REPLY), "got 0x%02x %r" % (typ, payload)
     assert len(payload) == n
     return payload
+
+
+class Load:
+    """`stress-ng --cpu 0` (a busy worker per CPU) for at most `secs`
+    seconds, as a context manager; without stress-ng a skip (a failure
+    under CI)."""
+
+    def __init__(self, secs):
+        if not shutil.which("stress-ng"):
+            harness.skip("stress-ng is not installed (./setup.sh test)")
+        self.p = subprocess.Popen(["stress-ng", "--cpu", "0", "--timeout",
+                                   "%ds" % secs, "--quiet"])
+        time.sleep(1.0)  # its workers are up
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.p.terminate()
+        self.p.wait()
 
 
 class EventWatch:

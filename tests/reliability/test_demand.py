@@ -15,35 +15,15 @@
 The idle policy fails the first (its sampler starves: tens of seconds for
 almost no CPU time), the normal policy the second (half a CPU)."""
 import os
-import shutil
-import subprocess
 import time
 
 import harness
-from rel import PREEMPTD, EventWatch, Tally, read_ok
+from rel import EventWatch, Load, Tally, read_ok
 
 t = Tally()
 BUDGET = 5.0     # --max-cpu for these checks
 WINDOW = 30.0    # SAMPLER_BUDGET_WINDOW_S
 HZ = os.sysconf("SC_CLK_TCK")
-
-
-class Load:
-    """stress-ng --cpu 0 for at most `secs` seconds."""
-
-    def __init__(self, secs):
-        if not shutil.which("stress-ng"):
-            harness.skip("stress-ng is not installed (./setup.sh test)")
-        self.p = subprocess.Popen(["stress-ng", "--cpu", "0", "--timeout",
-                                   "%ds" % secs, "--quiet"])
-        time.sleep(1.0)  # its workers are up
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.p.terminate()
-        self.p.wait()
 
 
 def cpu_s(pid):
