@@ -356,7 +356,9 @@ static bool set_boost(struct sampler *s, bool on, bool self)
 {
     pthread_mutex_lock(&s->mu);
     bool was = atomic_load(&s->st.boosted);
-    if (was != on) {
+    /* The loop must not name a thread being joined (a capture restart
+     * stops it on the thread pool). */
+    if (was != on && (self || s->live)) {
         int rc = 0;
         if (!s->rest_asleep)
             rc = osdep_thread_priority(self ? pthread_self() : s->thread,
@@ -633,8 +635,11 @@ int sampler_start(struct sampler *s)
     }
 #endif
     atomic_store(&s->stop, false);
+    pthread_mutex_lock(&s->mu);
     int rc = pthread_create(&s->thread, NULL, sampler_main, s);
     s->started = rc == 0;
+    s->live = rc == 0;
+    pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
@@ -643,6 +648,7 @@ void sampler_stop(struct sampler *s)
     if (atomic_exchange(&s->stop, true) || !s->started)
         return;
     pthread_mutex_lock(&s->mu);
+    s->live = false;
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->thread, NULL);

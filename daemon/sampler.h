@@ -173,6 +173,7 @@ struct sampler {
      * thread's (it outlives a restart, so a restart does not refill it). */
     _Atomic bool demand;
     bool rest_asleep;       /* idle priority cannot be left: rest asleep */
+    bool live;              /* under mu: thread may be named (not joined) */
     int boost_nice;         /* nice value while boosted (Linux) */
     int64_t budget_cap_us, budget_min_us;
     int64_t budget_us;      /* thread only; published in st.budget_us */
