@@ -224,10 +224,19 @@ def busy_host_seeds_from_daemon():
             harness.time.sleep(0.2)
         cnf = config(d.sock, False)
         for i in range(3):
-            # No stock: the seed must be sampled now, on the busy host.
+            # No stock at all (raw bytes drained too): the seed's 160
+            # events must be sampled now, on the busy host.
             with d.connect() as s:
-                while d.stats()["entropy"]["conditioned_stock"] >= SEED:
-                    read_ok(s, SEED, mode="conditioned")
+                while True:
+                    stock = d.stats()["entropy"]["conditioned_stock"]
+                    if stock == 0:
+                        break
+                    read_ok(s, min(stock, SEED), mode="conditioned")
+                while True:
+                    level = d.stats()["ring"]["bytes"]
+                    if level == 0:
+                        break
+                    read_ok(s, min(level, 256), mode="raw")
             before = d.stats()["served"]["conditioned"]
             t0 = harness.time.time()
             p = rand_cli(cnf)
