@@ -206,7 +206,8 @@ with harness.Daemon(binary=PREEMPTD, ring=2048) as d:
 
 
 def busy_host_seeds_from_daemon():
-    """Issue 21: with every CPU busy (stress-ng --cpu 0), `openssl rand`
+    """Issue 21: with every CPU busy (stress-ng, a worker pinned to each
+    CPU: rel.Load), `openssl rand`
     configured as docs/openssl.md says gets its seed from preemptd within
     the provider's default timeout_ms (1 s), three times, with no stock to
     take it from: the waiting read makes the sampler sample at normal
@@ -250,7 +251,7 @@ def busy_host_seeds_from_daemon():
             assert d.stats()["served"]["conditioned"] - before == SEED
 
 
-t.check("busy host (stress-ng --cpu 0): openssl rand seeds from preemptd "
+t.check("busy host (stress-ng on every CPU): openssl rand seeds from preemptd "
         "within the default timeout", busy_host_seeds_from_daemon)
 
 # The daemon gone: its socket path now names nothing.

@@ -70,23 +70,28 @@ def read_ok(s, n, mode="drbg", wait_ms=0):
 
 
 class Load:
-    """`stress-ng --cpu 0` (a busy worker per CPU) for at most `secs`
-    seconds, as a context manager; without stress-ng a skip (a failure
-    under CI)."""
+    """Every CPU kept busy for at most `secs` seconds: `stress-ng --cpu 1
+    --taskset N` for each CPU N we may use, so a worker sits on each CPU
+    (stress-ng --cpu 0's unpinned workers migrate and leave a CPU idle now
+    and then, which an idle-priority sampler lives on). A context manager;
+    without stress-ng a skip (a failure under CI)."""
 
     def __init__(self, secs):
         if not shutil.which("stress-ng"):
             harness.skip("stress-ng is not installed (./setup.sh test)")
-        self.p = subprocess.Popen(["stress-ng", "--cpu", "0", "--timeout",
-                                   "%ds" % secs, "--quiet"])
+        self.procs = [subprocess.Popen(
+            ["stress-ng", "--cpu", "1", "--taskset", str(cpu), "--timeout",
+             "%ds" % secs, "--quiet"]) for cpu in sorted(os.sched_getaffinity(0))]
         time.sleep(1.0)  # its workers are up
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.p.terminate()
-        self.p.wait()
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            p.wait()
 
 
 class EventWatch:
