@@ -57,6 +57,9 @@ void config_usage(FILE *f)
 "      --idle-ms MS        close clients silent this long (default 60000)\n"
 "      --wait-ms MS        default wait for entropy (default 10000; clients may ask up to 120000)\n"
 "      --reseed-s S        DRBG reseed interval (default 60)\n"
+"      --drbg-os-mix request|events  fresh OS bytes into the DRBG key before\n"
+"                          every drbg reply (default) or only on events\n"
+"                          that may duplicate its state and at reseeds\n"
 "      --user NAME         drop to this user after binding (when started as root)\n"
 "      --group NAME        socket group (and the group to drop to)\n"
 "      --mode OCTAL        socket mode, e.g. 660 or 0660 (default 0660)\n"
@@ -96,6 +99,7 @@ void config_defaults(struct config *c)
     s->wait_ms = 10000;
     s->max_wait_ms = CONFIG_MAX_WAIT_MS;
     s->reseed_ms = 60000;
+    s->os_mix = POOL_MIX_REQUEST;
     c->credit = CONFIG_DEFAULT_CREDIT;
     c->credit_default = CREDIT_DEFAULT_PATH;
     c->config_path = CONFIG_DEFAULT_PATH;
@@ -168,7 +172,7 @@ enum {
     O_MAXQUEUED, O_MAXMEMORY, O_IDLE, O_WAIT, O_RESEED, O_USER, O_GROUP,
     O_MODE, O_ALLOW_UID, O_ALLOW_GID, O_RAW_UID, O_NO_EGD, O_FEED,
     O_FEED_INT, O_FAULT, O_LOGLEVEL, O_CREDIT_FILE, O_PRIORITY, O_CONFIG,
-    O_NO_CONFIG, O_MAX_CPU, O_STATE_DIR,
+    O_NO_CONFIG, O_OS_MIX, O_MAX_CPU, O_STATE_DIR,
 };
 
 /* The one table: the command line's options, and (but for the four that
@@ -194,6 +198,7 @@ static const struct option longopts[] = {
     {"idle-ms", required_argument, 0, O_IDLE},
     {"wait-ms", required_argument, 0, O_WAIT},
     {"reseed-s", required_argument, 0, O_RESEED},
+    {"drbg-os-mix", required_argument, 0, O_OS_MIX},
     {"user", required_argument, 0, O_USER},
     {"group", required_argument, 0, O_GROUP},
     {"mode", required_argument, 0, O_MODE},
@@ -338,6 +343,14 @@ static int parse_one(struct config *c, int ch, const char *arg, char *msg,
         rc = num("reseed-s", arg, 10, 1, 86400, &v, msg, cap);
         s->reseed_ms = (unsigned)v * 1000u;
         break;
+    case O_OS_MIX:
+        if (strcmp(arg, "request") == 0)
+            s->os_mix = POOL_MIX_REQUEST;
+        else if (strcmp(arg, "events") == 0)
+            s->os_mix = POOL_MIX_EVENTS;
+        else
+            return say(msg, cap, "--drbg-os-mix: request or events");
+        return 0;
     case O_USER:
         c->user = arg;
         return 0;

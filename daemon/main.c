@@ -25,6 +25,9 @@
 #include "calcache.h"
 #include "config.h"
 #include "counter.h"
+#ifdef PBD_FAULT_INJECTION
+#include "faulthook.h"
+#endif
 #include "log.h"
 #include "osdep.h"
 #include "pbd.h"
@@ -156,7 +159,7 @@ int main(int argc, char **argv)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN); /* a vanished client is an EPIPE, not a death */
-    signal(SIGHUP, SIG_IGN);  /* nothing to reload */
+    signal(SIGHUP, SIG_IGN);  /* until the loop's handler (a reseed) is in */
     hold_stop_signals(SIG_BLOCK);
     if (fit_nofile(&o.srv) != 0)
         return 1;
@@ -234,6 +237,9 @@ int main(int argc, char **argv)
 #endif
     if (server_start(&srv, smp) != 0)
         goto out;
+#ifdef PBD_FAULT_INJECTION
+    faulthook_start(&srv);
+#endif
     hold_stop_signals(SIG_UNBLOCK); /* the loop's handlers are in place */
     rc = sampler_start(smp);
     if (rc != 0) {
@@ -262,6 +268,9 @@ out:
         sodium_free(ringbuf);
     }
     free(smp);
+#ifdef PBD_FAULT_INJECTION
+    faulthook_free();
+#endif
     if (status == 0)
         log_info("stopped");
     return status;

@@ -117,6 +117,13 @@ static void test_numbers_decimal(void **state)
     assert_int_equal(c.ring_size, 4096);
     assert_int_equal(c.srv.reseed_ms, 2000);
     assert_int_equal(PARSE(&c, "--wait-ms", "120001"), CONFIG_USAGE);
+    /* Fresh OS bytes before every drbg reply unless told otherwise. */
+    assert_int_equal(PARSE(&c, "--reseed-s", "60"), CONFIG_OK);
+    assert_int_equal(c.srv.os_mix, POOL_MIX_REQUEST);
+    assert_int_equal(PARSE(&c, "--drbg-os-mix", "events"), CONFIG_OK);
+    assert_int_equal(c.srv.os_mix, POOL_MIX_EVENTS);
+    assert_int_equal(PARSE(&c, "--drbg-os-mix", "Request"), CONFIG_USAGE);
+    assert_non_null(strstr(msg, "request or events"));
 }
 
 /* The sampler's policy: demand by default, within a budget of % of a CPU. */
@@ -386,7 +393,7 @@ static void test_file_keys_are_the_options(void **state)
     for (size_t i = 0; i < n; i++) {
         char line[128];
         struct config c;
-        snprintf(line, sizeof(line), "\n%s = \x01" "bad\n", keys[i]);
+        snprintf(line, sizeof(line), "\n%.63s = \x01" "bad\n", keys[i]);
         write_file(conf, line);
         int rc = PARSE(&c, "--config", conf);
         if (command_line_only(keys[i])) {
@@ -645,7 +652,7 @@ static void test_shipped_file(void **state)
         char want[80];
         if (command_line_only(keys[i]) || strcmp(keys[i], "fault") == 0)
             continue;
-        snprintf(want, sizeof(want), "\n#%s = ", keys[i]);
+        snprintf(want, sizeof(want), "\n#%.63s = ", keys[i]);
         if (strstr(shipped, want) == NULL)
             fail_msg("daemon/preemptd.conf lacks '#%s = '", keys[i]);
     }
