@@ -21,12 +21,14 @@ def start_log(d, state, name, *extra, ready=True):
     ready, stops once the sampler is set up: a tiny --threshold may well
     fail the start-up test."""
     p = Proc(os.path.join(d, name), "--state-dir", state, *extra)
-    if ready:
-        p.wait_ready()
-    else:
-        if not p.wait_log(" us); credit ", timeout=60.0):
+    try:
+        if ready:
+            p.wait_ready()
+        elif not p.wait_log(" us); credit ", timeout=60.0):
             raise RuntimeError("no threshold logged: " + p.logtext())
-    p.stop()
+        p.stop()
+    finally:
+        p.kill()  # a failed check leaves no daemon behind
     log = p.logtext()
     return (re.search(r"calibration: ([^\n]*)", log).group(1),
             int(re.search(r"threshold (\d+) ticks", log).group(1)))
