@@ -573,6 +573,11 @@ static void test_credit_whole_lines(void **state)
     snprintf(text, sizeof(text), "credit = 3%0600d\n", 0);
     assert_int_equal(load(text, &h), -EINVAL);
     assert_non_null(strstr(msg, ":1: credit must be a number"));
+    /* one credit only: a path with a newline in calibrate's evidence
+     * lines must not add a second, later one that wins */
+    assert_int_equal(load("credit = 1\nsamples_from = /x\ncredit = 8\n",
+                          &h), -EINVAL);
+    assert_non_null(strstr(msg, ":3: a second 'credit' line"));
     /* decimal only */
     assert_int_equal(load("credit = 0x1p1\n", &h), -EINVAL);
     assert_int_equal(load("credit = nan\n", &h), -EINVAL);
