@@ -510,6 +510,15 @@ def test_restart_and_calibrate_refuse():
             check=64)
         ctl(NOSOCK, "calibrate", "--file", matrix, "--restart-file", matrix,
             "--fraction", "0.9", check=64)
+        # A name is written into the credit file: a newline in it would
+        # start a line of its own, such as a second credit.
+        forged = os.path.join(tmp, "s\ncredit = 8")
+        os.symlink(small, forged)
+        for args in (("--file", forged, "--restart-file", matrix, "-o", out),
+                     ("--file", small, "--restart-file", matrix, "-o",
+                      out + "\ncredit = 8")):
+            r = ctl(NOSOCK, "calibrate", *args, check=64)
+            assert "control character" in r.stderr, r.stderr
         assert not os.path.exists(out)
 
 
