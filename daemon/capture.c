@@ -30,7 +30,9 @@
  */
 #include "conn.h"
 
+#include <errno.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -115,10 +117,18 @@ static void restart_done(uv_work_t *w, int status)
         cp->dirty = false;
     }
     int rc = sampler_start(srv->sampler);
+#ifdef PBD_FAULT_INJECTION
+    /* The fault build's way to test an internal fatal stop (tests only). */
+    const char *fail = getenv("PBD_FAULT_RESTART_FAILS");
+    if (rc == 0 && fail && cp->restarts + 1 >= strtoull(fail, NULL, 10)) {
+        sampler_stop(srv->sampler);
+        rc = EAGAIN;
+    }
+#endif
     if (rc != 0) {
         log_err("capture: cannot restart the sampler thread: %s",
                 strerror(rc));
-        server_stop(srv, "no sampler");
+        server_fail(srv, "no sampler");
         return;
     }
     cp->restarts++;
@@ -147,8 +157,10 @@ int capture_start(struct conn *c, const struct proto_read *rd)
         send_error(c, PBD_EINUSE, false);
         return 0;
     }
+    /* During the start-up test (PBD_EAGAIN) a capture waits like any
+     * read: capture_serve arms it once the source is healthy. */
     int g = reads_gate(srv);
-    if (g != 0) {
+    if (g != 0 && g != PBD_EAGAIN) {
         send_error(c, g, false);
         return 0;
     }
@@ -223,6 +235,13 @@ void capture_serve(struct server *srv)
         return;
     }
     if (!cp->armed) {
+        int g = reads_gate(srv);
+        if (g == PBD_EHEALTH) {
+            reads_finish(c, g);
+            return;
+        }
+        if (g != 0)
+            return; /* the start-up test runs: tried again at the next tick */
         /* Not before the DRBG's first seed: right after start-up the ring
          * is nearly empty, and a capture (or a series of restarts) would
          * hold that seed back from every drbg client. (A quiet tap was

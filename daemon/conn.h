@@ -34,6 +34,9 @@
 #define IN_CAP 320u /* a text line (256 + CRLF) or an EGD write (259) */
 /* drbg replies are generated this much at a time as the socket drains. */
 #define DRBG_CHUNK (64u * 1024u)
+/* ... or this much when the budget is short: small enough (text: 3 * 1024
+ * + 2) to be a reply every client holding nothing may have (conn.c). */
+#define DRBG_SMALL_CHUNK 1024u
 /* A connection refused over --max-clients is given this long to send its
  * first bytes (so it can be told why in its own dialect). */
 #define REFUSE_MS 1000u
@@ -115,7 +118,10 @@ void conn_run_pass(struct server *srv);
 void conn_close(struct conn *c);
 /* Accepts one connection from the listener (connection callback). */
 void conn_accept(struct server *srv, uv_stream_t *listener, int status);
-/* Closes connections idle too long; refusals that never spoke. */
+/* Whether c's peer has closed (it can no longer read a reply). */
+bool conn_peer_gone(struct conn *c);
+/* Closes connections idle too long, refusals that never spoke, and peers
+ * gone while they were not being read. */
 void conn_reap_idle(struct server *srv, uint64_t now);
 
 /* Reply buffers. wreq_new() returns NULL when memory is short. */
@@ -130,6 +136,8 @@ void mem_block(struct conn *c);
 
 void send_frame(struct conn *c, uint8_t type, const void *payload,
                 size_t len);
+/* A copy of data as one reply; closes c when no buffer can be had. */
+void send_bytes(struct conn *c, const void *data, size_t len);
 void send_text(struct conn *c, const char *s);
 /* Reports err in c's dialect; fatal: hang up once it is written. */
 void send_error(struct conn *c, int err, bool fatal);
@@ -188,6 +196,9 @@ void capture_conn_gone(struct conn *c);
 /* ---- server.c ---- */
 /* Stops the server: waiting requests are told why, connections close. */
 void server_stop(struct server *srv, const char *why);
+/* server_stop for an internal failure: the daemon exits
+ * SERVER_EXIT_FAILURE, so a service manager restarts it. */
+void server_fail(struct server *srv, const char *why);
 /* The part of server_stop that needs the sampler thread gone; a restart
  * in flight calls it when its thread is joined. */
 void server_stop_finish(struct server *srv);

@@ -149,11 +149,7 @@ static long handle_egd(struct conn *c)
         size_t stock = reads_egd_stock(c->srv);
         uint8_t b[4];
         proto_put_u32(b, (uint32_t)(stock * 8));
-        struct wreq *w = wreq_new(c, 4, false);
-        if (w) {
-            memcpy(w->data, b, 4);
-            conn_send(c, w);
-        }
+        send_bytes(c, b, sizeof(b));
         break;
     }
     case EGD_READ_NB: {
@@ -179,13 +175,9 @@ static long handle_egd(struct conn *c)
         break;
     case EGD_PID: {
         char pid[24];
-        int len = snprintf(pid, sizeof(pid), "%ld", (long)getpid());
-        struct wreq *w = wreq_new(c, 1 + (size_t)len, false);
-        if (w) {
-            w->data[0] = (uint8_t)len;
-            memcpy(w->data + 1, pid, (size_t)len);
-            conn_send(c, w);
-        }
+        int len = snprintf(pid + 1, sizeof(pid) - 1, "%ld", (long)getpid());
+        pid[0] = (char)len; /* a count byte, then the digits */
+        send_bytes(c, pid, 1 + (size_t)len);
         break;
     }
     }

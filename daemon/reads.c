@@ -13,7 +13,6 @@
 #include "conditioner.h"
 #include "egd.h"
 #include "health.h"
-#include "osdep.h"
 #include "pbd.h"
 #include "proto.h"
 
@@ -136,19 +135,33 @@ static void stream_begin(struct conn *c)
     conn_schedule(c);
 }
 
+/* The next chunk of c's drbg stream, at most max bytes: its entropy
+ * bytes (returned), where they go in the reply and the reply's size. */
+static size_t stream_chunk(const struct conn *c, size_t max, size_t *at,
+                           size_t *size)
+{
+    const struct pending *p = &c->p;
+    size_t k = p->left < max ? p->left : max;
+    if (p->how == D_TEXT) {
+        *size = reply_size(D_TEXT, 0, k, at); /* text: one chunk */
+    } else {
+        *at = p->got == 0 ? PROTO_HDR_LEN : 0;
+        *size = *at + k;
+    }
+    return k;
+}
+
 void reads_stream(struct conn *c)
 {
     struct pending *p = &c->p;
     while (p->state == R_STREAMING && !c->closing && c->queued == 0 &&
            p->left > 0) {
-        size_t k = p->left < DRBG_CHUNK ? p->left : DRBG_CHUNK;
         size_t at, size;
-        if (p->how == D_TEXT) {
-            size = reply_size(D_TEXT, 0, k, &at); /* text: one chunk */
-        } else {
-            at = p->got == 0 ? PROTO_HDR_LEN : 0;
-            size = at + k;
-        }
+        size_t k = stream_chunk(c, DRBG_CHUNK, &at, &size);
+        /* Short of budget: a small chunk, which a client holding nothing
+         * may always have, so drbg replies flow whoever holds the rest. */
+        if (!mem_admit(c, size))
+            k = stream_chunk(c, DRBG_SMALL_CHUNK, &at, &size);
         if (!mem_admit(c, size)) {
             mem_block(c);
             return;
@@ -336,9 +349,7 @@ void reads_expire(struct server *srv, uint64_t now)
 {
     for (struct conn *c = TAILQ_FIRST(&srv->waiters), *nx; c; c = nx) {
         nx = TAILQ_NEXT(c, wait);
-        uv_os_fd_t fd;
-        if (c->eof && uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
-            osdep_peer_gone(fd)) {
+        if (c->eof && conn_peer_gone(c)) {
             /* Half-closed, then gone: nobody to answer. */
             srv->hangups++;
             conn_close(c);

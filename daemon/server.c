@@ -88,7 +88,7 @@ static void run_check_cb(uv_check_t *h)
         reads_serve(srv);
         capture_serve(srv);
     }
-    if (TAILQ_EMPTY(&srv->runnable))
+    if (TAILQ_EMPTY(&srv->runnable) && !srv->mem_freed)
         uv_idle_stop(&srv->run_idle);
 }
 
@@ -190,6 +190,13 @@ void server_stop(struct server *srv, const char *why)
         server_stop_finish(srv);
 }
 
+void server_fail(struct server *srv, const char *why)
+{
+    if (!srv->stopping)
+        srv->exit_status = SERVER_EXIT_FAILURE;
+    server_stop(srv, why);
+}
+
 void server_stop_finish(struct server *srv)
 {
     /* The sampler must be gone before the async handle it wakes. */
@@ -206,6 +213,30 @@ void server_stop_finish(struct server *srv)
     uv_walk(srv->loop, close_walk_cb, NULL);
 }
 
+#ifndef SIGPWR
+#define SIGPWR SIGUSR2 /* macOS has none: a duplicate is harmless */
+#endif
+/* SIGPROF is left alone: a profiler's timer would find our handler. */
+const int server_signals[SERVER_NSIGNALS] = {
+    SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM,
+    SIGIO,   SIGXCPU, SIGXFSZ, SIGPWR,
+};
+const size_t server_nsignals = SERVER_NSIGNALS;
+
+static const char *signal_name(int signum)
+{
+    switch (signum) {
+    case SIGUSR2: return "SIGUSR2";
+    case SIGALRM: return "SIGALRM";
+    case SIGVTALRM: return "SIGVTALRM";
+    case SIGIO: return "SIGIO";
+    case SIGXCPU: return "SIGXCPU";
+    case SIGXFSZ: return "SIGXFSZ";
+    case SIGPWR: return "SIGPWR";
+    default: return "a signal";
+    }
+}
+
 static void signal_cb(uv_signal_t *h, int signum)
 {
     struct server *srv = h->data;
@@ -213,6 +244,13 @@ static void signal_cb(uv_signal_t *h, int signum)
         char buf[4096];
         server_stats_json(srv, buf, sizeof(buf));
         log_info("stats: %s", buf);
+        return;
+    }
+    if (signum != SIGTERM && signum != SIGINT) {
+        /* Default-fatal, but nothing we are asked to do: dying of it would
+         * leave the socket path behind. */
+        log_warnx("ignoring %s (%d): only SIGTERM and SIGINT stop preemptd",
+                  signal_name(signum), signum);
         return;
     }
     server_stop(srv, signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -254,11 +292,10 @@ int server_start(struct server *srv, struct sampler *sampler)
     uv_check_start(&srv->run_check, run_check_cb);
     uv_idle_init(srv->loop, &srv->run_idle);
     srv->run_idle.data = srv;
-    static const int sigs[3] = {SIGTERM, SIGINT, SIGUSR1};
-    for (int i = 0; i < 3; i++) {
+    for (size_t i = 0; i < server_nsignals; i++) {
         uv_signal_init(srv->loop, &srv->sig[i]);
         srv->sig[i].data = srv;
-        uv_signal_start(&srv->sig[i], signal_cb, sigs[i]);
+        uv_signal_start(&srv->sig[i], signal_cb, server_signals[i]);
     }
     int rc = uv_listen((uv_stream_t *)&srv->listener, 128, connection_cb);
     if (rc != 0) {

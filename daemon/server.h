@@ -20,6 +20,10 @@
 #include "sampler.h"
 
 #define SERVER_MAX_IDS 16
+/* Exit status after an internal failure stopped a running daemon
+ * (preemptd(8)): 1 is a failed start, 2 bad options. */
+#define SERVER_EXIT_FAILURE 3
+#define SERVER_NSIGNALS 10
 
 struct server_config {
     const char *socket_path;
@@ -75,7 +79,7 @@ struct server {
     uv_timer_t tick;
     uv_check_t run_check;    /* processes runnable connections */
     uv_idle_t run_idle;      /* keeps the loop from blocking meanwhile */
-    uv_signal_t sig[3];
+    uv_signal_t sig[SERVER_NSIGNALS];
     struct sampler *sampler;
     struct pool pool;
     struct capture cap;
@@ -87,6 +91,9 @@ struct server {
     size_t mem_used, mem_peak; /* bytes of the budget in use, and the most */
     size_t mem_trim_mark;      /* peak since memory was last handed back */
     bool serve_due;            /* a waiter was queued: serve after the pass */
+    bool mem_freed;            /* memory handed back: the next pass wakes
+                                * those parked for it (conn.c) */
+    int exit_status;           /* main's: 0, or 3 after an internal failure */
     int seen_health;           /* last health state logged */
     uint64_t seen_epoch;       /* last failure epoch logged */
     uint64_t emfile_logged_ms;
@@ -111,6 +118,12 @@ struct server {
  * The sampler must be initialised but need not be started yet. Returns 0 or
  * -1 after logging. */
 int server_start(struct server *srv, struct sampler *sampler);
+
+/* The signals server_start handles: SIGTERM and SIGINT stop, SIGUSR1
+ * logs the stats, the rest (default-fatal ones that can reasonably
+ * arrive) are logged and ignored. main blocks them until then. */
+extern const int server_signals[];
+extern const size_t server_nsignals;
 
 /* For the sampler's wake callback: thread-safe. */
 void server_wake(void *srv);
