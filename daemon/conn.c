@@ -167,7 +167,7 @@ static void write_cb(uv_write_t *req, int status)
         return;
     }
     c->last_active_ms = now_ms();
-    conn_schedule(c);
+    conn_schedule_if_due(c);
 }
 
 void conn_send(struct conn *c, struct wreq *w)
@@ -345,6 +345,18 @@ void conn_schedule(struct conn *c)
     keep_polling(srv);
 }
 
+/* Whether a pass has anything to do for c once a reply is out or its
+ * request ended: input already holds (part of) the next request, a stream
+ * goes on, it must be hung up, or reading must resume. Otherwise nothing:
+ * the next input schedules it, and the loop blocks in its poll meanwhile
+ * (one poll per request, not two). */
+void conn_schedule_if_due(struct conn *c)
+{
+    if (c->inlen > 0 || c->eof || c->close_after_write || !c->reading ||
+        c->p.state == R_STREAMING)
+        conn_schedule(c);
+}
+
 static void unschedule(struct conn *c)
 {
     if (!c->runnable)
@@ -388,12 +400,14 @@ static enum dialect sniff(const struct conn *c)
 static void conn_process(struct conn *c)
 {
     struct server *srv = c->srv;
-    if (c->closing)
-        return;
-    if (c->p.state == R_STREAMING)
-        reads_stream(c);
-    while (!c->closing && c->p.state == R_NONE && !c->close_after_write &&
-           !c->mem_blocked && c->queued == 0 && c->inlen > 0) {
+    while (!c->closing) {
+        /* A drbg stream goes on as its socket drains; one that started
+         * just now sends its first chunk (often all of it) in this pass. */
+        if (c->p.state == R_STREAMING)
+            reads_stream(c);
+        if (c->closing || c->p.state != R_NONE || c->close_after_write ||
+            c->mem_blocked || c->queued != 0 || c->inlen == 0)
+            break;
         if (c->dialect == D_UNKNOWN) {
             c->dialect = sniff(c);
             if (c->dialect == D_UNKNOWN) {

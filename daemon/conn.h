@@ -14,8 +14,8 @@
  * input only ever marks a connection runnable; requests are parsed and
  * started from one place, conn_run_pass(), which takes runnable connections
  * one at a time off a queue. Completing a request (reads.c) sends its reply
- * and marks the connection runnable again; it never parses the next request
- * itself. So no walk over connections or waiters ever runs with a callee
+ * and marks the connection runnable again if its input already holds more
+ * (conn_schedule_if_due); it never parses the next request itself. So no walk over connections or waiters ever runs with a callee
  * that can reach another connection's request: one request, one reply.
  */
 #ifndef PBD_CONN_H
@@ -111,6 +111,10 @@ uint64_t now_ms(void);
 /* ---- conn.c ---- */
 /* Marks c to be processed by the next pass; cheap and idempotent. */
 void conn_schedule(struct conn *c);
+/* conn_schedule, only when the pass has something to do for c (its
+ * input holds more, a stream goes on, it is to be closed, reading must
+ * resume): after a reply or a request's end. */
+void conn_schedule_if_due(struct conn *c);
 /* Processes runnable connections; the loop's check handle calls it. */
 void conn_run_pass(struct server *srv);
 /* Closes c: cancels its request (bytes gathered for it are wiped, never

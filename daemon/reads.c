@@ -122,17 +122,18 @@ void reads_finish(struct conn *c, int err)
         reply_finish(w, how, egd_cmd, n);
         conn_send(c, w);
     }
-    conn_schedule(c);
+    conn_schedule_if_due(c);
 }
 
 /* ---- drbg streams ------------------------------------------------------ */
 
+/* The caller sees that the stream runs: conn_process goes straight on
+ * with it; from the waiter queue, the connection is scheduled. */
 static void stream_begin(struct conn *c)
 {
     c->p.state = R_STREAMING;
     c->p.left = c->p.need;
     c->p.got = 0;
-    conn_schedule(c);
 }
 
 /* The next chunk of c's drbg stream, at most max bytes: its entropy
@@ -182,10 +183,8 @@ void reads_stream(struct conn *c)
         p->got += (uint32_t)k;
         conn_send(c, w);
     }
-    if (p->state == R_STREAMING && p->left == 0) {
-        memset(p, 0, sizeof(*p));
-        conn_schedule(c);
-    }
+    if (p->state == R_STREAMING && p->left == 0)
+        memset(p, 0, sizeof(*p)); /* done: conn_process parses on */
 }
 
 /* ---- starting a read --------------------------------------------------- */
@@ -291,6 +290,7 @@ static bool serve_one(struct server *srv, struct conn *c, int g)
             return false;
         dequeue(c);
         stream_begin(c);
+        conn_schedule(c);
         return true;
     }
     if (g == PBD_EHEALTH) {
