@@ -103,10 +103,8 @@ static void restart_done(uv_work_t *w, int status)
     struct capture *cp = &srv->cap;
     (void)status;
     cp->restarting = false;
-    if (srv->stopping) {
-        server_stop_finish(srv); /* it waited for the thread to be gone */
-        return;
-    }
+    if (srv->stopping)
+        return; /* the thread is gone: the pass finishes the stop (server.c) */
     sampler_apply_cal(srv->sampler, &cp->cal);
     struct conn *c = cp->owner;
     if (c && c->p.state == R_CAPTURE && c->p.restart) {
@@ -128,7 +126,7 @@ static void restart_done(uv_work_t *w, int status)
     if (rc != 0) {
         log_err("capture: cannot restart the sampler thread: %s",
                 strerror(rc));
-        server_fail(srv, "no sampler");
+        srv->fail_why = "no sampler"; /* the pass stops the server */
         return;
     }
     cp->restarts++;

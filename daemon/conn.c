@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "egd.h"
+#include "egd.h" /* EGD_READ_NB: how EGD is told "no" */
 #include "log.h"
 #include "osdep.h"
 #include "pbd.h"
@@ -377,18 +377,9 @@ void conn_run_pass(struct server *srv)
         unschedule(c);
         conn_process(c);
     }
-}
-
-static enum dialect sniff(const struct conn *c)
-{
-    uint8_t b = c->in[0];
-    if (b == PROTO_MAGIC)
-        return D_BINARY;
-    if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z'))
-        return D_TEXT;
-    if (b <= EGD_PID && (c->srv->cfg.egd || c->refuse))
-        return D_EGD;
-    return D_UNKNOWN;
+    /* Nothing left for a pass: the next poll may block. */
+    if (TAILQ_EMPTY(&srv->runnable) && !srv->mem_freed)
+        uv_idle_stop(&srv->run_idle);
 }
 
 /* Answers c's requests in order until one is in progress, input runs out,
@@ -404,26 +395,15 @@ static void conn_process(struct conn *c)
         /* A drbg stream goes on as its socket drains; one that started
          * just now sends its first chunk (often all of it) in this pass. */
         if (c->p.state == R_STREAMING)
-            reads_stream(c);
+            srv->hooks->resume(c);
         if (c->closing || c->p.state != R_NONE || c->close_after_write ||
             c->mem_blocked || c->queued != 0 || c->inlen == 0)
             break;
-        if (c->dialect == D_UNKNOWN) {
-            c->dialect = sniff(c);
-            if (c->dialect == D_UNKNOWN) {
-                send_error(c, PBD_EPROTO, true);
-                break;
-            }
-        }
-        if (c->refuse || c->denied) {
-            send_error(c, c->refuse ? c->refuse : PBD_EPERM, true);
-            break;
-        }
         if (!mem_admit(c, MEM_SMALL)) {
             mem_block(c);
             break;
         }
-        long n = dialect_handle(c);
+        long n = srv->hooks->request(c);
         if (n <= 0)
             break;
         memmove(c->in, c->in + n, c->inlen - (size_t)n);
@@ -459,8 +439,7 @@ void conn_close(struct conn *c)
     if (c->closing)
         return;
     struct server *srv = c->srv;
-    reads_cancel(c);
-    capture_conn_gone(c);
+    srv->hooks->gone(c);
     c->closing = true;
     unschedule(c);
     mem_unblock(c);
@@ -478,12 +457,8 @@ static void refuse_close_cb(uv_handle_t *h)
     free(h);
 }
 
-void conn_accept(struct server *srv, uv_stream_t *l, int status)
+void conn_accept(struct server *srv, uv_stream_t *l)
 {
-    if (status < 0) {
-        listener_accept_error(srv, status);
-        return;
-    }
     bool over = srv->nconns >= srv->cfg.max_clients;
     if (srv->stopping || (over && srv->nrefusing >= REFUSE_SLOTS)) {
         /* No slot even to say why: accept and close at once. */
@@ -529,7 +504,7 @@ void conn_accept(struct server *srv, uv_stream_t *l, int status)
     if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
         osdep_peer_cred(fd, &c->uid, &c->gid, &c->pid) != 0)
         log_warnx("cannot read peer credentials; treating peer as unknown");
-    c->denied = !listener_peer_allowed(&srv->cfg, fd, c->uid, c->gid);
+    c->denied = !srv->hooks->allowed(&srv->cfg, fd, c->uid, c->gid);
     if (c->denied)
         log_info("client uid %ld gid %ld not on the allow list",
                  (long)c->uid, (long)c->gid);

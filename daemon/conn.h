@@ -2,13 +2,16 @@
  * conn.h - the server's insides, shared by its files and nobody else:
  * a connection, its one request in progress, and the calls between
  *
- *   conn.c     a connection's lifecycle: accept, read, write, close, and the
- *              one pass that processes runnable connections
+ *   conn.c     the transport: accept, read, write, close, the budget, and
+ *              the one pass that processes runnable connections; it calls
+ *              up only through the hooks server.c gives it (conn_hooks)
  *   dialect.c  the three dialects: one request parsed and answered or started
  *   reads.c    reads that wait for entropy, the waiter queue, drbg streams
  *   capture.c  consecutive samples for assessment, noise-source restarts
  *   status.c   the stats JSON and the health line
- *   server.c   loop plumbing: wake-up, tick, signals, shutdown
+ *   server.c   loop plumbing: wake-up, tick, signals, shutdown; wires the
+ *              layers (the hooks) and acts on the flags set below it
+ *              (memory freed, an internal failure): never inside a walk
  *
  * The lifecycle, in one paragraph (README and docs/protocol.md say more):
  * input only ever marks a connection runnable; requests are parsed and
@@ -108,6 +111,23 @@ struct conn {
 
 uint64_t now_ms(void);
 
+/* What the transport (conn.c) calls up through: it knows no request, no
+ * dialect and no listener by name. server_start sets srv->hooks. */
+struct conn_hooks {
+    /* Handles one request at the front of c->in: the bytes consumed
+     * (> 0), 0 when more input is needed or it cannot start yet
+     * (c->mem_blocked), -1 after a fatal error (dialect_handle). */
+    long (*request)(struct conn *c);
+    /* Goes on with c's request in progress now that its socket has room
+     * (a drbg stream: reads_stream). */
+    void (*resume)(struct conn *c);
+    /* c is closing: its request is cancelled, what it holds released. */
+    void (*gone)(struct conn *c);
+    /* Whether the peer may use the socket (listener_peer_allowed). */
+    bool (*allowed)(const struct server_config *cfg, int fd, uid_t uid,
+                    gid_t gid);
+};
+
 /* ---- conn.c ---- */
 /* Marks c to be processed by the next pass; cheap and idempotent. */
 void conn_schedule(struct conn *c);
@@ -120,8 +140,8 @@ void conn_run_pass(struct server *srv);
 /* Closes c: cancels its request (bytes gathered for it are wiped, never
  * served), frees its buffers in the close callback. Idempotent. */
 void conn_close(struct conn *c);
-/* Accepts one connection from the listener (connection callback). */
-void conn_accept(struct server *srv, uv_stream_t *listener, int status);
+/* Accepts one pending connection from the listener. */
+void conn_accept(struct server *srv, uv_stream_t *listener);
 /* Whether c's peer has closed (it can no longer read a reply). */
 bool conn_peer_gone(struct conn *c);
 /* Closes connections idle too long, refusals that never spoke, and peers
@@ -147,7 +167,8 @@ void send_text(struct conn *c, const char *s);
 void send_error(struct conn *c, int err, bool fatal);
 
 /* ---- dialect.c ---- */
-/* Handles one request at the front of c->in. Returns the bytes consumed
+/* The request hook: sniffs the dialect, refuses or denies in kind, then
+ * handles one request at the front of c->in. Returns the bytes consumed
  * (> 0), 0 when more input is needed or the request cannot start yet
  * (c->mem_blocked), -1 after a fatal error. */
 long dialect_handle(struct conn *c);
@@ -198,14 +219,11 @@ void capture_expire(struct server *srv, uint64_t now);
 void capture_conn_gone(struct conn *c);
 
 /* ---- server.c ---- */
-/* Stops the server: waiting requests are told why, connections close. */
+/* Stops the server: waiting requests are told why, connections close.
+ * While a restart joins the sampler thread, the pass after it finishes
+ * the stop. An internal failure sets srv->fail_why instead: the next pass
+ * stops the server and it exits SERVER_EXIT_FAILURE. */
 void server_stop(struct server *srv, const char *why);
-/* server_stop for an internal failure: the daemon exits
- * SERVER_EXIT_FAILURE, so a service manager restarts it. */
-void server_fail(struct server *srv, const char *why);
-/* The part of server_stop that needs the sampler thread gone; a restart
- * in flight calls it when its thread is joined. */
-void server_stop_finish(struct server *srv);
 
 /* ---- status.c ---- */
 int status_health(struct server *srv, char *msg, size_t cap);

@@ -187,8 +187,32 @@ static long handle_egd(struct conn *c)
     return n;
 }
 
+static enum dialect sniff(const struct conn *c)
+{
+    uint8_t b = c->in[0];
+    if (b == PROTO_MAGIC)
+        return D_BINARY;
+    if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z'))
+        return D_TEXT;
+    if (b <= EGD_PID && (c->srv->cfg.egd || c->refuse))
+        return D_EGD;
+    return D_UNKNOWN;
+}
+
 long dialect_handle(struct conn *c)
 {
+    if (c->dialect == D_UNKNOWN) {
+        c->dialect = sniff(c);
+        if (c->dialect == D_UNKNOWN) {
+            send_error(c, PBD_EPROTO, true);
+            return -1;
+        }
+    }
+    /* Refused or denied: told why in its own dialect, then closed. */
+    if (c->refuse || c->denied) {
+        send_error(c, c->refuse ? c->refuse : PBD_EPERM, true);
+        return -1;
+    }
     switch (c->dialect) {
     case D_BINARY:
         return handle_binary(c);

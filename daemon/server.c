@@ -80,16 +80,27 @@ static void wake_cb(uv_async_t *a)
 
 /* The pass: parse and start requests of runnable connections, then serve
  * the waiters they queued. Runs after each poll for I/O. */
+static void server_fail(struct server *srv, const char *why);
+static void server_stop_finish(struct server *srv);
+
 static void run_check_cb(uv_check_t *h)
 {
     struct server *srv = h->data;
+    /* Stops asked for by those below (flags, never calls up): */
+    if (srv->fail_why && !srv->stopping)
+        server_fail(srv, srv->fail_why);
+    if (srv->stopping) {
+        if (!srv->stopped && !srv->cap.restarting)
+            server_stop_finish(srv);
+        return;
+    }
     conn_run_pass(srv);
     if (srv->serve_due) {
         reads_serve(srv);
         capture_serve(srv);
     }
     if (TAILQ_EMPTY(&srv->runnable) && !srv->mem_freed)
-        uv_idle_stop(&srv->run_idle);
+        uv_idle_stop(&srv->run_idle); /* serving may have scheduled some */
 }
 
 static void feed_kernel(struct server *srv, uint64_t now)
@@ -190,15 +201,19 @@ void server_stop(struct server *srv, const char *why)
         server_stop_finish(srv);
 }
 
-void server_fail(struct server *srv, const char *why)
+/* server_stop for an internal failure: the daemon exits
+ * SERVER_EXIT_FAILURE, so a service manager restarts it. */
+static void server_fail(struct server *srv, const char *why)
 {
     if (!srv->stopping)
         srv->exit_status = SERVER_EXIT_FAILURE;
     server_stop(srv, why);
 }
 
-void server_stop_finish(struct server *srv)
+/* The part of server_stop that needs the sampler thread gone. */
+static void server_stop_finish(struct server *srv)
 {
+    srv->stopped = true;
     /* The sampler must be gone before the async handle it wakes. */
     sampler_stop(srv->sampler);
     /* Reads still waiting are told why they end (written now if the
@@ -258,14 +273,34 @@ static void signal_cb(uv_signal_t *h, int signum)
 
 static void connection_cb(uv_stream_t *l, int status)
 {
-    conn_accept(l->data, l, status);
+    if (status < 0)
+        listener_accept_error(l->data, status);
+    else
+        conn_accept(l->data, l);
 }
+
+/* c is closing: its request ends (wiped, never served), and with it a
+ * capture session it owns. */
+static void request_gone(struct conn *c)
+{
+    reads_cancel(c);
+    capture_conn_gone(c);
+}
+
+/* The server's layers, wired: the transport calls up only through these. */
+static const struct conn_hooks hooks = {
+    .request = dialect_handle,
+    .resume = reads_stream,
+    .gone = request_gone,
+    .allowed = listener_peer_allowed,
+};
 
 /* ---- set-up and tear-down ---------------------------------------------- */
 
 int server_start(struct server *srv, struct sampler *sampler)
 {
     srv->sampler = sampler;
+    srv->hooks = &hooks;
     srv->start_ms = srv->rate_ms = srv->last_feed_ms = now_ms();
     srv->seen_health = HEALTH_STARTUP;
     TAILQ_INIT(&srv->conns);

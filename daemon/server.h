@@ -50,6 +50,7 @@ struct server_config {
 };
 
 struct conn;
+struct conn_hooks;
 TAILQ_HEAD(conn_list, conn);
 
 /* The capture tap: one capture (or restart) at a time (capture.c). It
@@ -73,6 +74,7 @@ struct capture {
 
 struct server {
     struct server_config cfg;
+    const struct conn_hooks *hooks; /* the transport's calls up (conn.h) */
     uv_loop_t *loop;
     uv_pipe_t listener;
     uv_async_t wake;
@@ -101,6 +103,8 @@ struct server {
     struct listener_claim claim; /* lock and socket path (listener.c) */
     bool ready;              /* first start-up test passed, READY=1 sent */
     bool stopping;
+    bool stopped;            /* server_stop_finish ran */
+    const char *fail_why;    /* an internal failure: the pass stops us */
     bool off_cpu;            /* the sampler ran off its CPU since the last tick */
     uint64_t last_migrations;
     uint64_t start_ms;
