@@ -1,7 +1,8 @@
 /*
  * main.c - start-up and tear-down order; options are config.c's.
  *
- * Order matters: options -> fit max_clients to the fd limit -> claim the
+ * Order matters: options (config.c: the configuration file, the command
+ * line and the credit file, checked once they are all in) -> fit max_clients to the fd limit -> claim the
  * socket (lock, probe, bind, listen, rename; maybe as root) -> drop
  * privileges -> lock and pre-fault the ring -> calibrate -> start the
  * loop's handles -> start the sampler -> run. The socket listens before its
@@ -22,7 +23,6 @@
 #include <uv.h>
 
 #include "config.h"
-#include "credit.h"
 #include "counter.h"
 #include "log.h"
 #include "osdep.h"
@@ -143,21 +143,8 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init(o.log_level);
-    /* The credit: --credit, else a credit file (credit.h), else 2.0; the
-     * ring must still hold enough blocks at the credit that won. */
-    static char credit_source[300];
-    if (credit_resolve(o.credit_given, o.credit_file, &o.smp.h_bits,
-                       credit_source, sizeof(credit_source)) != 0) {
-        log_err("%s", credit_source);
-        return 2;
-    }
-    o.srv.h_bits = o.smp.h_bits;
-    o.srv.credit_source = credit_source;
-    if (config_check(&o, msg, sizeof(msg)) != 0) {
-        log_err("%s (credit from %s)", msg, credit_source);
-        return 2;
-    }
-    log_info("credit %.3f bits/byte from %s", o.smp.h_bits, credit_source);
+    log_info("configuration file: %s", o.config_used ? o.config_used : "none");
+    log_info("credit %.3f bits/byte from %s", o.credit, o.credit_source);
 
     if (sodium_init() < 0) {
         log_err("libsodium failed to initialise");
