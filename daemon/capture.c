@@ -140,12 +140,12 @@ static void restart_done(uv_work_t *w, int status)
 
 /* ---- reads ------------------------------------------------------------- */
 
-int capture_start(struct conn *c, const struct proto_read *rd)
+int capture_start(struct conn *c, const struct request *rq)
 {
     struct server *srv = c->srv;
     struct capture *cp = &srv->cap;
     struct pending *p = &c->p;
-    bool restart = (rd->flags & PROTO_READ_RESTART) != 0;
+    bool restart = rq->restart;
 
     if (!reads_raw_allowed(c, true)) {
         send_error(c, PBD_EPERM, false);
@@ -164,7 +164,7 @@ int capture_start(struct conn *c, const struct proto_read *rd)
     }
     /* The whole reply is reserved now, so a capture never waits for
      * memory once its samples are in the tap. */
-    size_t size = PROTO_HDR_LEN + rd->len;
+    size_t size = PROTO_HDR_LEN + rq->len;
     if (!mem_admit(c, size)) {
         mem_block(c);
         return -1;
@@ -175,12 +175,7 @@ int capture_start(struct conn *c, const struct proto_read *rd)
         return 0;
     }
     p->bytes = p->w->data + PROTO_HDR_LEN;
-    p->mode = PBD_MODE_CAPTURE;
-    p->how = D_BINARY;
-    p->need = rd->len;
-    p->got = 0;
-    p->restart = restart;
-    p->deadline_ms = reads_deadline(srv, rd->wait_ms);
+    p->deadline_ms = reads_deadline(srv, rq->wait_ms);
     p->state = R_CAPTURE;
     if (cp->owner != c) {
         /* Audit trail: a capture holds every new sample for itself. */

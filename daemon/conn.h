@@ -58,7 +58,20 @@ struct wreq {
     uint8_t data[];
 };
 
-/* The request in progress on a connection (busy), if any. */
+/* One request as the three dialects produce it: one value for all. */
+struct request {
+    uint8_t mode;      /* PBD_MODE_* */
+    uint32_t len;      /* entropy bytes (samples, for a capture) */
+    uint32_t wait_ms;  /* 0: --wait-ms */
+    bool nowait;
+    bool restart;      /* a capture read that restarts the source first */
+    enum dialect how;  /* reply format */
+    uint8_t egd_cmd;   /* EGD_READ or EGD_READ_NB: how EGD is told "no" */
+};
+
+/* The request in progress on a connection (busy), if any: filled by
+ * request_start() from a struct request, ended by reads_finish() or
+ * reads_cancel(). */
 enum req_state {
     R_NONE,
     R_WAITING,   /* a read waiting for entropy, on the waiter queue */
@@ -174,11 +187,11 @@ void send_error(struct conn *c, int err, bool fatal);
 long dialect_handle(struct conn *c);
 
 /* ---- reads.c ---- */
-/* Starts a read of n bytes in mode: answers at once, fails, starts a drbg
- * stream, or queues c as a waiter. Returns 0, or -1 when the budget has no
- * room yet (nothing sent; c->mem_blocked is set). */
-int reads_start(struct conn *c, uint8_t mode, uint32_t n, bool nowait,
-                uint32_t wait_ms, enum dialect how, uint8_t egd_cmd);
+/* Starts rq on c (a read, a drbg stream, a capture): answers at once,
+ * fails (one reply, in c's dialect), or makes it c's request in progress.
+ * Returns 0, or -1 when the budget has no room yet (nothing sent;
+ * c->mem_blocked is set: the dialect parses it again later). */
+int request_start(struct conn *c, const struct request *rq);
 /* Generates the next drbg chunk of c's stream if its socket has room. */
 void reads_stream(struct conn *c);
 /* Cancels c's request without a reply, wiping what was gathered. */
@@ -207,10 +220,10 @@ bool reads_raw_allowed(const struct conn *c, bool listed);
 /* The tap's buffer, set up once at start. Returns 0 or -1. */
 int capture_init(struct server *srv);
 void capture_free(struct server *srv);
-/* Starts a capture read (PBD_MODE_CAPTURE, perhaps PROTO_READ_RESTART):
- * answers, fails, or makes c the capture's owner. Returns 0, or -1 when
- * the budget has no room yet (c->mem_blocked is set). */
-int capture_start(struct conn *c, const struct proto_read *rd);
+/* request_start() for a capture read (PBD_MODE_CAPTURE, rq->restart:
+ * restart first), c->p already filled: answers, fails, or makes c the
+ * capture's owner. Returns 0, or -1 when the budget has no room yet. */
+int capture_start(struct conn *c, const struct request *rq);
 /* Answers the capture read waiting, if the tap holds its samples. */
 void capture_serve(struct server *srv);
 /* capture_serve, then fails a capture read past its deadline. */

@@ -58,14 +58,19 @@ static long handle_binary(struct conn *c)
         return -1;
     }
     switch (req.type) {
-    case PROTO_T_READ:
-        if ((req.rd.mode == PBD_MODE_CAPTURE
-                 ? capture_start(c, &req.rd)
-                 : reads_start(c, req.rd.mode, req.rd.len,
-                               (req.rd.flags & PROTO_READ_NOWAIT) != 0,
-                               req.rd.wait_ms, D_BINARY, 0)) != 0)
+    case PROTO_T_READ: {
+        struct request rq = {
+            .mode = req.rd.mode,
+            .len = req.rd.len,
+            .wait_ms = req.rd.wait_ms,
+            .nowait = (req.rd.flags & PROTO_READ_NOWAIT) != 0,
+            .restart = (req.rd.flags & PROTO_READ_RESTART) != 0,
+            .how = D_BINARY,
+        };
+        if (request_start(c, &rq) != 0)
             return 0; /* parked for memory: parsed again later */
         break;
+    }
     case PROTO_T_STATS:
         do_stats(c, false);
         break;
@@ -107,10 +112,13 @@ static long handle_text(struct conn *c)
         return n;
     }
     switch (req.cmd) {
-    case TEXT_READ:
-        if (reads_start(c, req.mode, req.n, req.nowait, 0, D_TEXT, 0) != 0)
+    case TEXT_READ: {
+        struct request rq = {.mode = req.mode, .len = req.n,
+                             .nowait = req.nowait, .how = D_TEXT};
+        if (request_start(c, &rq) != 0)
             return 0;
         break;
+    }
     case TEXT_STATS:
         do_stats(c, true);
         break;
@@ -143,7 +151,8 @@ static long handle_egd(struct conn *c)
         }
         return n;
     }
-    c->p.egd_cmd = (uint8_t)req.cmd; /* send_error answers in kind */
+    struct request rq = {.mode = PBD_MODE_CONDITIONED, .how = D_EGD,
+                         .egd_cmd = (uint8_t)req.cmd};
     switch (req.cmd) {
     case EGD_LEVEL: {
         size_t stock = reads_egd_stock(c->srv);
@@ -157,17 +166,20 @@ static long handle_egd(struct conn *c)
         size_t stock = reads_egd_stock(c->srv);
         uint32_t k = req.n < stock ? req.n : (uint32_t)stock;
         if (k == 0) {
-            send_error(c, PBD_EAGAIN, false);
+            static const uint8_t none = 0; /* a zero count: EGD's "no" */
+            c->srv->errors++;
+            send_bytes(c, &none, 1);
             break;
         }
-        if (reads_start(c, PBD_MODE_CONDITIONED, k, true, 0, D_EGD,
-                        EGD_READ_NB) != 0)
+        rq.len = k;
+        rq.nowait = true;
+        if (request_start(c, &rq) != 0)
             return 0;
         break;
     }
     case EGD_READ:
-        if (reads_start(c, PBD_MODE_CONDITIONED, req.n, false, 0, D_EGD,
-                        EGD_READ) != 0)
+        rq.len = req.n;
+        if (request_start(c, &rq) != 0)
             return 0;
         break;
     case EGD_WRITE:
@@ -181,8 +193,6 @@ static long handle_egd(struct conn *c)
         break;
     }
     }
-    if (c->p.state == R_NONE)
-        c->p.egd_cmd = 0;
     c->srv->requests++;
     return n;
 }
