@@ -90,6 +90,9 @@ static void run_check_cb(uv_check_t *h)
     if (srv->fail_why && !srv->stopping)
         server_fail(srv, srv->fail_why);
     if (srv->stopping) {
+        /* Nothing more is processed; block until the restart's thread
+         * is joined (its completion wakes the loop), then finish. */
+        uv_idle_stop(&srv->run_idle);
         if (!srv->stopped && !srv->cap.restarting)
             server_stop_finish(srv);
         return;
