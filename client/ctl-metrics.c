@@ -4,6 +4,7 @@
  * One table maps each stats field to a metric, so adding a field is one line.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "ctl-json.h"
@@ -58,6 +59,20 @@ static const struct metric metrics[] = {
      "Times the ring filled and the sampler slept."},
     {"sampler.sleeping", "sampler_sleeping", GAUGE,
      "1 while the sampler sleeps because the ring is full."},
+    {"policy.max_cpu_pct", "sampler_max_cpu_percent", GAUGE,
+     "Demand policy: the budget, percent of one CPU (0: another policy)."},
+    {"policy.boosted", "sampler_boosted", GAUGE,
+     "1 while the sampler runs at normal priority for a demand."},
+    {"policy.boosts", "sampler_boosts_total", COUNTER,
+     "Times the sampler was boosted for a demand."},
+    {"policy.boosted_s", "sampler_boosted_seconds_total", COUNTER,
+     "Wall-clock seconds the sampler spent boosted."},
+    {"policy.boost_cpu_s", "sampler_boost_cpu_seconds_total", COUNTER,
+     "CPU seconds the sampler took while boosted (charged to the budget)."},
+    {"policy.budget_used_pct", "sampler_budget_used_percent", GAUGE,
+     "Percent of the demand budget's bucket spent."},
+    {"policy.budget_outs", "sampler_budget_outs_total", COUNTER,
+     "Times the budget ran out while entropy was still needed."},
     {"ring.bytes", "ring_bytes", GAUGE, "Raw bytes in the ring."},
     {"ring.capacity", "ring_capacity_bytes", GAUGE, "Ring capacity."},
     {"entropy.credited_bits_per_byte", "credited_bits_per_byte", GAUGE,
@@ -79,6 +94,10 @@ static const struct metric metrics[] = {
      "Bytes dropped from the ring after a health failure."},
     {"drbg.seeded", "drbg_seeded", GAUGE, "1 once the DRBG is seeded."},
     {"drbg.reseeds", "drbg_reseeds_total", COUNTER, "DRBG reseeds."},
+    {"drbg.os_mixes", "drbg_os_mixes_total", COUNTER,
+     "Times fresh OS bytes were mixed into the DRBG key."},
+    {"drbg.reseed_pending", "drbg_reseed_pending", GAUGE,
+     "1 while an event's reseed from the source waits for a block."},
     {"served.blocks", "conditioned_blocks_total", COUNTER,
      "Conditioned 32-byte blocks produced."},
     {"clients.connected", "clients_connected", GAUGE, "Open connections."},
@@ -163,6 +182,15 @@ static void emit_labelled(const char *js)
         printf("preemptd_health_state %d\n", code < 0 ? 2 : code);
     }
 
+    char pol[48];
+    if (ctl_json_string(js, "policy.name", pol, sizeof(pol)) >= 0) {
+        header("policy", GAUGE,
+               "The sampler's policy: demand, idle or normal (always 1).");
+        fputs("preemptd_policy{policy=\"", stdout);
+        label_value(pol);
+        fputs("\"} 1\n", stdout);
+    }
+
     static const char *const modes[] = {"conditioned", "raw", "drbg"};
     header("served_bytes_total", COUNTER, "Bytes served, by output mode.");
     for (int i = 0; i < 3; i++) {
@@ -172,6 +200,34 @@ static void emit_labelled(const char *js)
         if (ctl_json_u64(js, path, &u) == 0)
             printf("preemptd_served_bytes_total{mode=\"%s\"} %llu\n", modes[i],
                    (unsigned long long)u);
+    }
+
+    /* Signs of duplicated DRBG state (issue 25), and the reseeds each
+     * kind caused. */
+    static const char *const evs[] = {"vmgenid", "clock", "gap", "power",
+                                      "signal", "request"};
+    static const struct {
+        const char *obj, *name, *help;
+    } evm[] = {
+        {"events", "drbg_events_total",
+         "Events that may have duplicated the DRBG's state, by kind."},
+        {"event_reseeds", "drbg_event_reseeds_total",
+         "Reseeds from the source that such events caused, by kind."},
+    };
+    for (int k = 0; k < 2; k++) {
+        bool said = false;
+        for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
+            char path[48];
+            uint64_t u;
+            snprintf(path, sizeof(path), "drbg.%s.%s", evm[k].obj, evs[i]);
+            if (ctl_json_u64(js, path, &u) != 0)
+                continue;
+            if (!said)
+                header(evm[k].name, COUNTER, evm[k].help);
+            said = true;
+            printf("preemptd_%s{kind=\"%s\"} %llu\n", evm[k].name, evs[i],
+                   (unsigned long long)u);
+        }
     }
 
     uint64_t hist[64];

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calcache.h"
 #include "conditioner.h"
 #include "conffile.h"
 #include "credit.h"
@@ -30,8 +31,12 @@ void config_usage(FILE *f)
 "  -f, --foreground        accepted for compatibility (always foreground)\n"
 "  -s, --socket PATH       socket path (default: $" PBD_SOCKET_ENV " or " PBD_DEFAULT_SOCKET ")\n"
 "  -c, --cpu N             pin the sampler to CPU N (default: last usable CPU)\n"
-"      --priority idle|normal  the sampler thread's priority (default idle:\n"
-"                          Linux SCHED_IDLE, macOS QoS background)\n"
+"      --priority demand|idle|normal  the sampler's policy (default demand: idle\n"
+"                          priority until something needs entropy, then normal\n"
+"                          within --max-cpu; idle: Linux SCHED_IDLE, macOS QoS\n"
+"                          background, always; normal: always)\n"
+"      --max-cpu PERCENT   demand: CPU budget, %% of one CPU over 30 s, 0.1..100\n"
+"                          (default %g)\n"
 "      --ring-size BYTES   ring capacity, a power of two 256..16777216 (default 65536)\n"
 "                          holding at least 4 conditioning blocks (1280 bytes at credit 1)\n"
 "      --threshold TICKS   event threshold (default: calibrated,\n"
@@ -40,6 +45,8 @@ void config_usage(FILE *f)
 "                          or the credit file's)\n"
 "      --credit-file PATH  credit written by `preemptctl calibrate`\n"
 "                          (default " CREDIT_DEFAULT_PATH " if it exists)\n"
+"      --state-dir DIR     keep the calibration cache here, if DIR exists\n"
+"                          (default " CALCACHE_DEFAULT_DIR "; \"\": none)\n"
 "      --alpha-log2 A      health-test false-positive rate 2^A, -60..-10 (default %.0f)\n"
 "      --stall-ms MS       no event for this long is a health failure (default 5000)\n"
 "      --max-clients N     connections served at once (default 1024; lowered to\n"
@@ -50,6 +57,9 @@ void config_usage(FILE *f)
 "      --idle-ms MS        close clients silent this long (default 60000)\n"
 "      --wait-ms MS        default wait for entropy (default 10000; clients may ask up to 120000)\n"
 "      --reseed-s S        DRBG reseed interval (default 60)\n"
+"      --drbg-os-mix request|events  fresh OS bytes into the DRBG key before\n"
+"                          every drbg reply (default) or only on events\n"
+"                          that may duplicate its state and at reseeds\n"
 "      --user NAME         drop to this user after binding (when started as root)\n"
 "      --group NAME        socket group (and the group to drop to)\n"
 "      --mode OCTAL        socket mode, e.g. 660 or 0660 (default 0660)\n"
@@ -70,7 +80,8 @@ void config_usage(FILE *f)
 "  -V, --version           version and counter backend\n"
 "\n"
 "Exit status: 0 after a clean stop, 1 when start-up fails, 2 for a bad option.\n",
-            CONFIG_DEFAULT_CREDIT, CONFIG_DEFAULT_ALPHA_LOG2);
+            CONFIG_DEFAULT_MAX_CPU, CONFIG_DEFAULT_CREDIT,
+            CONFIG_DEFAULT_ALPHA_LOG2);
 }
 
 void config_defaults(struct config *c)
@@ -88,13 +99,16 @@ void config_defaults(struct config *c)
     s->wait_ms = 10000;
     s->max_wait_ms = CONFIG_MAX_WAIT_MS;
     s->reseed_ms = 60000;
+    s->os_mix = POOL_MIX_REQUEST;
     c->credit = CONFIG_DEFAULT_CREDIT;
     c->credit_default = CREDIT_DEFAULT_PATH;
     c->config_path = CONFIG_DEFAULT_PATH;
     s->egd = true;
     s->feed_interval_ms = 60000;
     c->smp.cpu = -1;
-    c->smp.priority = OSDEP_PRIO_IDLE; /* docs/benchmarks.md, "Host cost" */
+    c->smp.priority = OSDEP_PRIO_DEMAND; /* docs/benchmarks.md, "Host cost" */
+    c->smp.max_cpu_pct = CONFIG_DEFAULT_MAX_CPU;
+    c->state_dir = CALCACHE_DEFAULT_DIR;
     c->smp.alpha_log2 = CONFIG_DEFAULT_ALPHA_LOG2;
     c->smp.permanent_after = 3;
     c->ring_size = CONFIG_DEFAULT_RING;
@@ -158,7 +172,7 @@ enum {
     O_MAXQUEUED, O_MAXMEMORY, O_IDLE, O_WAIT, O_RESEED, O_USER, O_GROUP,
     O_MODE, O_ALLOW_UID, O_ALLOW_GID, O_RAW_UID, O_NO_EGD, O_FEED,
     O_FEED_INT, O_FAULT, O_LOGLEVEL, O_CREDIT_FILE, O_PRIORITY, O_CONFIG,
-    O_NO_CONFIG,
+    O_NO_CONFIG, O_OS_MIX, O_MAX_CPU, O_STATE_DIR,
 };
 
 /* The one table: the command line's options, and (but for the four that
@@ -170,6 +184,8 @@ static const struct option longopts[] = {
     {"socket", required_argument, 0, 's'},
     {"cpu", required_argument, 0, 'c'},
     {"priority", required_argument, 0, O_PRIORITY},
+    {"max-cpu", required_argument, 0, O_MAX_CPU},
+    {"state-dir", required_argument, 0, O_STATE_DIR},
     {"ring-size", required_argument, 0, O_RING},
     {"threshold", required_argument, 0, O_THRESHOLD},
     {"credit", required_argument, 0, O_CREDIT},
@@ -182,6 +198,7 @@ static const struct option longopts[] = {
     {"idle-ms", required_argument, 0, O_IDLE},
     {"wait-ms", required_argument, 0, O_WAIT},
     {"reseed-s", required_argument, 0, O_RESEED},
+    {"drbg-os-mix", required_argument, 0, O_OS_MIX},
     {"user", required_argument, 0, O_USER},
     {"group", required_argument, 0, O_GROUP},
     {"mode", required_argument, 0, O_MODE},
@@ -261,13 +278,20 @@ static int parse_one(struct config *c, int ch, const char *arg, char *msg,
         c->smp.cpu = (int)v;
         break;
     case O_PRIORITY:
-        if (strcmp(arg, "idle") == 0)
+        if (strcmp(arg, "demand") == 0)
+            c->smp.priority = OSDEP_PRIO_DEMAND;
+        else if (strcmp(arg, "idle") == 0)
             c->smp.priority = OSDEP_PRIO_IDLE;
         else if (strcmp(arg, "normal") == 0)
             c->smp.priority = OSDEP_PRIO_NORMAL;
         else
-            return say(msg, cap, "--priority: idle or normal");
+            return say(msg, cap, "--priority: demand, idle or normal");
         return 0;
+    case O_STATE_DIR:
+        c->state_dir = arg;
+        return 0;
+    case O_MAX_CPU:
+        return real("max-cpu", arg, 0.1, 100.0, &c->smp.max_cpu_pct, msg, cap);
     case O_RING:
         rc = num("ring-size", arg, 10, 256, 1u << 24, &v, msg, cap);
         if (rc == 0 && (v & (v - 1)))
@@ -319,6 +343,14 @@ static int parse_one(struct config *c, int ch, const char *arg, char *msg,
         rc = num("reseed-s", arg, 10, 1, 86400, &v, msg, cap);
         s->reseed_ms = (unsigned)v * 1000u;
         break;
+    case O_OS_MIX:
+        if (strcmp(arg, "request") == 0)
+            s->os_mix = POOL_MIX_REQUEST;
+        else if (strcmp(arg, "events") == 0)
+            s->os_mix = POOL_MIX_EVENTS;
+        else
+            return say(msg, cap, "--drbg-os-mix: request or events");
+        return 0;
     case O_USER:
         c->user = arg;
         return 0;

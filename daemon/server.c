@@ -58,7 +58,8 @@ static void health_watch(struct server *srv)
         log_info("health: start-up re-test passed; serving again");
     if (hs == HEALTH_OK && !srv->ready) {
         srv->ready = true;
-        log_info("start-up health test passed; serving");
+        log_info("start-up health test passed; serving (%.2f s after the "
+                 "loop started)", (double)(now_ms() - srv->start_ms) / 1e3);
         osdep_notify("READY=1\nSTATUS=start-up health test passed; serving");
     } else if (hs != srv->seen_health) {
         char status[320];
@@ -69,6 +70,44 @@ static void health_watch(struct server *srv)
     srv->seen_epoch = epoch;
 }
 
+/* Whether the kernel feed is due and lacks the block it would send. */
+static bool feed_wants_block(struct server *srv, uint64_t now)
+{
+    return srv->cfg.feed_kernel &&
+           now - srv->last_feed_ms >= srv->cfg.feed_interval_ms &&
+           pool_stock(&srv->pool, PBD_MODE_CONDITIONED) < COND_BLOCK_BYTES;
+}
+
+/* What needs entropy now, for the sampler's demand policy: the start-up
+ * test (or a re-test), a capture, reads waiting, the DRBG's seed or
+ * reseed, a due kernel feed. NULL: nothing; the sampler may rest. */
+static const char *demand_reason(struct server *srv, uint64_t now)
+{
+    int hs = atomic_load(&srv->sampler->st.health_state);
+    if (hs == HEALTH_PERMANENT)
+        return NULL; /* nothing to gain: it serves nothing again */
+    if (hs != HEALTH_OK)
+        return "start-up test";
+    if (srv->cap.armed)
+        return "capture";
+    if (!TAILQ_EMPTY(&srv->waiters))
+        return "waiting reads";
+    if (pool_wants_block(&srv->pool, now))
+        return pool_seeded(&srv->pool) ? "drbg reseed" : "drbg seed";
+    if (feed_wants_block(srv, now))
+        return "kernel feed";
+    return NULL;
+}
+
+/* Publishes the demand to the sampler; after anything that may change it
+ * (the wake-up, the pass, the tick). Cheap: a few loads, and a store only
+ * when the answer changes. */
+static void demand_update(struct server *srv)
+{
+    srv->demand_why = demand_reason(srv, now_ms());
+    sampler_demand(srv->sampler, srv->demand_why != NULL);
+}
+
 static void wake_cb(uv_async_t *a)
 {
     struct server *srv = a->data;
@@ -76,6 +115,7 @@ static void wake_cb(uv_async_t *a)
     health_watch(srv);
     reads_serve(srv);
     capture_serve(srv);
+    demand_update(srv);
 }
 
 /* The pass: parse and start requests of runnable connections, then serve
@@ -102,6 +142,7 @@ static void run_check_cb(uv_check_t *h)
         reads_serve(srv);
         capture_serve(srv);
     }
+    demand_update(srv);
     if (TAILQ_EMPTY(&srv->runnable) && !srv->mem_freed)
         uv_idle_stop(&srv->run_idle); /* serving may have scheduled some */
 }
@@ -180,6 +221,7 @@ static void tick_cb(uv_timer_t *t)
     sampler_kick(srv->sampler);
     conn_reap_idle(srv, now);
     trim_memory(srv);
+    demand_update(srv);
 }
 
 /* ---- shutdown ---------------------------------------------------------- */
@@ -236,8 +278,8 @@ static void server_stop_finish(struct server *srv)
 #endif
 /* SIGPROF is left alone: a profiler's timer would find our handler. */
 const int server_signals[SERVER_NSIGNALS] = {
-    SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM,
-    SIGIO,   SIGXCPU, SIGXFSZ, SIGPWR,
+    SIGTERM, SIGINT,  SIGUSR1, SIGHUP,  SIGUSR2, SIGALRM,
+    SIGVTALRM, SIGIO, SIGXCPU, SIGXFSZ, SIGPWR,
 };
 const size_t server_nsignals = SERVER_NSIGNALS;
 
@@ -262,6 +304,10 @@ static void signal_cb(uv_signal_t *h, int signum)
         char buf[4096];
         server_stats_json(srv, buf, sizeof(buf));
         log_info("stats: %s", buf);
+        return;
+    }
+    if (signum == SIGHUP) {
+        vmwatch_event(&srv->vmw, POOL_EV_SIGNAL, "SIGHUP");
         return;
     }
     if (signum != SIGTERM && signum != SIGINT) {
@@ -316,6 +362,7 @@ int server_start(struct server *srv, struct sampler *sampler)
                 srv->cfg.h_bits);
         return -1;
     }
+    srv->pool.os_mix = srv->cfg.os_mix;
     if (capture_init(srv) != 0) {
         log_err("cannot allocate the capture tap");
         return -1;
@@ -330,6 +377,7 @@ int server_start(struct server *srv, struct sampler *sampler)
     uv_check_start(&srv->run_check, run_check_cb);
     uv_idle_init(srv->loop, &srv->run_idle);
     srv->run_idle.data = srv;
+    vmwatch_start(&srv->vmw, srv);
     for (size_t i = 0; i < server_nsignals; i++) {
         uv_signal_init(srv->loop, &srv->sig[i]);
         srv->sig[i].data = srv;
@@ -349,4 +397,5 @@ void server_cleanup(struct server *srv)
     if (srv->pool.sec)
         pool_free(&srv->pool);
     capture_free(srv);
+    vmwatch_free(&srv->vmw);
 }

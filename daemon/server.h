@@ -18,12 +18,13 @@
 #include "listener.h"
 #include "pool.h"
 #include "sampler.h"
+#include "vmwatch.h"
 
 #define SERVER_MAX_IDS 16
 /* Exit status after an internal failure stopped a running daemon
  * (preemptd(8)): 1 is a failed start, 2 bad options. */
 #define SERVER_EXIT_FAILURE 3
-#define SERVER_NSIGNALS 10
+#define SERVER_NSIGNALS 11
 
 struct server_config {
     const char *socket_path;
@@ -37,6 +38,7 @@ struct server_config {
     unsigned wait_ms;        /* default wait for entropy */
     unsigned max_wait_ms;    /* longest wait a client may ask for */
     unsigned reseed_ms;
+    int os_mix;              /* enum pool_os_mix: --drbg-os-mix */
     double h_bits;
     const char *credit_source; /* where h_bits came from (credit.h) */
     /* Access: empty lists allow everyone. uid 0 and our own uid always pass. */
@@ -85,6 +87,7 @@ struct server {
     struct sampler *sampler;
     struct pool pool;
     struct capture cap;
+    struct vmwatch vmw;        /* signs of duplicated DRBG state */
     struct conn_list conns;    /* all connections */
     struct conn_list waiters;  /* reads waiting for entropy, in turn */
     struct conn_list runnable; /* to be processed by the next pass */
@@ -106,6 +109,7 @@ struct server {
     bool stopped;            /* server_stop_finish ran */
     const char *fail_why;    /* an internal failure: the pass stops us */
     bool off_cpu;            /* the sampler ran off its CPU since the last tick */
+    const char *demand_why;  /* what needs entropy now (demand policy), or NULL */
     uint64_t last_migrations;
     uint64_t start_ms;
     uint64_t last_feed_ms;

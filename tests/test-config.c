@@ -117,6 +117,38 @@ static void test_numbers_decimal(void **state)
     assert_int_equal(c.ring_size, 4096);
     assert_int_equal(c.srv.reseed_ms, 2000);
     assert_int_equal(PARSE(&c, "--wait-ms", "120001"), CONFIG_USAGE);
+    /* Fresh OS bytes before every drbg reply unless told otherwise. */
+    assert_int_equal(PARSE(&c, "--reseed-s", "60"), CONFIG_OK);
+    assert_int_equal(c.srv.os_mix, POOL_MIX_REQUEST);
+    assert_int_equal(PARSE(&c, "--drbg-os-mix", "events"), CONFIG_OK);
+    assert_int_equal(c.srv.os_mix, POOL_MIX_EVENTS);
+    assert_int_equal(PARSE(&c, "--drbg-os-mix", "Request"), CONFIG_USAGE);
+    assert_non_null(strstr(msg, "request or events"));
+}
+
+/* The sampler's policy: demand by default, within a budget of % of a CPU. */
+static void test_policy(void **state)
+{
+    (void)state;
+    struct config c;
+    assert_int_equal(PARSE(&c, "--log-level", "info"), CONFIG_OK);
+    assert_int_equal(c.smp.priority, OSDEP_PRIO_DEMAND);
+    assert_true(c.smp.max_cpu_pct == CONFIG_DEFAULT_MAX_CPU);
+    assert_int_equal(PARSE(&c, "--priority", "idle"), CONFIG_OK);
+    assert_int_equal(c.smp.priority, OSDEP_PRIO_IDLE);
+    assert_int_equal(PARSE(&c, "--priority", "normal"), CONFIG_OK);
+    assert_int_equal(c.smp.priority, OSDEP_PRIO_NORMAL);
+    assert_int_equal(PARSE(&c, "--priority", "demand", "--max-cpu", "12.5"),
+                     CONFIG_OK);
+    assert_int_equal(c.smp.priority, OSDEP_PRIO_DEMAND);
+    assert_true(c.smp.max_cpu_pct == 12.5);
+    assert_int_equal(PARSE(&c, "--priority", "high"), CONFIG_USAGE);
+    assert_non_null(strstr(msg, "demand, idle or normal"));
+    const char *bad[] = {"0", "0.05", "101", "x", "", "5%"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(PARSE(&c, "--max-cpu", (char *)bad[i]), CONFIG_USAGE);
+        assert_non_null(strstr(msg, "--max-cpu"));
+    }
 }
 
 static void test_ids_decimal(void **state)
@@ -361,7 +393,7 @@ static void test_file_keys_are_the_options(void **state)
     for (size_t i = 0; i < n; i++) {
         char line[128];
         struct config c;
-        snprintf(line, sizeof(line), "\n%s = \x01" "bad\n", keys[i]);
+        snprintf(line, sizeof(line), "\n%.63s = \x01" "bad\n", keys[i]);
         write_file(conf, line);
         int rc = PARSE(&c, "--config", conf);
         if (command_line_only(keys[i])) {
@@ -620,7 +652,7 @@ static void test_shipped_file(void **state)
         char want[80];
         if (command_line_only(keys[i]) || strcmp(keys[i], "fault") == 0)
             continue;
-        snprintf(want, sizeof(want), "\n#%s = ", keys[i]);
+        snprintf(want, sizeof(want), "\n#%.63s = ", keys[i]);
         if (strstr(shipped, want) == NULL)
             fail_msg("daemon/preemptd.conf lacks '#%s = '", keys[i]);
     }
@@ -652,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_mode_octal),
         cmocka_unit_test(test_numbers_decimal),
+        cmocka_unit_test(test_policy),
         cmocka_unit_test(test_ids_decimal),
         cmocka_unit_test(test_id_list_full),
         cmocka_unit_test(test_socket),

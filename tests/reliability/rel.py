@@ -1,10 +1,13 @@
 """Shared bits of the reliability tests: a pass/fail tally, a bystander
 client that keeps using the daemon while others misbehave, and small
 protocol helpers on top of tests/integration/harness.py."""
+import json
 import os
+import shutil
 import socket
 import struct
 import sys
+import subprocess
 import threading
 import time
 import traceback
@@ -65,6 +68,31 @@ def read_ok(s, n, mode="drbg", wait_ms=0):
     assert typ == (T_READ | T_REPLY), "got 0x%02x %r" % (typ, payload)
     assert len(payload) == n
     return payload
+
+
+class Load:
+    """Every CPU kept busy for at most `secs` seconds: `stress-ng --cpu 1
+    --taskset N` for each CPU N we may use, so a worker sits on each CPU
+    (stress-ng --cpu 0's unpinned workers migrate and leave a CPU idle now
+    and then, which an idle-priority sampler lives on). A context manager;
+    without stress-ng a skip (a failure under CI)."""
+
+    def __init__(self, secs):
+        if not shutil.which("stress-ng"):
+            harness.skip("stress-ng is not installed (./setup.sh test)")
+        self.procs = [subprocess.Popen(
+            ["stress-ng", "--cpu", "1", "--taskset", str(cpu), "--timeout",
+             "%ds" % secs, "--quiet"]) for cpu in sorted(os.sched_getaffinity(0))]
+        time.sleep(1.0)  # its workers are up
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            p.wait()
 
 
 class EventWatch:
@@ -140,3 +168,38 @@ class Bystander(threading.Thread):
         assert not self.errors, self.errors
         assert self.rounds > 0, "bystander made no progress"
         return self.rounds
+
+
+NOBODY = 65534
+
+
+def as_nobody(fn, d):
+    """Runs fn(d) in a child that is uid/gid 65534; returns its result (a
+    JSON-able value) or raises with the child's error."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        res = {}
+        try:
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            res["ok"] = fn(d)
+        except BaseException as e:  # noqa: BLE001 - report to the parent
+            res["err"] = repr(e)
+        os.write(w, json.dumps(res).encode())
+        os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    res = json.loads(data)
+    if "err" in res:
+        raise AssertionError("in the uid %d child: %s" % (NOBODY, res["err"]))
+    return res["ok"]
+
+
+def open_up(d):
+    # The temp dir is 0700 and the socket 0660: let nobody reach it.
+    os.chmod(d.dir, 0o711)
