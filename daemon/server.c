@@ -273,13 +273,21 @@ static void server_stop_finish(struct server *srv)
     uv_walk(srv->loop, close_walk_cb, NULL);
 }
 
-#ifndef SIGPWR
-#define SIGPWR SIGUSR2 /* macOS has none: a duplicate is harmless */
+/* The eleventh default-fatal signal: SIGPWR on Linux; macOS has none, but
+ * has SIGEMT (default: core dump), which Linux on x86 and ARM lacks. */
+#if defined(SIGPWR)
+#define SIG_OTHER SIGPWR
+#define SIG_OTHER_NAME "SIGPWR"
+#elif defined(SIGEMT)
+#define SIG_OTHER SIGEMT
+#define SIG_OTHER_NAME "SIGEMT"
+#else
+#error "neither SIGPWR nor SIGEMT: name another default-fatal signal"
 #endif
 /* SIGPROF is left alone: a profiler's timer would find our handler. */
 const int server_signals[SERVER_NSIGNALS] = {
     SIGTERM, SIGINT,  SIGUSR1, SIGHUP,  SIGUSR2, SIGALRM,
-    SIGVTALRM, SIGIO, SIGXCPU, SIGXFSZ, SIGPWR,
+    SIGVTALRM, SIGIO, SIGXCPU, SIGXFSZ, SIG_OTHER,
 };
 const size_t server_nsignals = SERVER_NSIGNALS;
 
@@ -292,7 +300,7 @@ static const char *signal_name(int signum)
     case SIGIO: return "SIGIO";
     case SIGXCPU: return "SIGXCPU";
     case SIGXFSZ: return "SIGXFSZ";
-    case SIGPWR: return "SIGPWR";
+    case SIG_OTHER: return SIG_OTHER_NAME;
     default: return "a signal";
     }
 }
