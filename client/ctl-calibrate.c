@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -138,6 +139,25 @@ static int write_atomic(const char *path, const void *data, size_t len)
     return 0;
 }
 
+/* Whether s holds a control character: a newline in a name written into
+ * the credit file would start a line of its own (a second credit). */
+static bool has_ctl(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return true;
+    return false;
+}
+
+/* The same for text from elsewhere (the daemon, the kernel): each control
+ * character becomes '?'. */
+static void one_line(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
 /* A data set kept beside the credit file, for anyone to re-check. */
 struct kept {
     char path[1024];
@@ -227,6 +247,12 @@ int ctl_calibrate(int argc, char **argv, const char *sock)
     }
     if (bad || optind != argc) {
         usage_calibrate(stderr);
+        return CTL_EXIT_USAGE;
+    }
+    if ((file && has_ctl(file)) || (mfile && has_ctl(mfile)) ||
+        has_ctl(out)) {
+        fputs("preemptctl calibrate: a file name with a control character "
+              "(a newline?) cannot be recorded in the credit file\n", stderr);
         return CTL_EXIT_USAGE;
     }
     if (sodium_init() < 0) {
@@ -332,6 +358,9 @@ int ctl_calibrate(int argc, char **argv, const char *sock)
         snprintf(kernel, sizeof(kernel), "unknown");
     cpu_model(cpu, sizeof(cpu));
     counter_from(sock, counter, sizeof(counter));
+    one_line(kernel);
+    one_line(cpu);
+    one_line(counter);
     /* Every line stays well under the 512 bytes preemptd reads a line
      * in: names are cut at 300. */
     int len = snprintf(text, sizeof(text),

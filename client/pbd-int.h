@@ -17,6 +17,9 @@ uint64_t pbd_now_ns(void);
 int pbd_read_until(pbd_t *p, void *buf, size_t len, pbd_mode mode,
                    unsigned flags, uint32_t timeout_ms, uint64_t limit);
 
+/* pbd_stats() that also ends by limit, as pbd_read_until(). */
+int pbd_stats_until(pbd_t *p, char *buf, size_t cap, uint64_t limit);
+
 /* The draw behind pbd_getentropy_ex() and the provider's seeds: writes
  * outlen (<= SEEDMIX_MAX_OUT) bytes of HKDF-SHA256 (seedmix_combine) over n
  * (1..128) bytes from the OS's getentropy() and, if the daemon at path

@@ -613,12 +613,12 @@ static int request_hdr(pbd_t *p, uint8_t type, struct proto_hdr *h,
 /* Sends a bodiless request and reads a text-ish reply into buf (cap bytes,
  * NUL-terminated). Returns 0, PBD_ETOOBIG when truncated, or an error. */
 static int simple_request(pbd_t *p, uint8_t type, uint8_t *buf, size_t cap,
-                          size_t *outlen)
+                          size_t *outlen, uint64_t limit)
 {
     if (!p || !buf || cap == 0)
         return PBD_EINVAL;
     /* No wait asked for: the default window, as for a read with 0. */
-    uint64_t deadline = pbd_now_ns() + reply_window_ns(0);
+    uint64_t deadline = reply_deadline(reply_window_ns(0), limit);
     struct proto_hdr h;
     int rc = request_hdr(p, type, &h, deadline);
     if (rc)
@@ -634,10 +634,15 @@ static int simple_request(pbd_t *p, uint8_t type, uint8_t *buf, size_t cap,
     return keep < h.len ? PBD_ETOOBIG : 0;
 }
 
-int pbd_stats(pbd_t *p, char *buf, size_t cap)
+int pbd_stats_until(pbd_t *p, char *buf, size_t cap, uint64_t limit)
 {
     size_t n;
-    return simple_request(p, PROTO_T_STATS, (uint8_t *)buf, cap, &n);
+    return simple_request(p, PROTO_T_STATS, (uint8_t *)buf, cap, &n, limit);
+}
+
+int pbd_stats(pbd_t *p, char *buf, size_t cap)
+{
+    return pbd_stats_until(p, buf, cap, UINT64_MAX);
 }
 
 int pbd_health(pbd_t *p, pbd_health_state *state, char *msg, size_t cap)
@@ -646,7 +651,8 @@ int pbd_health(pbd_t *p, pbd_health_state *state, char *msg, size_t cap)
     size_t n;
     if (!state || (cap && !msg))
         return PBD_EINVAL;
-    int rc = simple_request(p, PROTO_T_HEALTH, buf, sizeof(buf), &n);
+    int rc = simple_request(p, PROTO_T_HEALTH, buf, sizeof(buf), &n,
+                            UINT64_MAX);
     if (rc && rc != PBD_ETOOBIG)
         return rc;
     if (n < 1 || buf[0] > PBD_HEALTH_FAILED)
@@ -667,7 +673,7 @@ int pbd_reseed(pbd_t *p, char *msg, size_t cap)
     if (cap && !msg)
         return PBD_EINVAL;
     int rc = simple_request(p, PROTO_T_RESEED, (uint8_t *)buf, sizeof(buf),
-                            &n);
+                            &n, UINT64_MAX);
     if (rc && rc != PBD_ETOOBIG)
         return rc;
     if (cap) {

@@ -16,6 +16,7 @@
 
 #include "ctl-json.h"
 #include "ctl.h"
+#include "pbd-int.h"
 #include "proto.h"
 
 static void usage_main(FILE *f)
@@ -478,6 +479,9 @@ static void usage_wait(FILE *f)
 }
 
 /* Polls the daemon's stats every 100 ms; a read would take entropy. */
+/* The least time one look of `wait` gives the daemon to answer. */
+#define CTL_WAIT_ASK_NS 1000000000u
+
 static int ctl_wait(int argc, char **argv, const char *sock)
 {
     static const struct option opts[] = {
@@ -511,6 +515,11 @@ static int ctl_wait(int argc, char **argv, const char *sock)
     }
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* No look outlasts the timeout by more than a second: a daemon that
+     * accepts and never answers (stopped, hung) must not hold a boot for
+     * libpbd's whole default deadline. */
+    uint64_t end = timeout >= 0 ? pbd_now_ns() + (uint64_t)(timeout * 1e9)
+                                : UINT64_MAX;
     static char js[CTL_STATS_CAP];
     char last[PROTO_MAX_TEXT] = "";
     int conn_err = 0;
@@ -519,7 +528,8 @@ static int ctl_wait(int argc, char **argv, const char *sock)
         pbd_t *p;
         int rc = pbd_open(&p, sock);
         if (rc == 0) {
-            rc = pbd_stats(p, js, sizeof(js));
+            uint64_t ask = pbd_now_ns() + CTL_WAIT_ASK_NS;
+            rc = pbd_stats_until(p, js, sizeof(js), end > ask ? end : ask);
             pbd_close(p);
         }
         if (rc == 0 && ctl_json_validate(js) == 0) {
@@ -544,6 +554,11 @@ static int ctl_wait(int argc, char **argv, const char *sock)
         if (timeout >= 0 && waited >= timeout)
             break;
         usleep(100000);
+    }
+    if (!connected && conn_err == PBD_ETIMEDOUT) {
+        fprintf(stderr, "preemptctl wait: %s accepts but never answered\n",
+                sock);
+        return CTL_EXIT_NOCONN;
     }
     if (!connected) {
         fprintf(stderr, "preemptctl wait: cannot connect to %s: %s\n", sock,

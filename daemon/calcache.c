@@ -124,8 +124,9 @@ void calcache_calibrate(const char *dir, const struct sampler_config *cfg,
             if (calcache_agrees(&c, qhz, &quick)) {
                 counter_set_frequency(c.hz);
                 *cal = c.cal;
-                if (cfg->threshold)
-                    cal->threshold = cfg->threshold;
+                /* The threshold is derived, never read: a cache written
+                 * under --threshold (or by hand) must not carry it over. */
+                sampler_cal_threshold(cfg, cal, c.hz);
                 snprintf(note, cap, "from the cache %s (checked)", path);
                 return;
             }
@@ -134,6 +135,9 @@ void calcache_calibrate(const char *dir, const struct sampler_config *cfg,
     c.hz = counter_frequency();
     sampler_calibrate(cfg, &c.cal);
     *cal = c.cal;
+    struct sampler_config rule = *cfg;
+    rule.threshold = 0; /* the file holds the calibrated threshold */
+    sampler_cal_threshold(&rule, &c.cal, c.hz);
     if (!use) {
         snprintf(note, cap, "measured (no state directory %s)",
                  dir && *dir ? dir : "given");

@@ -3,7 +3,9 @@
  * frequency, ordinary delta, step, grain, threshold), kept in the state
  * directory so a restart skips the 150 ms frequency measurement, keyed by
  * what identifies the counter and CPU (counter kind, sampler CPU, CPU
- * model) and reused only after a quick check agrees with it.
+ * model) and reused only after a quick check agrees with it. The cached
+ * threshold is the calibrated one, and informative only: a hit derives it
+ * again from the cached figures (or takes --threshold).
  *
  * The file is a few "name=value" lines, written whole to a temporary file
  * and renamed; a missing, foreign or malformed file is measured afresh.

@@ -447,7 +447,9 @@ static int config_key(void *arg, int lineno, const char *key, const char *val,
         }
         val = NULL;
     } else if (o->val == 's' || o->val == O_USER || o->val == O_GROUP ||
-               o->val == O_CREDIT_FILE) {
+               o->val == O_CREDIT_FILE || o->val == O_STATE_DIR) {
+        /* parse_one keeps these strings, not a copy: val is libinih's
+         * line buffer, gone after the parse */
         if ((val = keep(c, val)) == NULL) {
             snprintf(err, errcap, "more than %u bytes of names and paths",
                      CONFIG_STORE);

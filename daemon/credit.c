@@ -21,6 +21,12 @@ static int on_credit_key(void *arg, int lineno, const char *key,
     struct credit_read *c = arg;
     (void)lineno;
     if (strcmp(key, "credit") == 0) {
+        /* Two credits: which is meant? A name with a newline written into
+         * the evidence lines below the first could add one. */
+        if (c->have) {
+            snprintf(err, errcap, "a second 'credit' line");
+            return -1;
+        }
         if (val == NULL || credit_parse(val, &c->h) != 0) {
             snprintf(err, errcap, "credit must be a number in "
                      "0.1..8, not '%.40s'", val ? val : "(too long)");

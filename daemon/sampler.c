@@ -63,10 +63,9 @@ static uint64_t calibrate_median(unsigned reads, uint64_t *step,
     return m;
 }
 
-static void calibrate_n(const struct sampler_config *cfg,
-                        struct sampler_cal *cal, unsigned reads, uint64_t hz)
+void sampler_cal_threshold(const struct sampler_config *cfg,
+                           struct sampler_cal *cal, uint64_t hz)
 {
-    cal->median_delta = calibrate_median(reads, &cal->step, &cal->grain);
     cal->threshold = cfg->threshold
                          ? cfg->threshold
                          : counter_threshold_for(cal->median_delta, hz);
@@ -75,6 +74,13 @@ static void calibrate_n(const struct sampler_config *cfg,
     if (!cfg->threshold && cal->step <= UINT64_MAX / 16 &&
         16 * cal->step > cal->threshold)
         cal->threshold = 16 * cal->step;
+}
+
+static void calibrate_n(const struct sampler_config *cfg,
+                        struct sampler_cal *cal, unsigned reads, uint64_t hz)
+{
+    cal->median_delta = calibrate_median(reads, &cal->step, &cal->grain);
+    sampler_cal_threshold(cfg, cal, hz);
 }
 
 void sampler_calibrate(const struct sampler_config *cfg,

@@ -238,6 +238,11 @@ void sampler_calibrate(const struct sampler_config *cfg,
 void sampler_calibrate_quick(const struct sampler_config *cfg, uint64_t hz,
                              struct sampler_cal *cal);
 
+/* Sets cal->threshold from cal's median delta and step for a counter of
+ * hz (cfg->threshold if set): the rule sampler_calibrate() applies. */
+void sampler_cal_threshold(const struct sampler_config *cfg,
+                           struct sampler_cal *cal, uint64_t hz);
+
 /* Loop thread, with the sampler thread stopped: puts cal in effect for the
  * next sampler_start() (a restart of the noise source). */
 void sampler_apply_cal(struct sampler *s, const struct sampler_cal *cal);

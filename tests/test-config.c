@@ -322,6 +322,8 @@ static void test_file_every_option(void **state)
                "socket = /tmp/from-file.sock\n"
                "cpu = 3\n"
                "priority = normal\n"
+               "max-cpu = 12.5\n"
+               "state-dir = /tmp/from-file-state\n"
                "ring-size = 131072\n"
                "threshold = 77\n"
                "credit = 1.5\n"
@@ -334,6 +336,7 @@ static void test_file_every_option(void **state)
                "idle-ms = 4321\n"
                "wait-ms = 999\n"
                "reseed-s = 7\n"
+               "drbg-os-mix = events\n"
                "user = nobody\n"
                "group = nogroup\n"
                "mode = 640\n"
@@ -349,6 +352,10 @@ static void test_file_every_option(void **state)
     assert_string_equal(c.srv.socket_path, "/tmp/from-file.sock");
     assert_int_equal(c.smp.cpu, 3);
     assert_int_equal(c.smp.priority, OSDEP_PRIO_NORMAL);
+    assert_true(c.smp.max_cpu_pct == 12.5);
+    /* a path outlives the file's parse (it once pointed into libinih's
+     * line buffer) */
+    assert_string_equal(c.state_dir, "/tmp/from-file-state");
     assert_int_equal(c.ring_size, 131072);
     assert_int_equal(c.smp.threshold, 77);
     /* credit = wins over the credit file, which is then never read */
@@ -362,6 +369,7 @@ static void test_file_every_option(void **state)
     assert_int_equal(c.srv.idle_ms, 4321);
     assert_int_equal(c.srv.wait_ms, 999);
     assert_int_equal(c.srv.reseed_ms, 7000);
+    assert_int_equal(c.srv.os_mix, POOL_MIX_EVENTS);
     assert_string_equal(c.user, "nobody");
     assert_string_equal(c.group, "nogroup");
     assert_int_equal(c.srv.sock_mode, 0640);
@@ -565,6 +573,11 @@ static void test_credit_whole_lines(void **state)
     snprintf(text, sizeof(text), "credit = 3%0600d\n", 0);
     assert_int_equal(load(text, &h), -EINVAL);
     assert_non_null(strstr(msg, ":1: credit must be a number"));
+    /* one credit only: a path with a newline in calibrate's evidence
+     * lines must not add a second, later one that wins */
+    assert_int_equal(load("credit = 1\nsamples_from = /x\ncredit = 8\n",
+                          &h), -EINVAL);
+    assert_non_null(strstr(msg, ":3: a second 'credit' line"));
     /* decimal only */
     assert_int_equal(load("credit = 0x1p1\n", &h), -EINVAL);
     assert_int_equal(load("credit = nan\n", &h), -EINVAL);

@@ -3,7 +3,8 @@ start measures and writes the cache; a restart uses it after its quick
 check and still passes its start-up test; a cache whose figures disagree
 with the machine (another frequency), or under another key, is measured
 afresh and rewritten; a state directory that does not exist is left alone;
-a malformed cache is measured over, never trusted."""
+a malformed cache is measured over, never trusted; a threshold given once
+(or written into the cache) is never carried into a later start."""
 import os
 import re
 import shutil
@@ -11,11 +12,26 @@ import shutil
 from svcutil import Checks, Proc, tmpdir
 
 
-def start(d, state, name):
-    p = Proc(os.path.join(d, name), "--state-dir", state)
-    p.wait_ready()
-    p.stop()
-    return re.search(r"calibration: ([^\n]*)", p.logtext()).group(1)
+def start(d, state, name, *extra):
+    return start_log(d, state, name, *extra)[0]
+
+
+def start_log(d, state, name, *extra, ready=True):
+    """The calibration note and the threshold in effect, in ticks. Without
+    ready, stops once the sampler is set up: a tiny --threshold may well
+    fail the start-up test."""
+    p = Proc(os.path.join(d, name), "--state-dir", state, *extra)
+    try:
+        if ready:
+            p.wait_ready()
+        elif not p.wait_log(" us); credit ", timeout=60.0):
+            raise RuntimeError("no threshold logged: " + p.logtext())
+        p.stop()
+    finally:
+        p.kill()  # a failed check leaves no daemon behind
+    log = p.logtext()
+    return (re.search(r"calibration: ([^\n]*)", log).group(1),
+            int(re.search(r"threshold (\d+) ticks", log).group(1)))
 
 
 def fields(path):
@@ -64,6 +80,24 @@ def t_cache(c):
         note = start(d, state, "e.sock")
         c.ok(note.startswith("measured; cached"),
              "a malformed cache is measured over", note)
+        # A threshold given once stays with that start: the cache holds
+        # the calibrated one (above 3 on any counter of 4 MHz or more),
+        # and a hit derives it again.
+        os.unlink(cache)
+        note, given = start_log(d, state, "h.sock", "--threshold", "3",
+                                ready=False)
+        auto = int(fields(cache)["threshold"])
+        c.ok(note.startswith("measured; cached") and given == 3 and auto > 3,
+             "--threshold is not written into the cache",
+             "%s: %d, cached %s" % (note, given, fields(cache)))
+        with open(cache) as g:
+            text = g.read()
+        with open(cache, "w") as g:
+            g.write(re.sub(r"threshold=\d+", "threshold=3", text))
+        note, after = start_log(d, state, "i.sock", ready=False)
+        c.ok(note.startswith("from the cache") and after == auto,
+             "a hit takes no threshold from the cache",
+             "%s: %d, calibrated %d" % (note, after, auto))
         gone = os.path.join(d, "nonexistent")
         note = start(d, gone, "f.sock")
         c.ok(note.startswith("measured (no state directory") and

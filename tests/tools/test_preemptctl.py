@@ -4,6 +4,7 @@ tmux."""
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -446,6 +447,21 @@ def test_wait():
             assert st["drbg"]["seeded"], st["drbg"]
         finally:
             d.stop()
+    # A socket that accepts and never answers (a stopped or hung daemon):
+    # the timeout holds, not libpbd's 15-s default deadline.
+    with tempfile.TemporaryDirectory() as tmp:
+        mute = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            mute.bind(os.path.join(tmp, "mute.sock"))
+            mute.listen(16)
+            t0 = time.time()
+            r = ctl(os.path.join(tmp, "mute.sock"), "wait", "--timeout", "1",
+                    check=3)
+            took = time.time() - t0
+            assert 1.0 <= took < 5.0, took
+            assert "never answered" in r.stderr, r.stderr
+        finally:
+            mute.close()
     # A counter that never moves: the start-up test never ends.
     with harness.Daemon("--fault", "stuck", "--stall-ms", "600000",
                         binary=fault, ring=2048, wait_ready=False) as d:
@@ -494,6 +510,15 @@ def test_restart_and_calibrate_refuse():
             check=64)
         ctl(NOSOCK, "calibrate", "--file", matrix, "--restart-file", matrix,
             "--fraction", "0.9", check=64)
+        # A name is written into the credit file: a newline in it would
+        # start a line of its own, such as a second credit.
+        forged = os.path.join(tmp, "s\ncredit = 8")
+        os.symlink(small, forged)
+        for args in (("--file", forged, "--restart-file", matrix, "-o", out),
+                     ("--file", small, "--restart-file", matrix, "-o",
+                      out + "\ncredit = 8")):
+            r = ctl(NOSOCK, "calibrate", *args, check=64)
+            assert "control character" in r.stderr, r.stderr
         assert not os.path.exists(out)
 
 
