@@ -1,20 +1,33 @@
 """Start the real preemptd on a temporary socket with a small ring, and talk
 to it in all three dialects. Shared by the integration tests.
 
-The binary comes from $PREEMPTD (meson sets it); $PREEMPTD_FAULT names the
-fault-injection build.
+The source (docs/reliability.md, "Tests that never wait on the host"): a
+Daemon is the fault-injection build ($PREEMPTD_FAULT) with `--fault
+rate=$PBD_TEST_RATE` (default RATE below): the real counter plus that many
+injected events a second, so a test that needs events takes the same short
+time on an idle host and a loaded one. A test's own `--fault` that reads the
+real counter (sequence, toggle, periodic-after=N) gets `,rate=...` added;
+stuck and periodic have no real counter to add to. Its sampler runs at
+`--priority normal` (see fast_source). Daemon(real=True) is the
+production build ($PREEMPTD) on the host's own events: only the few tests
+that are about the real source use it, and they say why.
+
+Readiness comes from the daemon itself: Daemon binds a datagram socket and
+passes it as $NOTIFY_SOCKET; preemptd sends its first STATUS once it
+listens and READY=1 once the start-up health test has passed.
 
 $PBD_TEST_DAEMON_ARGS (optional, split like a shell would) is appended to
 every test daemon's arguments, after the test's own: e.g.
-PBD_TEST_DAEMON_ARGS="--threshold 40000" slows the sampler to a few hundred
-events a second, as on the slowest hosts seen (150 ev/s), so a test that
-silently counts on a fast source fails here too. An option the test gives
-itself is not given again (the --fault tests' fake counter needs a
-threshold below its 5,020-tick jumps). Tests that start preemptd without
-Daemon take the extra arguments from daemon_args().
+PBD_TEST_DAEMON_ARGS="--threshold 40000" slows the real source to a few
+hundred events a second, as on the slowest hosts seen (150 ev/s), so a
+real-source test that silently counts on a fast source fails here too. An
+option the test gives itself is not given again (the --fault tests' fake
+counter needs a threshold below its 5,020-tick jumps). Tests that start
+preemptd without Daemon take the extra arguments from daemon_args().
 """
 import json
 import os
+import select
 import shlex
 import shutil
 import signal
@@ -23,6 +36,14 @@ import struct
 import subprocess
 import tempfile
 import time
+
+PREEMPTD = os.environ.get("PREEMPTD", "build/daemon/preemptd")
+PREEMPTD_FAULT = os.environ.get("PREEMPTD_FAULT",
+                                "build/daemon/preemptd-fault")
+# Injected events a second (--fault rate=R): a 64 KiB capture in about a
+# second, the start-up test in tens of ms, and well within what the sampler
+# handles under ASan, TSan and valgrind.
+RATE = int(os.environ.get("PBD_TEST_RATE", "50000"))
 
 MAGIC = 0xBD
 VERSION = 1
@@ -97,6 +118,29 @@ def daemon_args(own=()):
     return out
 
 
+def fast_source(args, rate=None):
+    """args for the fault build on the injected event rate: `--fault
+    rate=R` when they name no fault, `,rate=R` after one that reads the real
+    counter (and has none yet), stuck and periodic as they are; and
+    `--priority normal` unless they give a priority: an idle-priority
+    sampler makes no events at all while a loaded host has other work, and
+    these tests are not about the sampler's manners (the real-source ones
+    keep the default)."""
+    rate = RATE if rate is None else rate
+    args = list(args)
+    if "--priority" not in args:
+        args += ["--priority", "normal"]
+    for i, a in enumerate(args):
+        if a == "--fault" and i + 1 < len(args):
+            f = args[i + 1]
+            if ",rate=" not in f and not f.startswith("rate=") and (
+                    f in ("sequence", "toggle") or
+                    f.startswith("periodic-after=")):
+                args[i + 1] = "%s,rate=%d" % (f, rate)
+            return args
+    return args + ["--fault", "rate=%d" % rate]
+
+
 class Running:
     """What every test needs of a started preemptd: talk to it, read its
     log, wait for it. Subclasses set self.sock, self.log and self.proc."""
@@ -155,11 +199,18 @@ class Running:
 
 
 class Daemon(Running):
-    """A preemptd on a temporary socket. Use as a context manager."""
+    """A preemptd on a temporary socket. Use as a context manager.
 
-    def __init__(self, *args, binary=None, ring=2048, wait_ready=True,
-                 ready_timeout=30.0, env=None):
-        self.binary = binary or os.environ.get("PREEMPTD", "build/daemon/preemptd")
+    real=False (the default): the fault build on the injected rate (see the
+    top of this file); real=True: the production build on the host's own
+    events. binary overrides either (the aarch64 step's cross build)."""
+
+    def __init__(self, *args, real=False, binary=None, ring=2048,
+                 wait_ready=True, ready_timeout=None, env=None):
+        self.real = real
+        if not real:
+            args = fast_source(args)
+        self.binary = binary or (PREEMPTD if real else PREEMPTD_FAULT)
         self.dir = tempfile.mkdtemp(prefix="pbd-")
         self.sock = os.path.join(self.dir, "preemptd.sock")
         self.log = os.path.join(self.dir, "log")
@@ -171,15 +222,19 @@ class Daemon(Running):
         wrapper = os.environ.get("PREEMPTD_WRAPPER", "")
         if wrapper:
             argv = shlex.split(wrapper) + argv
-        e = dict(os.environ)
-        e.update(env or {})
+        self.argv = argv
+        self.env = dict(os.environ)
+        self.env.update(env or {})
+        self.env["NOTIFY_SOCKET"] = os.path.join(self.dir, "notify")
+        self.notify = None
         self.logf = open(self.log, "wb")
-        self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=self.logf,
-                                     env=e)
+        self.launch()
+        if ready_timeout is None:
+            # The injected rate passes the start-up test in milliseconds;
+            # the host's own events may take a while on a loaded machine.
+            ready_timeout = 120.0 if real or wrapper else 30.0
         try:
-            self.wait_socket(10.0)
-            if wait_ready:
-                self.wait_health("ok", ready_timeout)
+            self.wait_notify(ready=wait_ready, timeout=ready_timeout)
         except BaseException:
             # No context manager owns it yet: a daemon that never became
             # ready must not outlive the test (one ran on for an hour).
@@ -187,6 +242,52 @@ class Daemon(Running):
             self.proc.wait()
             self.logf.close()
             raise
+
+    def launch(self):
+        """Starts (or starts again, after a kill) the daemon process, with
+        a fresh socket for its sd_notify messages."""
+        path = self.env["NOTIFY_SOCKET"]
+        if os.path.exists(path):
+            os.unlink(path)
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(path)
+        self.notified = self.ready = False
+        self.proc = subprocess.Popen(self.argv, stdout=self.logf,
+                                     stderr=self.logf, env=self.env)
+
+    def wait_notify(self, ready=True, timeout=30.0):
+        """Waits for the daemon's word: READY=1 (the start-up test passed)
+        when ready, else any message (it listens by its first). Then
+        closes the notify socket: nobody would drain it, and a full one
+        would block the daemon's next sd_notify (its later messages get
+        ECONNREFUSED instead, which it ignores)."""
+        try:
+            self._wait_notify(ready, timeout)
+        finally:
+            self.notify.close()
+
+    def _wait_notify(self, ready, timeout):
+        end = time.monotonic() + timeout
+        while not (self.ready if ready else self.notified):
+            if self.proc.poll() is not None:
+                raise RuntimeError("preemptd exited %s:\n%s" %
+                                   (self.proc.returncode, self.logtext()))
+            left = end - time.monotonic()
+            if left <= 0:
+                raise RuntimeError("preemptd not %s after %.0f s:\n%s" % (
+                    "ready" if ready else "listening", timeout,
+                    self.logtext()))
+            # A short timeout: an exit sends no message.
+            r, _, _ = select.select([self.notify], [], [], min(left, 0.25))
+            if r:
+                msg = self.notify.recv(4096).decode(errors="replace")
+                self.notified = True
+                self.ready |= "READY=1" in msg.split("\n")
+
+    def relaunch(self, timeout=120.0):
+        """After the process was killed: the same daemon again, ready."""
+        self.launch()
+        self.wait_notify(ready=True, timeout=timeout)
 
     def __enter__(self):
         return self
@@ -209,6 +310,20 @@ class Daemon(Running):
         rc = self.proc.returncode
         shutil.rmtree(self.dir, ignore_errors=True)
         return rc
+
+
+def peer_pid(path, timeout=5.0):
+    """The pid of the process listening on path (SO_PEERCRED names the
+    listener even while the connection waits in its backlog)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(path)
+        cred = s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                            struct.calcsize("3i"))
+        return struct.unpack("3i", cred)[0]
+    finally:
+        s.close()
 
 
 def recv_exact(s, n):

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 
 import harness
-from rel import PREEMPTD, PREEMPTD_FAULT, Tally
+from rel import Tally
 
 OPENSSL = os.environ.get("PBD_OPENSSL_BIN", "")
 TEST_RAND = os.environ["PBD_TEST_RAND"]
@@ -189,7 +189,7 @@ def wait_failed(d):
 t.check("openssl list -random-generators -provider preemptd shows PREEMPTD",
         listed)
 
-with harness.Daemon(binary=PREEMPTD, ring=2048) as d:
+with harness.Daemon(ring=2048) as d:
     dflt, strict = config(d.sock, False), config(d.sock, True)
     t.check("daemon up: openssl rand seeds from preemptd (+32 conditioned)",
             cli_seeds_from_daemon, d, dflt)
@@ -233,7 +233,7 @@ def comes_back(strict):
     first = [p.stdout.readline(), p.stdout.readline()]
     st = status("".join(first), "first")
     assert st["source"] == ("refused" if strict else "os-only"), first
-    with harness.Daemon(binary=PREEMPTD, ring=2048) as d:
+    with harness.Daemon(ring=2048) as d:
         os.symlink(d.sock, link)  # the configured path now reaches it
         before = served(d)
         out, err = p.communicate("go\n", timeout=120)
@@ -255,7 +255,7 @@ t.check("daemon back, default: the next seed comes from it again",
 t.check("daemon back, strict: RAND_bytes works again", comes_back, True)
 
 with harness.Daemon("--fault", "stuck", "--stall-ms", "500",
-                    binary=PREEMPTD_FAULT, ring=2048, wait_ready=False) as d:
+                    ring=2048, wait_ready=False) as d:
     dflt, strict = config(d.sock, False), config(d.sock, True)
     t.check("fault build reports a failed source", wait_failed, d)
     t.check("failed source, default: OS-only seed, one log line, state reported",

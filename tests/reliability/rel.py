@@ -1,7 +1,6 @@
 """Shared bits of the reliability tests: a pass/fail tally, a bystander
 client that keeps using the daemon while others misbehave, and small
 protocol helpers on top of tests/integration/harness.py."""
-import os
 import socket
 import struct
 import sys
@@ -10,10 +9,8 @@ import time
 import traceback
 
 import harness
-from harness import E, T_ERROR, T_READ, T_REPLY, hdr, read_req, recv_frame
-
-PREEMPTD = os.environ.get("PREEMPTD", "build/daemon/preemptd")
-PREEMPTD_FAULT = os.environ.get("PREEMPTD_FAULT", "build/daemon/preemptd-fault")
+from harness import (E, PREEMPTD, PREEMPTD_FAULT, T_ERROR, T_READ, T_REPLY,
+                     hdr, read_req, recv_frame)
 
 
 class Tally:
