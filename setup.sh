@@ -15,12 +15,14 @@ say() { printf '\n==> %s\n' "$*"; }
 # Debian packages: for running, and the extra ones the tests use.
 # libjansson-dev, libdivsufsort-dev: preemptctl only (the stats JSON, and
 # assess's suffix arrays); neither the daemon nor libpbd links them.
+# libinih-dev: the daemon's configuration and credit files.
 DEB_RUN="gcc libc6-dev meson ninja-build pkg-config libuv1-dev libsodium-dev
-  libjansson-dev libdivsufsort-dev netcat-openbsd"
+  libjansson-dev libdivsufsort-dev libinih-dev netcat-openbsd"
 DEB_TEST="libcmocka-dev python3 clang libclang-rt-14-dev valgrind systemd
   gcc-aarch64-linux-gnu qemu-user tmux ekeyd-egd-linux npm
-  man-db groff-base strace mount stress-ng libssl-dev openssl ruby"
-BREW_RUN="meson ninja pkg-config libuv libsodium jansson libdivsufsort"
+  man-db groff-base strace mount stress-ng libssl-dev openssl ruby rubocop
+  yamllint"
+BREW_RUN="meson ninja pkg-config libuv libsodium jansson libdivsufsort inih"
 BREW_TEST="cmocka python3 tmux openssl@3"
 
 # Those of the Debian packages named that are not installed, each after a

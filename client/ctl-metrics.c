@@ -4,6 +4,7 @@
  * One table maps each stats field to a metric, so adding a field is one line.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "ctl-json.h"
@@ -79,6 +80,10 @@ static const struct metric metrics[] = {
      "Bytes dropped from the ring after a health failure."},
     {"drbg.seeded", "drbg_seeded", GAUGE, "1 once the DRBG is seeded."},
     {"drbg.reseeds", "drbg_reseeds_total", COUNTER, "DRBG reseeds."},
+    {"drbg.os_mixes", "drbg_os_mixes_total", COUNTER,
+     "Times fresh OS bytes were mixed into the DRBG key."},
+    {"drbg.reseed_pending", "drbg_reseed_pending", GAUGE,
+     "1 while an event's reseed from the source waits for a block."},
     {"served.blocks", "conditioned_blocks_total", COUNTER,
      "Conditioned 32-byte blocks produced."},
     {"clients.connected", "clients_connected", GAUGE, "Open connections."},
@@ -172,6 +177,34 @@ static void emit_labelled(const char *js)
         if (ctl_json_u64(js, path, &u) == 0)
             printf("preemptd_served_bytes_total{mode=\"%s\"} %llu\n", modes[i],
                    (unsigned long long)u);
+    }
+
+    /* Signs of duplicated DRBG state (issue 25), and the reseeds each
+     * kind caused. */
+    static const char *const evs[] = {"vmgenid", "clock", "gap", "power",
+                                      "signal", "request"};
+    static const struct {
+        const char *obj, *name, *help;
+    } evm[] = {
+        {"events", "drbg_events_total",
+         "Events that may have duplicated the DRBG's state, by kind."},
+        {"event_reseeds", "drbg_event_reseeds_total",
+         "Reseeds from the source that such events caused, by kind."},
+    };
+    for (int k = 0; k < 2; k++) {
+        bool said = false;
+        for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
+            char path[48];
+            uint64_t u;
+            snprintf(path, sizeof(path), "drbg.%s.%s", evm[k].obj, evs[i]);
+            if (ctl_json_u64(js, path, &u) != 0)
+                continue;
+            if (!said)
+                header(evm[k].name, COUNTER, evm[k].help);
+            said = true;
+            printf("preemptd_%s{kind=\"%s\"} %llu\n", evm[k].name, evs[i],
+                   (unsigned long long)u);
+        }
     }
 
     uint64_t hist[64];

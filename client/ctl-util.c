@@ -1,8 +1,10 @@
 /* ctl-util.c - see ctl.h: helpers shared by the preemptctl subcommands. */
 #include "ctl.h"
 
+#include <grp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <getopt.h>
 #include <unistd.h>
@@ -12,9 +14,18 @@
 int ctl_connect(pbd_t **out, const char *sock)
 {
     int rc = pbd_open(out, sock);
-    if (rc != 0)
-        fprintf(stderr, "preemptctl: cannot connect to %s: %s\n", sock,
-                pbd_strerror(rc));
+    if (rc == 0)
+        return 0;
+    fprintf(stderr, "preemptctl: cannot connect to %s: %s\n", sock,
+            pbd_strerror(rc));
+    /* Permission denied: name the group that opens the socket. */
+    struct stat st;
+    struct group *gr;
+    if (rc == PBD_EACCESS && stat(sock, &st) == 0 &&
+        (gr = getgrgid(st.st_gid)) != NULL && st.st_gid != 0)
+        fprintf(stderr, "preemptctl: the socket is for group %s: "
+                        "sudo usermod -aG %s $USER, then log in again\n",
+                gr->gr_name, gr->gr_name);
     return rc;
 }
 

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pbd-int.h"
 #include "proto.h"
 
 #ifndef MSG_NOSIGNAL
@@ -42,15 +43,20 @@ static uint32_t chunk_for(pbd_mode mode, unsigned flags)
 }
 
 struct pbd {
-    int fd;      /* -1: we dropped the connection; the next call opens one */
-    bool broken; /* the daemon hung up or spoke out of step: unusable */
-    pid_t pid;   /* the process that opened the handle, the only user */
+    int fd;    /* -1: no connection; the next call opens one */
+    pid_t pid; /* the process that opened the handle, the only user */
+    /* Samples of a capture came on this connection: losing it loses them. */
+    bool capturing;
+    /* A capture's connection went away and no capture read has said so
+     * yet: the next one returns PBD_ELOST rather than begin anew. */
+    bool capture_lost;
+    size_t got; /* bytes of the reply being read that have arrived */
     struct sockaddr_un sa; /* where to connect again */
 };
 
 /* ---- deadlines ------------------------------------------------------- */
 
-static uint64_t now_ns(void)
+uint64_t pbd_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -74,7 +80,7 @@ static uint64_t reply_window_ns(uint32_t wait_ms)
 static int fd_wait(int fd, short events, uint64_t deadline)
 {
     for (;;) {
-        uint64_t now = now_ns();
+        uint64_t now = pbd_now_ns();
         if (now >= deadline)
             return PBD_ETIMEDOUT;
         uint64_t ms = (deadline - now + 999999u) / 1000000u; /* round up */
@@ -112,9 +118,28 @@ static int sock_new(void)
     return fd;
 }
 
-/* Connects p to its path before the deadline. Returns 0 with p->fd set,
- * PBD_ETIMEDOUT (a listener that does not accept), or PBD_ECONNECT. */
-static int conn_open(pbd_t *p, uint64_t deadline)
+/* Why connect() failed, as a code a person can act on. */
+static int connect_error(int e)
+{
+    switch (e) {
+    case EACCES:
+    case EPERM:
+        return PBD_EACCESS;
+    case ENOENT:
+    case ENOTDIR:
+        return PBD_ENOSOCKET;
+    case ECONNREFUSED:
+        return PBD_EREFUSED;
+    default:
+        return PBD_ECONNECT;
+    }
+}
+
+/* Connects p to its path before the deadline. Without wait, a connection
+ * that cannot complete at once is left for the next call: returns 0 with
+ * p->fd still -1. Returns 0, PBD_ETIMEDOUT (a listener that does not
+ * accept), or a connect error (connect_error()). */
+static int conn_open(pbd_t *p, uint64_t deadline, bool wait)
 {
     int fd = sock_new();
     if (fd < 0)
@@ -126,25 +151,31 @@ static int conn_open(pbd_t *p, uint64_t deadline)
     int rc = PBD_ECONNECT;
     uint64_t pause_ms = 1;
     while (connect(fd, (struct sockaddr *)&p->sa, sizeof(p->sa)) != 0) {
+        if (!wait && (errno == EINPROGRESS || errno == EAGAIN)) {
+            rc = 0; /* the first call connects, within its deadline */
+            goto fail;
+        }
         if (errno == EINPROGRESS || errno == EINTR) {
             /* The connection completes on its own; poll says when. */
             int err = 0;
             socklen_t elen = sizeof(err);
             rc = fd_wait(fd, POLLOUT, deadline);
-            if (rc == 0 && (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
-                                       &elen) != 0 || err != 0))
+            if (rc == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
+                                      &elen) != 0)
                 rc = PBD_ECONNECT;
+            else if (rc == 0 && err != 0)
+                rc = connect_error(err);
             if (rc == 0)
                 break;
             goto fail;
         }
         if (errno != EAGAIN) {
-            rc = PBD_ECONNECT;
+            rc = connect_error(errno);
             goto fail;
         }
         /* Linux: the listener's backlog is full and poll() cannot tell when
          * it drains, so try again after a pause that grows to 100 ms. */
-        uint64_t now = now_ns();
+        uint64_t now = pbd_now_ns();
         if (now >= deadline) {
             rc = PBD_ETIMEDOUT;
             goto fail;
@@ -160,25 +191,27 @@ fail:
     return rc;
 }
 
-/* Gives up on the connection after a missed deadline: a reply may still be
- * on its way, and must never be taken for a later request's. */
+/* Closes the connection: after a missed deadline (a reply may still be on
+ * its way, and must never be taken for a later request's), a break, or a
+ * daemon out of step. A capture on it is lost. Idempotent. */
 static void conn_drop(pbd_t *p)
 {
     if (p->fd >= 0)
         close(p->fd);
     p->fd = -1;
+    if (p->capturing)
+        p->capture_lost = true;
+    p->capturing = false;
 }
 
 /* What every call does first: refuses a handle from another process
- * without touching its socket, and reconnects one that we dropped. Returns
- * 0, PBD_EFORKED, PBD_ECLOSED, or an error from conn_open(). */
+ * without touching its socket, and connects one that has no connection.
+ * Returns 0, PBD_EFORKED, or an error from conn_open(). */
 static int conn_ready(pbd_t *p, uint64_t deadline)
 {
     if (p->pid != getpid())
         return PBD_EFORKED;
-    if (p->broken)
-        return PBD_ECLOSED;
-    return p->fd < 0 ? conn_open(p, deadline) : 0;
+    return p->fd < 0 ? conn_open(p, deadline, true) : 0;
 }
 
 /* Wipes len bytes in a way the compiler may not drop. */
@@ -210,7 +243,7 @@ int pbd_open(pbd_t **out, const char *path)
     memcpy(p->sa.sun_path, path, len + 1);
     p->pid = getpid();
     p->fd = -1;
-    int rc = conn_open(p, now_ns() + reply_window_ns(0));
+    int rc = conn_open(p, 0, false);
     if (rc) {
         free(p);
         return rc;
@@ -230,24 +263,31 @@ void pbd_close(pbd_t *p)
     free(p);
 }
 
-/* Waits for fd to be ready before the deadline; on a miss, drops the
- * connection. Returns 0, PBD_ETIMEDOUT or PBD_EIO. */
+/* Waits for fd to be ready before the deadline; on a miss or a failure,
+ * drops the connection. Returns 0, PBD_ETIMEDOUT or PBD_EIO. */
 static int conn_wait(pbd_t *p, short events, uint64_t deadline)
 {
     int rc = fd_wait(p->fd, events, deadline);
-    if (rc == PBD_ETIMEDOUT)
+    if (rc)
         conn_drop(p);
-    else if (rc)
-        p->broken = true;
     return rc;
 }
 
-/* Marks the connection broken after a failed send or receive (errno set)
- * and returns the code for it. */
+/* Drops the connection after a failed send or receive (errno set) and
+ * returns the code for it: PBD_ECLOSED when the daemon had closed it. */
 static int conn_failed(pbd_t *p)
 {
-    p->broken = true;
-    return errno == EPIPE || errno == ECONNRESET ? PBD_ECLOSED : PBD_EIO;
+    int e = errno;
+    conn_drop(p);
+    return e == EPIPE || e == ECONNRESET ? PBD_ECLOSED : PBD_EIO;
+}
+
+/* A call may send its request again on a new connection when the old one
+ * closed before any byte of the reply it waits for came: the daemon then
+ * served nothing of it that we could see, so nothing is taken twice. */
+static bool lost_cleanly(const pbd_t *p, int err)
+{
+    return err == PBD_ECLOSED && p->got == 0;
 }
 
 static bool again(void)
@@ -262,6 +302,10 @@ static int send_all(pbd_t *p, const void *buf, size_t len, uint64_t deadline)
         /* Send first: the socket buffer almost always has room. */
         ssize_t n = send(p->fd, b, len, MSG_NOSIGNAL);
         if (n < 0) {
+            /* Closed by the daemon: replies it sent first are still there
+             * to read, so the connection stays until they are. */
+            if (errno == EPIPE || errno == ECONNRESET)
+                return PBD_ECLOSED;
             if (!again())
                 return conn_failed(p);
             int rc = conn_wait(p, POLLOUT, deadline);
@@ -285,7 +329,7 @@ static int recv_all(pbd_t *p, void *buf, size_t len, uint64_t deadline)
             return rc;
         ssize_t n = recv(p->fd, b, len, 0);
         if (n == 0) {
-            p->broken = true;
+            conn_drop(p);
             return PBD_ECLOSED;
         }
         if (n < 0) {
@@ -295,6 +339,7 @@ static int recv_all(pbd_t *p, void *buf, size_t len, uint64_t deadline)
         }
         b += n;
         len -= (size_t)n;
+        p->got += (size_t)n;
     }
     return 0;
 }
@@ -321,7 +366,7 @@ static int read_error(pbd_t *p, const struct proto_hdr *h, const uint8_t *pre,
 {
     uint8_t code[4];
     if (have > h->len) {
-        p->broken = true; /* we read past the frame: out of step */
+        conn_drop(p); /* we read past the frame: out of step */
         return PBD_EPROTO;
     }
     size_t k = have < 4 ? have : 4;
@@ -333,13 +378,15 @@ static int read_error(pbd_t *p, const struct proto_hdr *h, const uint8_t *pre,
     if (rc)
         return rc;
     uint32_t v = proto_get_u32(code);
-    if (v == 0 || v > 1000)
+    if (v == 0 || v > 1000) {
+        conn_drop(p);
         return PBD_EPROTO;
+    }
     return -(int)v;
 }
 
 /* Decodes and checks a reply header. Returns 0 for the expected reply, 1
- * for an error frame, or a negative code (the connection is then broken). */
+ * for an error frame, or a negative code (the connection is then dropped). */
 static int check_hdr(pbd_t *p, const uint8_t raw[PROTO_HDR_LEN],
                      uint8_t req_type, long expect, struct proto_hdr *h)
 {
@@ -347,7 +394,7 @@ static int check_hdr(pbd_t *p, const uint8_t raw[PROTO_HDR_LEN],
     if (rc == 0)
         rc = proto_check_reply(h, req_type, expect);
     if (rc < 0)
-        p->broken = true;
+        conn_drop(p);
     return rc;
 }
 
@@ -387,11 +434,12 @@ static int read_data_reply(pbd_t *p, uint8_t *out, size_t want, bool alone,
             n = recvmsg(p->fd, &m, 0);
         } while (n < 0 && again());
         if (n == 0) {
-            p->broken = true;
+            conn_drop(p);
             return PBD_ECLOSED;
         }
         if (n < 0)
             return conn_failed(p);
+        p->got += (size_t)n;
         if ((size_t)n < sizeof(raw)) {
             int rc = recv_all(p, raw + n, sizeof(raw) - (size_t)n, deadline);
             if (rc)
@@ -412,8 +460,15 @@ static int read_data_reply(pbd_t *p, uint8_t *out, size_t want, bool alone,
     return recv_all(p, out + have, want - have, deadline);
 }
 
-int pbd_read_ex(pbd_t *p, void *buf, size_t len, pbd_mode mode,
-                unsigned flags, uint32_t timeout_ms)
+/* The earlier of a reply's deadline and the call's limit. */
+static uint64_t reply_deadline(uint64_t window, uint64_t limit)
+{
+    uint64_t d = pbd_now_ns() + window;
+    return d < limit ? d : limit;
+}
+
+int pbd_read_until(pbd_t *p, void *buf, size_t len, pbd_mode mode,
+                   unsigned flags, uint32_t timeout_ms, uint64_t limit)
 {
     if (!p || (!buf && len) || (flags & ~(PBD_READ_NOWAIT | PBD_READ_RESTART)))
         return PBD_EINVAL;
@@ -422,26 +477,37 @@ int pbd_read_ex(pbd_t *p, void *buf, size_t len, pbd_mode mode,
         return PBD_EINVAL;
     /* A capture waits for the samples that follow; a restart's are one
      * request, the first samples after it. */
-    if (mode == PBD_MODE_CAPTURE && (flags & PBD_READ_NOWAIT))
+    bool capture = mode == PBD_MODE_CAPTURE;
+    bool restart = (flags & PBD_READ_RESTART) != 0;
+    if (capture && (flags & PBD_READ_NOWAIT))
         return PBD_EINVAL;
-    if (flags & PBD_READ_RESTART) {
-        if (mode != PBD_MODE_CAPTURE || len == 0 ||
-            len > PROTO_MAX_READ_ENTROPY)
+    if (restart) {
+        if (!capture || len == 0 || len > PROTO_MAX_READ_ENTROPY)
             return PBD_EINVAL;
         chunk = (uint32_t)len;
+    }
+    if (p->pid != getpid())
+        return PBD_EFORKED;
+    /* A capture lost since its last read: say so before anything else, and
+     * never carry on with a new capture as if it were the same one. */
+    if (capture && p->capture_lost) {
+        p->capture_lost = false;
+        return PBD_ELOST;
     }
     /* Each reply gets its own window, from the reply before it: the daemon
      * starts a request's wait once it has answered the previous one, so a
      * long read goes on for as long as replies keep coming. */
     uint64_t window = reply_window_ns(timeout_ms);
-    uint64_t deadline = now_ns() + window;
+    uint64_t deadline = reply_deadline(window, limit);
     int err = conn_ready(p, deadline);
     uint8_t *out = buf;
     size_t nreq = len / chunk + (len % chunk != 0);
     size_t sent = 0, done = 0;
+    bool retried = false; /* a new connection since the last reply */
+    bool hold = false;    /* the daemon hung up: read what it owes first */
     /* Keep up to PIPELINE requests in flight; replies come back in order. */
     while (!err && done < nreq) {
-        while (!err && sent < nreq && sent - done < PIPELINE) {
+        while (!err && !hold && sent < nreq && sent - done < PIPELINE) {
             size_t off = sent * chunk;
             struct proto_read r = {
                 .len = (uint32_t)(len - off < chunk ? len - off : chunk),
@@ -454,27 +520,94 @@ int pbd_read_ex(pbd_t *p, void *buf, size_t len, pbd_mode mode,
             err = send_all(p, req, n, deadline);
             if (!err)
                 sent++;
+            else if (err == PBD_ECLOSED)
+                hold = true; /* replies already sent may still be there */
         }
-        if (err)
+        if (err && !hold)
             break;
-        size_t off = done * chunk;
-        size_t want = len - off < chunk ? len - off : chunk;
-        err = read_data_reply(p, out + off, want, sent - done == 1, deadline);
-        done++;
-        deadline = now_ns() + window;
-    }
-    /* Replies still owed after an error would only be thrown away, and each
-     * may take a full wait: drop the connection rather than drain it. */
-    if (err && done < sent)
+        err = PBD_ECLOSED; /* nothing owed: the connection is gone */
+        p->got = 0;
+        if (sent > done) {
+            size_t off = done * chunk;
+            size_t want = len - off < chunk ? len - off : chunk;
+            err = read_data_reply(p, out + off, want, sent - done == 1,
+                                  deadline);
+            if (!err) {
+                done++;
+                retried = false;
+                /* A restart read's samples are its whole capture. */
+                if (capture)
+                    p->capturing = !restart;
+                deadline = reply_deadline(window, limit);
+                continue;
+            }
+        }
+        if (!lost_cleanly(p, err))
+            break;
+        /* Gone before any byte of the reply we wait for: the daemon closed
+         * an idle connection, or restarted. Send the rest again on a new
+         * connection, once per reply; never a capture's or a restart's. */
         conn_drop(p);
+        if ((capture && p->capture_lost) || (restart && sent > 0) || retried)
+            break;
+        retried = true;
+        hold = false;
+        sent = done;
+        err = conn_open(p, deadline, true);
+    }
+    if (err && p->fd >= 0) {
+        /* An error frame: the daemon ended a capture that overran or whose
+         * source failed, and said so. */
+        if (err == PBD_EOVERRUN || err == PBD_EHEALTH)
+            p->capturing = false;
+        /* Replies still owed after an error would only be thrown away, and
+         * each may take a full wait: drop the connection, not drain it. */
+        if (sent - done > 1)
+            conn_drop(p);
+    }
+    /* A capture whose connection went, whatever the reason: PBD_ELOST. */
+    if (err && ((capture && p->capture_lost) ||
+                (restart && sent > 0 && p->fd < 0))) {
+        p->capture_lost = false;
+        err = PBD_ELOST;
+    }
     if (err && len)
         wipe(buf, len);
     return err;
 }
 
+int pbd_read_ex(pbd_t *p, void *buf, size_t len, pbd_mode mode,
+                unsigned flags, uint32_t timeout_ms)
+{
+    return pbd_read_until(p, buf, len, mode, flags, timeout_ms, UINT64_MAX);
+}
+
 int pbd_read(pbd_t *p, void *buf, size_t len, pbd_mode mode)
 {
     return pbd_read_ex(p, buf, len, mode, 0, 0);
+}
+
+/* Sends a bodiless request and reads the reply's header; sends it again on
+ * a new connection, once, when the old one was gone before any byte of the
+ * reply came. Returns 0 or an error (error frames are consumed). */
+static int request_hdr(pbd_t *p, uint8_t type, struct proto_hdr *h,
+                       uint64_t deadline)
+{
+    int rc = conn_ready(p, deadline);
+    for (int tries = 0; rc == 0; tries++) {
+        uint8_t req[PROTO_HDR_LEN];
+        proto_encode_hdr(req, type, 0);
+        p->got = 0;
+        rc = send_all(p, req, sizeof(req), deadline);
+        if (rc == 0 || rc == PBD_ECLOSED) /* a reply may be there still */
+            rc = p->fd < 0 ? PBD_ECLOSED
+                           : read_reply_hdr(p, type, -1, h, deadline);
+        if (!lost_cleanly(p, rc) || tries > 0)
+            break;
+        conn_drop(p);
+        rc = conn_open(p, deadline, true);
+    }
+    return rc;
 }
 
 /* Sends a bodiless request and reads a text-ish reply into buf (cap bytes,
@@ -485,17 +618,9 @@ static int simple_request(pbd_t *p, uint8_t type, uint8_t *buf, size_t cap,
     if (!p || !buf || cap == 0)
         return PBD_EINVAL;
     /* No wait asked for: the default window, as for a read with 0. */
-    uint64_t deadline = now_ns() + reply_window_ns(0);
-    int rc = conn_ready(p, deadline);
-    if (rc)
-        return rc;
-    uint8_t req[PROTO_HDR_LEN];
-    proto_encode_hdr(req, type, 0);
-    rc = send_all(p, req, sizeof(req), deadline);
-    if (rc)
-        return rc;
+    uint64_t deadline = pbd_now_ns() + reply_window_ns(0);
     struct proto_hdr h;
-    rc = read_reply_hdr(p, type, -1, &h, deadline);
+    int rc = request_hdr(p, type, &h, deadline);
     if (rc)
         return rc;
     size_t keep = h.len < cap - 1 ? h.len : cap - 1;
@@ -535,15 +660,25 @@ int pbd_health(pbd_t *p, pbd_health_state *state, char *msg, size_t cap)
     return 0;
 }
 
-/* Keeps no connection between calls, on purpose: there is no hidden handle
- * for a forked child to inherit, so it works in a child like anywhere. */
-int pbd_getentropy(void *buf, size_t len)
+int pbd_reseed(pbd_t *p, char *msg, size_t cap)
 {
-    pbd_t *p;
-    int rc = pbd_open(&p, NULL);
-    if (rc)
+    char buf[256];
+    size_t n;
+    if (cap && !msg)
+        return PBD_EINVAL;
+    int rc = simple_request(p, PROTO_T_RESEED, (uint8_t *)buf, sizeof(buf),
+                            &n);
+    if (rc && rc != PBD_ETOOBIG)
         return rc;
-    rc = pbd_read(p, buf, len, PBD_MODE_CONDITIONED);
-    pbd_close(p);
-    return rc;
+    if (cap) {
+        size_t k = n < cap - 1 ? n : cap - 1;
+        memcpy(msg, buf, k);
+        msg[k] = '\0';
+    }
+    return 0;
+}
+
+const char *pbd_version(void)
+{
+    return PBD_VERSION_STRING;
 }

@@ -28,6 +28,9 @@ static void usage_main(FILE *f)
 "  health                                  one line; exit 0 ok, 1 degraded,\n"
 "                                          2 failed, 3 cannot connect\n"
 "  metrics                                 Prometheus text exposition\n"
+"  reseed                                  after a VM restore or clone: fresh\n"
+"                                          DRBG state now (root or the\n"
+"                                          daemon's user)\n"
 "  top [--iterations N]                    live view; q quits\n"
 "  assess -n SAMPLES [-o FILE]             SP 800-90B estimates on raw samples\n"
 "  assess --file FILE                      the same on a file, offline\n"
@@ -330,10 +333,25 @@ static void print_table(const char *js)
            (unsigned long long)u64(js, "health.stall_failures"),
            (unsigned long long)u64(js, "health.startup_passes"),
            str(js, "health.last_failure", s2, sizeof(s2)));
-    printf("%-12s %s; %llu reseeds; %s since reseed\n", "drbg",
+    printf("%-12s %s; %llu reseeds (last: %s); %s since reseed\n", "drbg",
            ctl_json_bool(js, "drbg.seeded") == 1 ? "seeded" : "not seeded",
            (unsigned long long)u64(js, "drbg.reseeds"),
+           str(js, "drbg.last_reseed", s2, sizeof(s2)),
            ctl_fmt_bytes(u64(js, "drbg.bytes_since_reseed"), b1, sizeof(b1)));
+    static const char *const evs[] = {"vmgenid", "clock", "gap", "power",
+                                      "signal", "request"};
+    printf("%-12s events (reseeds caused):", "");
+    for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
+        char pe[48], pr[48];
+        snprintf(pe, sizeof(pe), "drbg.events.%s", evs[i]);
+        snprintf(pr, sizeof(pr), "drbg.event_reseeds.%s", evs[i]);
+        printf(" %s %llu (%llu)", evs[i], (unsigned long long)u64(js, pe),
+               (unsigned long long)u64(js, pr));
+    }
+    printf("\n%-12s watching %s; fresh OS bytes mixed in %llu times (%s)\n",
+           "", str(js, "drbg.watch", s1, sizeof(s1)),
+           (unsigned long long)u64(js, "drbg.os_mixes"),
+           str(js, "drbg.os_mix", s2, sizeof(s2)));
     printf("%-12s conditioned %s, raw %s, drbg %s\n", "served",
            ctl_fmt_bytes(u64(js, "served.conditioned"), b1, sizeof(b1)),
            ctl_fmt_bytes(u64(js, "served.raw"), b2, sizeof(b2)),
@@ -427,6 +445,39 @@ int ctl_health(int argc, char **argv, const char *sock)
     return 2; /* a state this tool does not know: assume the worst */
 }
 
+/* ---- reseed -------------------------------------------------------------- */
+
+static void usage_reseed(FILE *f)
+{
+    fputs(
+"usage: preemptctl reseed\n"
+"Tells the daemon that its DRBG's state may exist twice (this VM was\n"
+"restored from a snapshot or cloned): it mixes fresh OS bytes into the\n"
+"DRBG key before its next drbg byte and reseeds from the source as soon as\n"
+"it can. For root and the daemon's own user. Run it from the hook that\n"
+"resumes a restored or cloned VM.\n"
+"  -s, --socket PATH  daemon socket\n", f);
+}
+
+static int ctl_reseed(int argc, char **argv, const char *sock)
+{
+    int ex = ctl_socket_only_opts(argc, argv, &sock, usage_reseed);
+    if (ex >= 0)
+        return ex;
+    pbd_t *p;
+    if (ctl_connect(&p, sock) != 0)
+        return CTL_EXIT_NOCONN;
+    char msg[256];
+    int rc = pbd_reseed(p, msg, sizeof(msg));
+    pbd_close(p);
+    if (rc != 0) {
+        fprintf(stderr, "preemptctl reseed: %s\n", pbd_strerror(rc));
+        return CTL_EXIT_FAIL;
+    }
+    printf("%s\n", msg);
+    return CTL_EXIT_OK;
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 int main(int argc, char **argv)
@@ -444,7 +495,7 @@ int main(int argc, char **argv)
         {"read", ctl_read},       {"stats", ctl_stats},
         {"health", ctl_health},   {"metrics", ctl_metrics},
         {"top", ctl_top},         {"assess", ctl_assess},
-        {"calibrate", ctl_calibrate},
+        {"calibrate", ctl_calibrate}, {"reseed", ctl_reseed},
     };
     const char *sock = pbd_default_socket();
     int c;

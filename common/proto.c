@@ -78,6 +78,7 @@ static uint32_t payload_size(uint8_t type)
     case PROTO_T_STATS:
     case PROTO_T_HEALTH:
     case PROTO_T_VERSION:
+    case PROTO_T_RESEED:
         return 0;
     default:
         return UINT32_MAX; /* unknown */

@@ -23,11 +23,14 @@
  *   STATS   (0x02) 0 bytes
  *   HEALTH  (0x03) 0 bytes
  *   VERSION (0x04) 0 bytes
+ *   RESEED  (0x05) 0 bytes: mix fresh OS bytes into the DRBG now and
+ *                  reseed it from the source (root and the daemon's uid)
  * Replies carry the request type with bit 7 set:
  *   READ    (0x81) exactly the requested number of bytes
  *   STATS   (0x82) one JSON object, UTF-8, no NUL
  *   HEALTH  (0x83) u8 state (0 ok, 1 degraded, 2 failed), then text
  *   VERSION (0x84) u8 highest protocol version, then the daemon version
+ *   RESEED  (0x85) text: what was done
  *   ERROR   (0xFF) u32 code (the positive PBD_E* value), then text
  * Requests on one connection are answered in order. After an error frame
  * for a malformed frame or a version mismatch the daemon closes the
@@ -37,7 +40,8 @@
  * Capture mode (3) and the restart flag came after version 1 without a
  * bump: they are additions no version-1 client sends, and a daemon that
  * predates them answers them with a fatal EINVAL (unknown mode) or EPROTO
- * (reserved flag), so a client learns it at once. A change to bytes a
+ * (reserved flag), so a client learns it at once. RESEED came the same
+ * way: a daemon that predates it answers a fatal EPROTO (unknown type). A change to bytes a
  * version-1 peer already sends or reads needs the bump.
  */
 #ifndef PBD_PROTO_H
@@ -55,6 +59,7 @@ enum proto_type {
     PROTO_T_STATS = 0x02,
     PROTO_T_HEALTH = 0x03,
     PROTO_T_VERSION = 0x04,
+    PROTO_T_RESEED = 0x05,
     PROTO_T_REPLY = 0x80, /* or-ed into the request type */
     PROTO_T_ERROR = 0xFF,
 };

@@ -56,25 +56,29 @@ void drbg_init(struct drbg *d)
     sodium_memzero(d, sizeof *d);
 }
 
-void drbg_reseed(struct drbg *d, const uint8_t seed[COND_BLOCK_BYTES])
+void drbg_mix(struct drbg *d, const uint8_t *in, size_t len)
 {
     crypto_hash_sha256_state st;
     uint8_t next[crypto_hash_sha256_BYTES];
 
-    /* Chaining the old key means a bad seed can never make things worse. */
+    /* Chaining the old key means a bad input can never make things worse. */
     (void)crypto_hash_sha256_init(&st);
     (void)crypto_hash_sha256_update(&st, d->key, sizeof d->key);
-    (void)crypto_hash_sha256_update(&st, seed, COND_BLOCK_BYTES);
+    (void)crypto_hash_sha256_update(&st, in, (unsigned long long)len);
     (void)crypto_hash_sha256_final(&st, next);
-
     memcpy(d->key, next, sizeof d->key);
+
+    sodium_memzero(next, sizeof next);
+    sodium_memzero(&st, sizeof st);
+}
+
+void drbg_reseed(struct drbg *d, const uint8_t seed[COND_BLOCK_BYTES])
+{
+    drbg_mix(d, seed, COND_BLOCK_BYTES);
     d->seeded = true;
     d->reseeds++;
     d->bytes_since_reseed = 0;
     d->requests_since_reseed = 0;
-
-    sodium_memzero(next, sizeof next);
-    sodium_memzero(&st, sizeof st);
 }
 
 int drbg_generate(struct drbg *d, uint8_t *out, size_t len)

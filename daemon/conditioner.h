@@ -69,6 +69,14 @@ struct drbg {
 void drbg_init(struct drbg *d);
 
 /*
+ * key <- SHA-256(key || in), len bytes of in; nothing else changes (not a
+ * reseed: an unseeded DRBG stays unseeded). For fresh OS bytes mixed in as
+ * defence in depth; chaining means bytes of any quality never weaken the
+ * key. Wipes its temporaries; in is neither modified nor retained.
+ */
+void drbg_mix(struct drbg *d, const uint8_t *in, size_t len);
+
+/*
  * key <- SHA-256(key || seed); seeded = true; per-reseed counters reset,
  * reseeds incremented. Wipes its temporaries; the caller's seed is neither
  * modified nor retained (the caller wipes it).

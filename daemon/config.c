@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "conditioner.h"
+#include "conffile.h"
 #include "credit.h"
 #include "osdep.h"
 #include "pbd.h"
@@ -19,8 +20,13 @@ void config_usage(FILE *f)
     fprintf(f,
 "usage: preemptd [options]\n"
 "Harvests entropy from scheduler preemption boundaries and serves it on a\n"
-"Unix socket. Stays in the foreground; logs to stderr.\n"
+"Unix socket. Stays in the foreground; logs to stderr. Every long option\n"
+"is also a key of the configuration file (\"ring-size = 4096\"); the\n"
+"command line overrides the file.\n"
 "\n"
+"      --config FILE       configuration file (default " CONFIG_DEFAULT_PATH "\n"
+"                          if it exists)\n"
+"      --no-config         read no configuration file\n"
 "  -f, --foreground        accepted for compatibility (always foreground)\n"
 "  -s, --socket PATH       socket path (default: $" PBD_SOCKET_ENV " or " PBD_DEFAULT_SOCKET ")\n"
 "  -c, --cpu N             pin the sampler to CPU N (default: last usable CPU)\n"
@@ -44,6 +50,9 @@ void config_usage(FILE *f)
 "      --idle-ms MS        close clients silent this long (default 60000)\n"
 "      --wait-ms MS        default wait for entropy (default 10000; clients may ask up to 120000)\n"
 "      --reseed-s S        DRBG reseed interval (default 60)\n"
+"      --drbg-os-mix request|events  fresh OS bytes into the DRBG key before\n"
+"                          every drbg reply (default) or only on events\n"
+"                          that may duplicate its state and at reseeds\n"
 "      --user NAME         drop to this user after binding (when started as root)\n"
 "      --group NAME        socket group (and the group to drop to)\n"
 "      --mode OCTAL        socket mode, e.g. 660 or 0660 (default 0660)\n"
@@ -86,7 +95,10 @@ void config_defaults(struct config *c)
     s->wait_ms = 10000;
     s->max_wait_ms = CONFIG_MAX_WAIT_MS;
     s->reseed_ms = 60000;
-    s->h_bits = c->smp.h_bits = CONFIG_DEFAULT_CREDIT;
+    s->os_mix = POOL_MIX_REQUEST;
+    c->credit = CONFIG_DEFAULT_CREDIT;
+    c->credit_default = CREDIT_DEFAULT_PATH;
+    c->config_path = CONFIG_DEFAULT_PATH;
     s->egd = true;
     s->feed_interval_ms = 60000;
     c->smp.cpu = -1;
@@ -134,12 +146,15 @@ static int num(const char *opt, const char *s, int base, unsigned long long lo,
     return 0;
 }
 
+/* A decimal number in [lo, hi]: strtod alone also takes hex floats,
+ * "inf" and "nan". */
 static int real(const char *opt, const char *s, double lo, double hi,
                 double *out, char *msg, size_t cap)
 {
     char *end;
     double v = strtod(s, &end);
-    if (end == s || *end || !(v >= lo && v <= hi))
+    if (end == s || *end || s[strspn(s, "0123456789.eE+-")] ||
+        !(v >= lo && v <= hi))
         return say(msg, cap, "--%s: expected a number in %g..%g, got '%s'",
                    opt, lo, hi, s);
     *out = v;
@@ -150,10 +165,15 @@ enum {
     O_RING = 256, O_THRESHOLD, O_CREDIT, O_ALPHA, O_STALL, O_MAXCLIENTS,
     O_MAXQUEUED, O_MAXMEMORY, O_IDLE, O_WAIT, O_RESEED, O_USER, O_GROUP,
     O_MODE, O_ALLOW_UID, O_ALLOW_GID, O_RAW_UID, O_NO_EGD, O_FEED,
-    O_FEED_INT, O_FAULT, O_LOGLEVEL, O_CREDIT_FILE, O_PRIORITY,
+    O_FEED_INT, O_FAULT, O_LOGLEVEL, O_CREDIT_FILE, O_PRIORITY, O_CONFIG,
+    O_NO_CONFIG, O_OS_MIX,
 };
 
+/* The one table: the command line's options, and (but for the four that
+ * config_key() skips) the configuration file's keys. */
 static const struct option longopts[] = {
+    {"config", required_argument, 0, O_CONFIG},
+    {"no-config", no_argument, 0, O_NO_CONFIG},
     {"foreground", no_argument, 0, 'f'},
     {"socket", required_argument, 0, 's'},
     {"cpu", required_argument, 0, 'c'},
@@ -170,6 +190,7 @@ static const struct option longopts[] = {
     {"idle-ms", required_argument, 0, O_IDLE},
     {"wait-ms", required_argument, 0, O_WAIT},
     {"reseed-s", required_argument, 0, O_RESEED},
+    {"drbg-os-mix", required_argument, 0, O_OS_MIX},
     {"user", required_argument, 0, O_USER},
     {"group", required_argument, 0, O_GROUP},
     {"mode", required_argument, 0, O_MODE},
@@ -268,8 +289,7 @@ static int parse_one(struct config *c, int ch, const char *arg, char *msg,
         c->smp.threshold = v;
         break;
     case O_CREDIT:
-        rc = real("credit", arg, 0.1, 8.0, &c->smp.h_bits, msg, cap);
-        s->h_bits = c->smp.h_bits;
+        rc = real("credit", arg, 0.1, 8.0, &c->credit, msg, cap);
         c->credit_given = true;
         break;
     case O_CREDIT_FILE:
@@ -289,6 +309,7 @@ static int parse_one(struct config *c, int ch, const char *arg, char *msg,
     case O_MAXQUEUED:
         rc = num("max-queued", arg, 10, 65536, 1u << 30, &v, msg, cap);
         s->max_queued = (size_t)v;
+        c->queued_given = true;
         break;
     case O_MAXMEMORY:
         rc = num("max-memory", arg, 10, 1u << 20,
@@ -308,6 +329,14 @@ static int parse_one(struct config *c, int ch, const char *arg, char *msg,
         rc = num("reseed-s", arg, 10, 1, 86400, &v, msg, cap);
         s->reseed_ms = (unsigned)v * 1000u;
         break;
+    case O_OS_MIX:
+        if (strcmp(arg, "request") == 0)
+            s->os_mix = POOL_MIX_REQUEST;
+        else if (strcmp(arg, "events") == 0)
+            s->os_mix = POOL_MIX_EVENTS;
+        else
+            return say(msg, cap, "--drbg-os-mix: request or events");
+        return 0;
     case O_USER:
         c->user = arg;
         return 0;
@@ -340,6 +369,9 @@ static int parse_one(struct config *c, int ch, const char *arg, char *msg,
             return say(msg, cap, "--log-level: error, warn, info or debug");
         c->log_level = (enum log_level)rc;
         return 0;
+    case O_CONFIG:
+    case O_NO_CONFIG: /* config_parse's first pass took them */
+        return 0;
     case 'h':
         return CONFIG_HELP;
     case 'V':
@@ -350,45 +382,166 @@ static int parse_one(struct config *c, int ch, const char *arg, char *msg,
     return rc;
 }
 
-int config_parse(struct config *c, int argc, char **argv, char *msg,
-                 size_t cap)
+/* Resets getopt so a pass starts from argv[1]. */
+static void getopt_reset(void)
 {
-    /* Reset getopt so a second call (tests) starts from argv[1]. */
 #ifdef __GLIBC__
     optind = 0;
 #else
     optreset = 1;
     optind = 1;
 #endif
-    int ch;
-    bool queued_given = false;
+}
+
+/* Keeps a string from the configuration file past the parse. */
+static const char *keep(struct config *c, const char *v)
+{
+    size_t n = strlen(v) + 1;
+    if (n > sizeof(c->store) - c->store_used)
+        return NULL;
+    char *p = memcpy(c->store + c->store_used, v, n);
+    c->store_used += n;
+    return p;
+}
+
+/* One "key = value" of the configuration file: the key is a long option
+ * of the table; a flag takes yes or no. */
+static int config_key(void *arg, int lineno, const char *key, const char *val,
+                      char *err, size_t errcap)
+{
+    struct config *c = arg;
+    const struct option *o = longopts;
+    (void)lineno;
+    while (o->name && strcmp(o->name, key) != 0)
+        o++;
+    if (!o->name || o->val == O_CONFIG || o->val == O_NO_CONFIG ||
+        o->val == 'h' || o->val == 'V') {
+        snprintf(err, errcap, "unknown key '%.64s' (the keys are preemptd's "
+                 "long options, see preemptd.conf(5))", key);
+        return -1;
+    }
+    if (val == NULL) {
+        snprintf(err, errcap, "%s: the value is too long", key);
+        return -1;
+    }
+    if (o->has_arg == no_argument) {
+        if (strcmp(val, "no") == 0)
+            return 0;
+        if (strcmp(val, "yes") != 0) {
+            snprintf(err, errcap, "%s: yes or no, not '%.64s'", key, val);
+            return -1;
+        }
+        val = NULL;
+    } else if (o->val == 's' || o->val == O_USER || o->val == O_GROUP ||
+               o->val == O_CREDIT_FILE) {
+        if ((val = keep(c, val)) == NULL) {
+            snprintf(err, errcap, "more than %u bytes of names and paths",
+                     CONFIG_STORE);
+            return -1;
+        }
+    }
+    return parse_one(c, o->val, val, err, errcap) == 0 ? 0 : -1;
+}
+
+/* The first pass: --config, --no-config, --help and --version only; the
+ * second reports whatever else is wrong. Returns 0, CONFIG_HELP or
+ * CONFIG_VERSION; *path is the file to read (NULL for none), *given
+ * whether it was named. */
+static int find_config(struct config *c, int argc, char **argv,
+                       const char **path, bool *given)
+{
+    int ch, saved = opterr;
+    *path = c->config_path;
+    *given = false;
+    getopt_reset();
+    opterr = 0;
     while ((ch = getopt_long(argc, argv, "fs:c:hV", longopts, NULL)) != -1) {
-        int rc = parse_one(c, ch, optarg, msg, cap);
+        if (ch == 'h' || ch == 'V') {
+            opterr = saved;
+            return ch == 'h' ? CONFIG_HELP : CONFIG_VERSION;
+        }
+        if (ch == O_CONFIG || ch == O_NO_CONFIG) {
+            *path = ch == O_CONFIG ? optarg : NULL;
+            *given = true;
+        }
+    }
+    opterr = saved;
+    return 0;
+}
+
+/* A list option given on the command line replaces the file's list. */
+static void replace_list(struct config *c, int ch, unsigned *seen)
+{
+    unsigned bit = ch == O_ALLOW_UID ? 1u : ch == O_ALLOW_GID ? 2u
+                   : ch == O_RAW_UID ? 4u : 0u;
+    if (bit == 0 || (*seen & bit))
+        return;
+    *seen |= bit;
+    if (ch == O_ALLOW_UID)
+        c->srv.n_allow_uid = 0;
+    else if (ch == O_ALLOW_GID)
+        c->srv.n_allow_gid = 0;
+    else
+        c->srv.n_raw_uid = 0;
+}
+
+int config_parse(struct config *c, int argc, char **argv, char *msg,
+                 size_t cap)
+{
+    const char *path;
+    bool given;
+    int rc = find_config(c, argc, argv, &path, &given);
+    if (rc != 0)
+        return rc;
+    if (path != NULL) {
+        if (!*path)
+            return say(msg, cap, "--config: the path must not be empty "
+                       "(--no-config reads none)");
+        char err[400];
+        rc = conffile_read(path, config_key, c, err, sizeof(err));
+        if (rc != 0 && !(rc == -ENOENT && !given))
+            return say(msg, cap, "%s", err);
+        c->config_used = rc == 0 ? path : NULL;
+    }
+    getopt_reset();
+    int ch;
+    unsigned lists = 0;
+    while ((ch = getopt_long(argc, argv, "fs:c:hV", longopts, NULL)) != -1) {
+        replace_list(c, ch, &lists);
+        rc = parse_one(c, ch, optarg, msg, cap);
         if (rc != 0)
             return rc;
-        queued_given |= ch == O_MAXQUEUED;
     }
     if (optind < argc)
         return say(msg, cap, "unexpected argument '%s'", argv[optind]);
     /* A small --max-memory alone brings the default per-client cap down
      * with it; both given and at odds is config_check's to refuse. */
-    if (!queued_given && c->srv.max_queued > c->srv.max_memory)
+    if (!c->queued_given && c->srv.max_queued > c->srv.max_memory)
         c->srv.max_queued = c->srv.max_memory;
+    /* The credit is final only now: the check below must see it. */
+    if (credit_resolve(c->credit_given, c->credit_file, c->credit_default,
+                       &c->credit, c->credit_source,
+                       sizeof(c->credit_source)) != 0)
+        return say(msg, cap, "%s", c->credit_source);
+    c->srv.h_bits = c->smp.h_bits = c->credit;
+    c->srv.credit_source = c->credit_source;
     return config_check(c, msg, cap) == 0 ? CONFIG_OK : CONFIG_USAGE;
 }
 
 int config_check(const struct config *c, char *msg, size_t cap)
 {
     const struct server_config *s = &c->srv;
-    size_t block = cond_input_bytes(s->h_bits);
+    size_t block = cond_input_bytes(c->credit);
     if (block == 0 || block > c->ring_size / CONFIG_RING_MIN_BLOCKS) {
         size_t need = 256;
         while (block && need / CONFIG_RING_MIN_BLOCKS < block && need < (1u << 24))
             need *= 2;
-        say(msg, cap, "--ring-size %zu is too small for --credit %g: a "
-            "conditioning block takes %zu raw bytes and the ring must hold "
-            "%u of them; use --ring-size %zu or more, or a higher --credit",
-            c->ring_size, s->h_bits, block, CONFIG_RING_MIN_BLOCKS, need);
+        say(msg, cap, "--ring-size %zu is too small for --credit %g (from "
+            "%s): a conditioning block takes %zu raw bytes and the ring must "
+            "hold %u of them; use --ring-size %zu or more, or a higher "
+            "--credit", c->ring_size, c->credit, c->credit_source[0] ?
+            c->credit_source : "the default", block, CONFIG_RING_MIN_BLOCKS,
+            need);
         return -1;
     }
     if (s->wait_ms > s->max_wait_ms) {

@@ -1,8 +1,13 @@
 /*
- * config.h - preemptd's options: defaults, command-line parsing and the one
- * cross-option check, apart from main() so main() reads as the start-up
- * order. Nothing here logs or exits: every function returns a code and
- * writes what went wrong into the caller's buffer; main() decides.
+ * config.h - preemptd's options: defaults, the configuration file, the
+ * command line, the credit file and the one cross-option check, apart from
+ * main() so main() reads as the start-up order. Nothing here logs or
+ * exits: every function returns a code and writes what went wrong into the
+ * caller's buffer; main() decides.
+ *
+ * One table of long options serves both the command line and the
+ * configuration file: every long option (but --config, --no-config,
+ * --help and --version) is a key of the file, "ring-size = 4096".
  */
 #ifndef PBD_CONFIG_H
 #define PBD_CONFIG_H
@@ -31,15 +36,36 @@
  * it the server is full. */
 #define CONFIG_NOFILE_OWN 32u
 #define CONFIG_NOFILE_REFUSE 64u
+/* The configuration file read by default; meson sets it from sysconfdir
+ * (/etc for a .deb, $(brew --prefix)/etc under Homebrew). */
+#ifndef CONFIG_DEFAULT_PATH
+#define CONFIG_DEFAULT_PATH "/etc/preemptd/preemptd.conf"
+#endif
+/* Room for the strings the configuration file gives (socket, user, group,
+ * credit-file), which must outlive the parse. */
+#define CONFIG_STORE 4096u
 
 struct config {
     struct server_config srv;
     struct sampler_config smp;
     size_t ring_size;
     const char *user, *group;  /* --user/--group, NULL when not given */
-    const char *credit_file;   /* --credit-file, NULL: credit.h's default */
+    /* The credit, one value: set by --credit (command line or file), else
+     * the credit file, else the default; config_parse() copies it into
+     * srv and smp once, when it is final. */
+    double credit;
     bool credit_given;         /* --credit was given: it wins over a file */
+    const char *credit_file;   /* --credit-file, NULL: credit_default */
+    const char *credit_default; /* CREDIT_DEFAULT_PATH (tests change it) */
+    char credit_source[300];   /* where the credit came from */
+    /* The configuration file: config_path unless --config or --no-config;
+     * its absence is fine only at the default path. */
+    const char *config_path;   /* CONFIG_DEFAULT_PATH (tests change it) */
+    const char *config_used;   /* the file read, NULL for none */
+    bool queued_given;         /* --max-queued was given */
     enum log_level log_level;
+    size_t store_used;
+    char store[CONFIG_STORE];
 };
 
 enum config_result {
@@ -52,11 +78,16 @@ enum config_result {
 /* Fills c with every default (socket path from pbd_default_socket()). */
 void config_defaults(struct config *c);
 
-/* Parses argv into c (which config_defaults() has filled), then runs
- * config_check(). Returns a config_result; on CONFIG_USAGE msg holds one
- * line without "preemptd: " or a newline. Strings in c point into argv.
- * Resets getopt, so it may be called more than once (tests do). Not
- * thread-safe (getopt's globals). */
+/* Resolves the whole configuration into c (which config_defaults() has
+ * filled), in this order, each overriding the one before: the defaults,
+ * the configuration file (--config FILE, none with --no-config, else
+ * c->config_path if it exists), the command line (a list option given
+ * there replaces the file's list), then the credit file unless --credit
+ * was given. Then runs config_check() once, on the final values. Returns
+ * a config_result; on CONFIG_USAGE msg holds one line without "preemptd: "
+ * or a newline ("FILE:LINE: ..." for the configuration file). Strings in c
+ * point into argv or c->store. Resets getopt, so it may be called more
+ * than once (tests do). Not thread-safe (getopt's globals). */
 int config_parse(struct config *c, int argc, char **argv, char *msg,
                  size_t cap);
 

@@ -6,67 +6,60 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Trims spaces (and a newline) from both ends of s, in place. */
-static char *trim(char *s)
-{
-    char *e;
+#include "conffile.h"
 
-    while (*s == ' ' || *s == '\t')
-        s++;
-    e = s + strlen(s);
-    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' ||
-                     e[-1] == '\r'))
-        *--e = '\0';
-    return s;
+struct credit_read {
+    double h;
+    int have;
+    char *date;
+    size_t datecap;
+};
+
+static int on_credit_key(void *arg, int lineno, const char *key,
+                         const char *val, char *err, size_t errcap)
+{
+    struct credit_read *c = arg;
+    (void)lineno;
+    if (strcmp(key, "credit") == 0) {
+        if (val == NULL || credit_parse(val, &c->h) != 0) {
+            snprintf(err, errcap, "credit must be a number in "
+                     "0.1..8, not '%.40s'", val ? val : "(too long)");
+            return -1;
+        }
+        c->have = 1;
+    } else if (strcmp(key, "date") == 0 && c->datecap) {
+        snprintf(c->date, c->datecap, "%s", val ? val : "");
+    } /* the rest is evidence for people, of any length */
+    return 0;
+}
+
+int credit_parse(const char *s, double *h)
+{
+    char *end;
+    /* Decimal only: strtod also takes hex floats, "inf" and "nan". */
+    if (s[0] == '\0' || s[strspn(s, "0123456789.eE+-")] != '\0')
+        return -1;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || !(v >= 0.1 && v <= 8.0))
+        return -1;
+    *h = v;
+    return 0;
 }
 
 int credit_load(const char *path, double *h, char *date, size_t datecap,
                 char *err, size_t errcap)
 {
-    FILE *f = fopen(path, "re");
-    char line[512];
-    int have = 0, lineno = 0;
-
+    struct credit_read c = {.date = date, .datecap = datecap};
     if (datecap)
         date[0] = '\0';
-    if (f == NULL)
-        return -errno;
-    while (fgets(line, sizeof(line), f) != NULL) {
-        char *eq, *key, *val, *end;
-
-        lineno++;
-        key = trim(line);
-        if (*key == '#' || *key == '\0')
-            continue;
-        eq = strchr(key, '=');
-        if (eq == NULL) {
-            snprintf(err, errcap, "line %d: expected key = value", lineno);
-            fclose(f);
-            return -EINVAL;
-        }
-        *eq = '\0';
-        val = trim(eq + 1);
-        key = trim(key);
-        if (strcmp(key, "credit") == 0) {
-            double v = strtod(val, &end);
-
-            if (end == val || *end != '\0' || !(v >= 0.1 && v <= 8.0)) {
-                snprintf(err, errcap, "line %d: credit must be a number in "
-                         "0.1..8, not '%s'", lineno, val);
-                fclose(f);
-                return -EINVAL;
-            }
-            *h = v;
-            have = 1;
-        } else if (strcmp(key, "date") == 0 && datecap) {
-            snprintf(date, datecap, "%s", val);
-        }
-    }
-    fclose(f);
-    if (!have) {
-        snprintf(err, errcap, "no 'credit = H' line");
+    int rc = conffile_read(path, on_credit_key, &c, err, errcap);
+    if (rc != 0)
+        return rc;
+    if (!c.have) {
+        snprintf(err, errcap, "%s: no 'credit = H' line", path);
         return -EINVAL;
     }
+    *h = c.h;
     return 0;
 }
 
@@ -79,11 +72,11 @@ static void tame(char *s)
             *s = '?';
 }
 
-static int resolve(bool given, const char *path, double *h, char *source,
-                   size_t cap)
+static int resolve(bool given, const char *path, const char *default_path,
+                   double *h, char *source, size_t cap)
 {
-    const char *p = path ? path : CREDIT_DEFAULT_PATH;
-    char date[64], err[128] = "";
+    const char *p = path ? path : default_path;
+    char date[64], err[300] = "";
     double v = 0;
     int rc;
 
@@ -96,12 +89,8 @@ static int resolve(bool given, const char *path, double *h, char *source,
         snprintf(source, cap, "default (no credit file at %s)", p);
         return 0;
     }
-    if (rc == -EINVAL) {
-        snprintf(source, cap, "credit file %s: %s", p, err);
-        return -1;
-    }
     if (rc != 0) {
-        snprintf(source, cap, "credit file %s: %s", p, strerror(-rc));
+        snprintf(source, cap, "credit file %s", err);
         return -1;
     }
     *h = v;
@@ -110,10 +99,10 @@ static int resolve(bool given, const char *path, double *h, char *source,
     return 0;
 }
 
-int credit_resolve(bool given, const char *path, double *h, char *source,
-                   size_t cap)
+int credit_resolve(bool given, const char *path, const char *default_path,
+                   double *h, char *source, size_t cap)
 {
-    int rc = resolve(given, path, h, source, cap);
+    int rc = resolve(given, path, default_path, h, source, cap);
 
     tame(source);
     return rc;

@@ -72,6 +72,9 @@ static long handle_binary(struct conn *c)
     case PROTO_T_HEALTH:
         do_health(c, false);
         break;
+    case PROTO_T_RESEED:
+        vmwatch_reseed_cmd(c, false);
+        break;
     case PROTO_T_VERSION: {
         char v[64];
         int len = snprintf(v, sizeof(v), "%cpreemptd %s", PROTO_VERSION,
@@ -119,6 +122,9 @@ static long handle_text(struct conn *c)
         break;
     case TEXT_VERSION:
         send_text(c, "preemptd " PBD_VERSION_STRING " protocol 1\n");
+        break;
+    case TEXT_RESEED:
+        vmwatch_reseed_cmd(c, true);
         break;
     case TEXT_HELP:
         send_text(c, textcmd_help);

@@ -1,7 +1,8 @@
 /*
  * main.c - start-up and tear-down order; options are config.c's.
  *
- * Order matters: options -> fit max_clients to the fd limit -> claim the
+ * Order matters: options (config.c: the configuration file, the command
+ * line and the credit file, checked once they are all in) -> fit max_clients to the fd limit -> claim the
  * socket (lock, probe, bind, listen, rename; maybe as root) -> drop
  * privileges -> lock and pre-fault the ring -> calibrate -> start the
  * loop's handles -> start the sampler -> run. The socket listens before its
@@ -22,8 +23,10 @@
 #include <uv.h>
 
 #include "config.h"
-#include "credit.h"
 #include "counter.h"
+#ifdef PBD_FAULT_INJECTION
+#include "faulthook.h"
+#endif
 #include "log.h"
 #include "osdep.h"
 #include "pbd.h"
@@ -142,28 +145,15 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init(o.log_level);
-    /* The credit: --credit, else a credit file (credit.h), else 2.0; the
-     * ring must still hold enough blocks at the credit that won. */
-    static char credit_source[300];
-    if (credit_resolve(o.credit_given, o.credit_file, &o.smp.h_bits,
-                       credit_source, sizeof(credit_source)) != 0) {
-        log_err("%s", credit_source);
-        return 2;
-    }
-    o.srv.h_bits = o.smp.h_bits;
-    o.srv.credit_source = credit_source;
-    if (config_check(&o, msg, sizeof(msg)) != 0) {
-        log_err("%s (credit from %s)", msg, credit_source);
-        return 2;
-    }
-    log_info("credit %.3f bits/byte from %s", o.smp.h_bits, credit_source);
+    log_info("configuration file: %s", o.config_used ? o.config_used : "none");
+    log_info("credit %.3f bits/byte from %s", o.credit, o.credit_source);
 
     if (sodium_init() < 0) {
         log_err("libsodium failed to initialise");
         return 1;
     }
     signal(SIGPIPE, SIG_IGN); /* a vanished client is an EPIPE, not a death */
-    signal(SIGHUP, SIG_IGN);  /* nothing to reload */
+    signal(SIGHUP, SIG_IGN);  /* until the loop's handler (a reseed) is in */
     hold_stop_signals(SIG_BLOCK);
     if (fit_nofile(&o.srv) != 0)
         return 1;
@@ -231,6 +221,9 @@ int main(int argc, char **argv)
 #endif
     if (server_start(&srv, smp) != 0)
         goto out;
+#ifdef PBD_FAULT_INJECTION
+    faulthook_start(&srv);
+#endif
     hold_stop_signals(SIG_UNBLOCK); /* the loop's handlers are in place */
     rc = sampler_start(smp);
     if (rc != 0) {
@@ -259,6 +252,9 @@ out:
         sodium_free(ringbuf);
     }
     free(smp);
+#ifdef PBD_FAULT_INJECTION
+    faulthook_free();
+#endif
     if (status == 0)
         log_info("stopped");
     return status;

@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/ucred.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 int osdep_last_cpu(void)
@@ -160,4 +161,59 @@ int osdep_peer_gone(int fd)
 void osdep_release_memory(void)
 {
     /* macOS's allocator returns large regions to the system by itself. */
+}
+
+/* ---- signs of duplicated state ---------------------------------------- */
+
+/* CLOCK_MONOTONIC is mach_continuous_time, which runs on through sleep;
+ * CLOCK_UPTIME_RAW is mach_absolute_time, which stops. */
+void osdep_asleep_clocks(clockid_t *with, clockid_t *without)
+{
+    *with = CLOCK_MONOTONIC;
+    *without = CLOCK_UPTIME_RAW;
+}
+
+/* powerd posts this notify(3) name as the system begins a sleep, a wake or
+ * a maintenance wake (kIOPMSystemPowerStateNotify, IOKit's IOPMLibPrivate.h;
+ * notify(3) needs no IOKit or run loop, and its descriptor suits libuv).
+ * Each post writes the 4-byte token to the descriptor. */
+#define POWER_STATE_NOTIFY "com.apple.powermanagement.systempowerstate"
+#if __has_include(<notify.h>)
+#include <notify.h>
+#else
+/* The CI's macOS headers (zig's) lack notify.h; libSystem has these, as
+ * notify(3) declares them. */
+uint32_t notify_register_file_descriptor(const char *name, int *notify_fd,
+                                         int flags, int *out_token);
+#define NOTIFY_STATUS_OK 0
+#endif
+
+int osdep_watch_open(int *kind, char *note, size_t cap)
+{
+    int fd = -1, token;
+    uint32_t st = notify_register_file_descriptor(POWER_STATE_NOTIFY, &fd, 0,
+                                                  &token);
+    if (st != NOTIFY_STATUS_OK) {
+        snprintf(note, cap, "no power notifications (notify status %u)",
+                 (unsigned)st);
+        return -EIO;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    fl = fcntl(fd, F_GETFD);
+    fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+    *kind = OSDEP_WATCH_POWER;
+    snprintf(note, cap, "power notifications (%s)", POWER_STATE_NOTIFY);
+    return fd;
+}
+
+int osdep_watch_drain(int fd)
+{
+    int n = 0;
+    int32_t token;
+    ssize_t r;
+    while ((r = read(fd, &token, sizeof(token))) > 0 || (r < 0 && errno == EINTR))
+        if (r == (ssize_t)sizeof(token))
+            n++;
+    return n;
 }

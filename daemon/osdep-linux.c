@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
 #include <linux/random.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -15,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 int osdep_last_cpu(void)
@@ -212,4 +214,76 @@ void osdep_release_memory(void)
 #ifdef __GLIBC__
     malloc_trim(0);
 #endif
+}
+
+/* ---- signs of duplicated state ---------------------------------------- */
+
+void osdep_asleep_clocks(clockid_t *with, clockid_t *without)
+{
+    *with = CLOCK_BOOTTIME;
+    *without = CLOCK_MONOTONIC;
+}
+
+/* The vmgenid driver (drivers/virt/vmgenid.c, Linux 5.18+) reseeds the
+ * kernel's own generator on a VM fork; the kernels whose driver also sends
+ * a KOBJ_CHANGE uevent with NEW_VMGENID=1 on its device (the uevent has
+ * been in and out of mainline) announce it to user space this way and no
+ * other. Group 1 is the kernel's; any user may listen. */
+int osdep_watch_open(int *kind, char *note, size_t cap)
+{
+    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    NETLINK_KOBJECT_UEVENT);
+    struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = 1};
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        int e = errno;
+        snprintf(note, cap, "no kernel uevents (%s)", strerror(e));
+        if (fd >= 0)
+            close(fd);
+        return -e;
+    }
+    *kind = OSDEP_WATCH_VMGENID;
+    snprintf(note, cap, "kernel uevents (vmgenid NEW_VMGENID=1)");
+    return fd;
+}
+
+int osdep_uevent_vmgenid(const char *msg, size_t len)
+{
+    if (len < 7 || strncmp(msg, "change@", 7) != 0)
+        return 0;
+    for (size_t i = 0; i < len;) {
+        const char *kv = msg + i;
+        size_t k = strnlen(kv, len - i);
+        if (k == 13 && memcmp(kv, "NEW_VMGENID=1", 13) == 0)
+            return 1;
+        i += k + 1;
+    }
+    return 0;
+}
+
+int osdep_watch_drain(int fd)
+{
+    char buf[8192];
+    int n = 0;
+    for (;;) {
+        struct sockaddr_nl from;
+        struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+        struct msghdr mh = {.msg_name = &from, .msg_namelen = sizeof(from),
+                            .msg_iov = &iov, .msg_iovlen = 1};
+        ssize_t r = recvmsg(fd, &mh, MSG_DONTWAIT);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            /* ENOBUFS: uevents were lost (a burst of device events). One
+             * may have been the VM's: count it as one, to be safe. */
+            if (errno == ENOBUFS) {
+                n++;
+                continue;
+            }
+            return n;
+        }
+        /* Only the kernel (port 0) speaks for the kernel. */
+        if (mh.msg_namelen == sizeof(from) && from.nl_pid == 0 &&
+            osdep_uevent_vmgenid(buf, (size_t)r))
+            n++;
+    }
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* Returns the highest-numbered CPU this process may run on (Linux: from its
  * affinity mask, so taskset and cgroups are honoured), or 0. */
@@ -70,5 +71,38 @@ int osdep_peer_gone(int fd);
 /* Hands memory that malloc keeps after large frees back to the system
  * (glibc: malloc_trim). No-op where the allocator does this itself. */
 void osdep_release_memory(void);
+
+/* ---- signs that the process's state may exist twice (vmwatch.c) ---- */
+
+/* Two clocks whose difference grows by exactly the time the system sleeps:
+ * *with runs on through a suspend, *without stops (Linux CLOCK_BOOTTIME and
+ * CLOCK_MONOTONIC; macOS CLOCK_MONOTONIC and CLOCK_UPTIME_RAW). */
+void osdep_asleep_clocks(clockid_t *with, clockid_t *without);
+
+/* What an announcement on the watch descriptor means. */
+enum osdep_watch_kind {
+    OSDEP_WATCH_VMGENID = 0, /* Linux: the VM generation ID changed */
+    OSDEP_WATCH_POWER = 1,   /* macOS: the system sleeps or wakes */
+};
+
+/* Opens a non-blocking, close-on-exec descriptor that becomes readable when
+ * the OS announces an event that can duplicate our state (Linux: a
+ * NETLINK_KOBJECT_UEVENT socket for the kernel's uevents, of which the
+ * vmgenid driver's NEW_VMGENID=1 counts; macOS: a notify(3) descriptor for
+ * the power-management state notification). Returns it and sets *kind
+ * (enum osdep_watch_kind) and a note naming what is watched, or returns
+ * -errno and says why in note. */
+int osdep_watch_open(int *kind, char *note, size_t cap);
+
+/* Reads everything pending on a descriptor from osdep_watch_open() without
+ * blocking. Returns how many announcements that count were among it. */
+int osdep_watch_drain(int fd);
+
+#ifdef __linux__
+/* Whether a NETLINK_KOBJECT_UEVENT message (len bytes: "action@devpath",
+ * then NUL-separated KEY=VALUE pairs) is a "change" carrying NEW_VMGENID=1.
+ * Pure. */
+int osdep_uevent_vmgenid(const char *msg, size_t len);
+#endif
 
 #endif

@@ -24,6 +24,8 @@ int pool_init(struct pool *p, struct ring *ring, double h_bits,
     p->ring = ring;
     p->h_bits = h_bits;
     p->reseed_ms = reseed_ms;
+    p->os_mix = POOL_MIX_REQUEST;
+    p->last_why = -1;
     return 0;
 }
 
@@ -118,6 +120,18 @@ bool pool_seeded(const struct pool *p)
     return p->sec->drbg.seeded;
 }
 
+/* 32 fresh bytes from the OS into the DRBG key. libsodium's randombytes is
+ * the OS generator itself here (sysrandom: getrandom(2) on Linux,
+ * getentropy(2) on macOS), which the kernel reseeds on a VM fork. */
+static void os_mix(struct pool *p)
+{
+    uint8_t fresh[COND_BLOCK_BYTES];
+    randombytes_buf(fresh, sizeof(fresh));
+    drbg_mix(&p->sec->drbg, fresh, sizeof(fresh));
+    sodium_memzero(fresh, sizeof(fresh));
+    p->os_mixes++;
+}
+
 static bool reseed(struct pool *p, uint64_t now_ms)
 {
     uint8_t seed[COND_BLOCK_BYTES];
@@ -127,12 +141,45 @@ static bool reseed(struct pool *p, uint64_t now_ms)
     }
     drbg_reseed(&p->sec->drbg, seed);
     sodium_memzero(seed, sizeof(seed));
+    os_mix(p);
     p->last_reseed_ms = now_ms;
+    p->last_why = p->reseed_asap ? p->asap_why : -1;
+    if (p->reseed_asap)
+        p->event_reseeds[p->asap_why]++;
+    p->reseed_asap = false;
     return true;
+}
+
+const char *pool_event_name(int why)
+{
+    static const char *const names[POOL_EV_COUNT] = {
+        "vmgenid", "clock", "gap", "power", "signal", "request",
+    };
+    return why >= 0 && why < POOL_EV_COUNT ? names[why] : "schedule";
+}
+
+void pool_event(struct pool *p, int why, uint64_t now_ms)
+{
+    if (why < 0 || why >= POOL_EV_COUNT)
+        return;
+    p->events[why]++;
+    os_mix(p);
+    if (why == POOL_EV_GAP && pool_seeded(p) &&
+        now_ms - p->last_reseed_ms < POOL_GAP_RESEED_MS)
+        return;
+    if (!p->reseed_asap)
+        p->asap_why = why;
+    p->reseed_asap = true;
 }
 
 int pool_drbg(struct pool *p, uint8_t *dst, size_t n)
 {
+    if (p->guard)
+        p->guard(p->guard_arg);
+    if (!pool_seeded(p))
+        return PBD_ENOTSEEDED;
+    if (p->os_mix == POOL_MIX_REQUEST)
+        os_mix(p);
     if (drbg_generate(&p->sec->drbg, dst, n) != 0)
         return PBD_ENOTSEEDED;
     p->served[PBD_MODE_DRBG] += n;
@@ -143,7 +190,7 @@ bool pool_maintain(struct pool *p, uint64_t now_ms, bool healthy)
 {
     if (!healthy)
         return false;
-    bool due = drbg_reseed_due(&p->sec->drbg) ||
+    bool due = p->reseed_asap || drbg_reseed_due(&p->sec->drbg) ||
                now_ms - p->last_reseed_ms >= p->reseed_ms;
     if (!due || pool_stock(p, PBD_MODE_CONDITIONED) < COND_BLOCK_BYTES)
         return false;

@@ -215,6 +215,10 @@ static void signal_cb(uv_signal_t *h, int signum)
         log_info("stats: %s", buf);
         return;
     }
+    if (signum == SIGHUP) {
+        vmwatch_event(&srv->vmw, POOL_EV_SIGNAL, "SIGHUP");
+        return;
+    }
     server_stop(srv, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
@@ -240,6 +244,7 @@ int server_start(struct server *srv, struct sampler *sampler)
                 srv->cfg.h_bits);
         return -1;
     }
+    srv->pool.os_mix = srv->cfg.os_mix;
     if (capture_init(srv) != 0) {
         log_err("cannot allocate the capture tap");
         return -1;
@@ -254,8 +259,9 @@ int server_start(struct server *srv, struct sampler *sampler)
     uv_check_start(&srv->run_check, run_check_cb);
     uv_idle_init(srv->loop, &srv->run_idle);
     srv->run_idle.data = srv;
-    static const int sigs[3] = {SIGTERM, SIGINT, SIGUSR1};
-    for (int i = 0; i < 3; i++) {
+    vmwatch_start(&srv->vmw, srv);
+    static const int sigs[4] = {SIGTERM, SIGINT, SIGUSR1, SIGHUP};
+    for (int i = 0; i < 4; i++) {
         uv_signal_init(srv->loop, &srv->sig[i]);
         srv->sig[i].data = srv;
         uv_signal_start(&srv->sig[i], signal_cb, sigs[i]);
@@ -274,4 +280,5 @@ void server_cleanup(struct server *srv)
     if (srv->pool.sec)
         pool_free(&srv->pool);
     capture_free(srv);
+    vmwatch_free(&srv->vmw);
 }

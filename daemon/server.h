@@ -18,6 +18,7 @@
 #include "listener.h"
 #include "pool.h"
 #include "sampler.h"
+#include "vmwatch.h"
 
 #define SERVER_MAX_IDS 16
 
@@ -33,6 +34,7 @@ struct server_config {
     unsigned wait_ms;        /* default wait for entropy */
     unsigned max_wait_ms;    /* longest wait a client may ask for */
     unsigned reseed_ms;
+    int os_mix;              /* enum pool_os_mix: --drbg-os-mix */
     double h_bits;
     const char *credit_source; /* where h_bits came from (credit.h) */
     /* Access: empty lists allow everyone. uid 0 and our own uid always pass. */
@@ -75,10 +77,11 @@ struct server {
     uv_timer_t tick;
     uv_check_t run_check;    /* processes runnable connections */
     uv_idle_t run_idle;      /* keeps the loop from blocking meanwhile */
-    uv_signal_t sig[3];
+    uv_signal_t sig[4];
     struct sampler *sampler;
     struct pool pool;
     struct capture cap;
+    struct vmwatch vmw;        /* signs of duplicated DRBG state */
     struct conn_list conns;    /* all connections */
     struct conn_list waiters;  /* reads waiting for entropy, in turn */
     struct conn_list runnable; /* to be processed by the next pass */

@@ -168,11 +168,26 @@ size_t server_stats_json(struct server *srv, char *buf, size_t cap)
         when, p->flushed);
     app(buf, cap, &n,
         "\"drbg\":{\"seeded\":%s,\"reseeds\":%" PRIu64
-        ",\"bytes_since_reseed\":%" PRIu64 "},"
+        ",\"bytes_since_reseed\":%" PRIu64 ",\"os_mix\":\"%s\""
+        ",\"os_mixes\":%" PRIu64 ",\"reseed_pending\":%s"
+        ",\"last_reseed\":\"%s\",\"watch\":\"%s\",\"events\":{",
+        pool_seeded(p) ? "true" : "false", p->sec->drbg.reseeds,
+        p->sec->drbg.bytes_since_reseed,
+        p->os_mix == POOL_MIX_REQUEST ? "request" : "events", p->os_mixes,
+        p->reseed_asap ? "true" : "false", pool_event_name(p->last_why),
+        srv->vmw.note);
+    for (int i = 0; i < POOL_EV_COUNT; i++)
+        app(buf, cap, &n, "%s\"%s\":%" PRIu64, i ? "," : "",
+            pool_event_name(i), p->events[i]);
+    app(buf, cap, &n, "},\"event_reseeds\":{");
+    for (int i = 0; i < POOL_EV_COUNT; i++)
+        app(buf, cap, &n, "%s\"%s\":%" PRIu64, i ? "," : "",
+            pool_event_name(i), p->event_reseeds[i]);
+    app(buf, cap, &n,
+        "}},"
         "\"served\":{\"conditioned\":%" PRIu64 ",\"raw\":%" PRIu64
         ",\"drbg\":%" PRIu64 ",\"blocks\":%" PRIu64 "},",
-        pool_seeded(p) ? "true" : "false", p->sec->drbg.reseeds,
-        p->sec->drbg.bytes_since_reseed, p->served[PBD_MODE_CONDITIONED],
+        p->served[PBD_MODE_CONDITIONED],
         p->served[PBD_MODE_RAW], p->served[PBD_MODE_DRBG], p->blocks);
     const struct capture *cp = &srv->cap;
     app(buf, cap, &n,

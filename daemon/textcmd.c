@@ -8,7 +8,7 @@
 
 const char textcmd_help[] =
     "commands: read N [conditioned|raw|drbg] [nowait] (N 1..4096, hex reply)"
-    " | stats | health | version | help | quit\n";
+    " | stats | health | version | reseed | help | quit\n";
 
 long textcmd_find_line(const char *buf, size_t avail, size_t *linelen)
 {
@@ -82,7 +82,8 @@ int textcmd_parse(const char *line, size_t len, struct text_req *req,
         enum text_cmd cmd;
     } simple[] = {
         {"stats", TEXT_STATS}, {"health", TEXT_HEALTH},
-        {"version", TEXT_VERSION}, {"help", TEXT_HELP}, {"quit", TEXT_QUIT},
+        {"version", TEXT_VERSION}, {"reseed", TEXT_RESEED},
+        {"help", TEXT_HELP}, {"quit", TEXT_QUIT},
     };
     for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++) {
         if (word_is(w[0], wl[0], simple[i].name)) {

@@ -3,7 +3,7 @@
  *
  * One command per line, LF or CRLF, words separated by blanks, case-blind:
  *   read N [conditioned|raw|drbg] [nowait]   N in 1..4096 -> 2N hex digits
- *   stats | health | version | help | quit
+ *   stats | health | version | reseed | help | quit
  * A line longer than TEXT_MAX_LINE bytes (terminator excluded) is an error
  * that closes the connection.
  */
@@ -22,6 +22,7 @@ enum text_cmd {
     TEXT_STATS,
     TEXT_HEALTH,
     TEXT_VERSION,
+    TEXT_RESEED,
     TEXT_HELP,
     TEXT_QUIT,
 };

@@ -1,24 +1,34 @@
 /*
  * pbd.h - client library for preemptd, the preemption-boundary entropy daemon.
  *
- * This is the only installed header. The library talks to the daemon over a
- * Unix domain socket; its calls block until done or until the deadline
- * below. It needs neither libuv nor libsodium.
+ * This is the only installed header. The library talks to the daemon over
+ * a Unix domain socket; its calls block until done or until the deadline
+ * below. It needs no event loop; it links libsodium for pbd_getentropy()'s
+ * HKDF.
  *
  * Errors: every function that can fail returns 0 on success or a negative
  * PBD_E* code; pbd_strerror() turns a code into text. No function sets errno
  * as part of its contract.
  *
- * Threads: a pbd_t handle is one connection and must not be used by two
+ * Threads: a pbd_t handle holds one connection and must not be used by two
  * threads at once; separate handles are independent. pbd_getentropy() opens
  * and closes its own connection and is safe to call from any thread.
+ *
+ * Reconnection: a handle outlives its connection. When the daemon closes it
+ * (its --idle-ms, a restart) or it breaks, the call that finds out connects
+ * again and sends its request anew, once, if no byte of that request's reply
+ * had arrived; a reply that had begun is never taken again, so no byte is
+ * returned twice and no reply is returned in part. A capture is bound to its
+ * connection: a capture read whose connection went away returns PBD_ELOST
+ * instead (see PBD_MODE_CAPTURE).
  *
  * Deadline: no call blocks forever on a daemon that stopped answering. A
  * call gives up with PBD_ETIMEDOUT once the daemon has been silent for its
  * wait limit (the timeout_ms asked for, PBD_WAIT_DEFAULT_MS when that is 0
  * or the call asks for no wait, at most PBD_WAIT_MAX_MS) plus
- * PBD_DEADLINE_MARGIN_MS. The handle then drops its connection, which may
- * still carry a late reply, and opens a new one at its next call.
+ * PBD_DEADLINE_MARGIN_MS, connecting included. The handle then drops its
+ * connection, which may still carry a late reply, and opens a new one at its
+ * next call.
  *
  * Processes: a handle belongs to the process that opened it. In a child
  * after fork() every call on an inherited handle fails with PBD_EFORKED and
@@ -36,6 +46,13 @@
 extern "C" {
 #endif
 
+/* The version built against; pbd_version() gives the one running. Kept
+ * here, not generated, so that tools compiling the sources without meson
+ * (.ci's fuzz and macOS checks) see them; include/meson.build refuses to
+ * configure unless they spell meson's project version. */
+#define PBD_VERSION_MAJOR 0
+#define PBD_VERSION_MINOR 1
+#define PBD_VERSION_PATCH 0
 #define PBD_VERSION_STRING "0.1.0"
 
 /* Default socket path; the PBD_SOCKET environment variable overrides it for
@@ -93,7 +110,15 @@ extern "C" {
     X(ESHUTDOWN, -16, "daemon is shutting down")                              \
     X(EFORKED, -17, "handle opened by another process (used after fork)")    \
     X(EOVERRUN, -18, "capture ended: samples were lost (read faster)")        \
-    X(EINUSE, -19, "another client's capture is running")
+    X(EINUSE, -19, "another client's capture is running")                    \
+    X(EACCESS, -20, "permission denied on the daemon socket: add yourself "  \
+                    "to its group (preemptd)")                                \
+    X(ENOSOCKET, -21, "no daemon socket at that path: is preemptd running?") \
+    X(EREFUSED, -22, "connection refused: a stale socket, preemptd is not "  \
+                     "running")                                               \
+    X(ELOST, -23, "capture lost with its connection: the samples would have " \
+                  "a gap")                                                    \
+    X(EOSRANDOM, -24, "the operating system's random source failed")
 
 enum pbd_errno {
     PBD_OK = 0,
@@ -116,7 +141,11 @@ typedef enum pbd_mode {
      * connection captures, every sample the sampler makes goes to it and
      * to nobody else, in order, with no gap: a sample that cannot be
      * delivered ends the capture with PBD_EOVERRUN (or PBD_EHEALTH), never
-     * a hole. The capture lasts until the handle is closed; one at a time
+     * a hole. The capture is bound to its connection: once samples have
+     * come, a connection lost (the daemon gone, a client-side timeout) ends
+     * it, and the capture read that finds out returns PBD_ELOST; the next
+     * capture read begins a new capture. A restart read is never sent
+     * again either. The capture lasts until the handle is closed; one at a time
      * per daemon (PBD_EINUSE), for root, the daemon's uid and --raw-uid
      * (PBD_EPERM). Other clients get no new entropy meanwhile. NOT
      * uniformly random. */
@@ -146,10 +175,14 @@ PBD_API const char *pbd_default_socket(void);
 
 /* Connects to the daemon at path (NULL: pbd_default_socket()); the path is
  * copied. On success stores a new handle in *out, owned by the caller (free
- * with pbd_close), and returns 0. Otherwise *out is NULL and the code is
- * PBD_EINVAL, PBD_EPATH, PBD_ENOMEM, PBD_ECONNECT, or PBD_ETIMEDOUT when
- * the socket accepts no connection within the default deadline (a daemon
- * stopped with its backlog full). Safe from any thread. */
+ * with pbd_close), and returns 0. It never waits: when the socket cannot
+ * take the connection at once (a daemon stopped, or busy, with its listen
+ * backlog full) the handle connects at its first call, within that call's
+ * deadline. Otherwise *out is NULL and the code is PBD_EINVAL, PBD_EPATH,
+ * PBD_ENOMEM, PBD_EACCESS (the socket's mode or group keeps the caller
+ * out), PBD_ENOSOCKET (nothing at path: the daemon is not running),
+ * PBD_EREFUSED (a socket nobody listens on: a stale one, or on macOS a full
+ * backlog) or PBD_ECONNECT (any other failure). Safe from any thread. */
 PBD_API int pbd_open(pbd_t **out, const char *path);
 
 /* Closes the connection and frees the handle, which must not be in use in
@@ -194,11 +227,47 @@ PBD_API int pbd_stats(pbd_t *p, char *buf, size_t cap);
  * same deadline as pbd_stats(). One thread per handle. */
 PBD_API int pbd_health(pbd_t *p, pbd_health_state *state, char *msg, size_t cap);
 
-/* One call in the spirit of getentropy(): connects to the default socket,
- * reads len conditioned bytes, disconnects. Returns 0 or a negative code.
- * It keeps no connection between calls, so it is safe from any thread and
- * works the same in a forked child. */
+/* Tells the daemon its DRBG's state may exist twice (this VM was restored
+ * from a snapshot or cloned): it mixes fresh OS bytes into the DRBG key
+ * before its next drbg byte and reseeds from the source as soon as it can.
+ * For root and the daemon's own uid (else PBD_EPERM). Stores the daemon's
+ * NUL-terminated account in msg (may be NULL when cap is 0). Returns 0 or a
+ * negative code (PBD_EPROTO from a daemon that predates it), with the same
+ * deadline as pbd_stats(). One thread per handle. */
+PBD_API int pbd_reseed(pbd_t *p, char *msg, size_t cap);
+
+/* The most pbd_getentropy() gives in one call, as getentropy(3). */
+#define PBD_GETENTROPY_MAX 256u
+/* pbd_getentropy()'s wait for the daemon, connecting included. */
+#define PBD_GETENTROPY_TIMEOUT_MS 1000u
+/* Flags for pbd_getentropy_ex(). */
+#define PBD_GETENTROPY_STRICT 0x01u /* fail rather than use the OS alone */
+
+/* A drop-in for getentropy(3): fills len (at most PBD_GETENTROPY_MAX) bytes
+ * of buf with HKDF-SHA256 over n = min(len, 32) bytes from the OS's
+ * getentropy() and, when the daemon on the default socket serves them in
+ * time, n conditioned bytes from it. So the output is never weaker than the
+ * OS's: the daemon adds a source and cannot take one away. When the daemon
+ * cannot serve (not running, no access, failed source, no stock in time) the
+ * output is HKDF over the OS's bytes alone, and the call still returns 0.
+ * It ends within PBD_GETENTROPY_TIMEOUT_MS (plus scheduling delay). Returns
+ * 0, PBD_ETOOBIG (len above PBD_GETENTROPY_MAX; buf untouched), PBD_EINVAL
+ * or PBD_EOSRANDOM (the OS failed: no output at all). Opens and closes its
+ * own connection: safe from any thread and in a forked child. */
 PBD_API int pbd_getentropy(void *buf, size_t len);
+
+/* As pbd_getentropy() with flags and a wait for the daemon in milliseconds,
+ * connecting included (0: PBD_GETENTROPY_TIMEOUT_MS; at most
+ * PBD_WAIT_MAX_MS). With PBD_GETENTROPY_STRICT the daemon's bytes are
+ * required: when it cannot serve, the call fails with its PBD_E* code
+ * (PBD_ENOSOCKET, PBD_EACCESS, PBD_EHEALTH, PBD_ETIMEDOUT, ...) and buf is
+ * wiped. Without it, as pbd_getentropy(). */
+PBD_API int pbd_getentropy_ex(void *buf, size_t len, unsigned flags,
+                              uint32_t timeout_ms);
+
+/* Returns the library's version, "MAJOR.MINOR.PATCH" (never NULL): the
+ * one running, which may be newer than PBD_VERSION_STRING at build time. */
+PBD_API const char *pbd_version(void);
 
 /* Returns a static message for a PBD_E* code (never NULL). */
 PBD_API const char *pbd_strerror(int code);

@@ -3,11 +3,14 @@
  * EVP_RAND "PREEMPTD", a seed source for OpenSSL's primary DRBG.
  *
  * Every seed is HKDF-SHA256 over fresh OS bytes (getentropy) and, when the
- * daemon answers, as many fresh conditioned bytes from preemptd (seedmix.c),
- * so it is never weaker than OpenSSL's own seed source. When the daemon is
- * away or its source has failed, the default is an OS-only seed with one log
- * line on stderr; `strict = yes` in the provider's config section refuses the
- * seed instead. docs/openssl.md has the configuration and the reasons.
+ * daemon answers, as many fresh conditioned bytes from preemptd: libpbd's
+ * draw (client/getentropy.c, client/seedmix.c), shared with
+ * pbd_getentropy(), so it is never weaker than OpenSSL's own seed source.
+ * When the daemon is away or its source has failed, the default is an
+ * OS-only seed, quietly: one syslog line per process at most, stderr lines
+ * only with `verbose = yes`; `strict = yes` in the provider's config section
+ * refuses the seed instead. docs/openssl.md has the configuration and the
+ * reasons.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -18,10 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/types.h>
+#include <syslog.h>
 #include <unistd.h>
-#if defined(__APPLE__)
-#include <sys/random.h> /* getentropy */
-#endif
 
 #include <openssl/core.h>
 #include <openssl/core_dispatch.h>
@@ -30,7 +32,7 @@
 #include <openssl/params.h>
 #include <sodium.h>
 
-#include "pbd.h"
+#include "pbd-int.h"
 #include "seedmix.h"
 
 #define SEED_STRENGTH 256    /* bits; what the primary DRBG (AES-256) asks */
@@ -73,6 +75,7 @@ struct prov {
     OSSL_FUNC_core_vset_error_fn *vset_error;
     char *socket; /* NULL: libpbd's default ($PBD_SOCKET, then built-in) */
     bool strict;
+    bool verbose; /* a stderr line at each change of source */
     uint32_t timeout_ms;
 
     pthread_mutex_t lock;
@@ -109,22 +112,32 @@ static const char *prov_socket(const struct prov *pv)
     return pv->socket ? pv->socket : pbd_default_socket();
 }
 
-/* Reads len conditioned bytes over a connection of its own. One connection
- * per seed: seeds are rare (start, reseed interval, fork), a connection held
- * by every OpenSSL process would eat the daemon's client limit, and no
- * socket can outlive the call to be shared by a forked child. */
-static int prov_read_daemon(const struct prov *pv, uint8_t *buf, size_t len)
+/* The process that wrote the syslog line, if one did: at most one per
+ * process, for every provider in it (a forked child may write its own). */
+static pid_t prov_logged_pid;
+
+/* Says that seeds come from elsewhere now: on stderr with verbose = yes;
+ * otherwise a fallback gets one syslog line per process, so the OpenSSL
+ * programs of a host whose daemon is away (or of users without access to its
+ * socket) print nothing, as OpenSSL's own seed sources print nothing. */
+__attribute__((format(printf, 3, 4))) static void
+prov_log(const struct prov *pv, int prio, const char *fmt, ...)
 {
-    pbd_t *p;
-    int rc = pbd_open(&p, pv->socket);
-    if (rc)
-        return rc;
-    rc = pbd_read_ex(p, buf, len, PBD_MODE_CONDITIONED, 0, pv->timeout_ms);
-    pbd_close(p);
-    return rc;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    pid_t me = getpid();
+    if (pv->verbose)
+        fprintf(stderr, "preemptd-provider[%ld]: %s\n", (long)me, msg);
+    else if (prio <= LOG_NOTICE &&
+             __atomic_exchange_n(&prov_logged_pid, me, __ATOMIC_RELAXED) != me)
+        syslog(LOG_USER | prio, "preemptd-provider[%ld]: %s (no more such "
+               "lines from this process)", (long)me, msg);
 }
 
-/* Records where a seed came from; one stderr line when that changes. */
+/* Records where a seed came from; says so when that changes. */
 static void prov_record(struct prov *pv, enum prov_source src, int err,
                         size_t dbytes)
 {
@@ -140,46 +153,39 @@ static void prov_record(struct prov *pv, enum prov_source src, int err,
     if (src == was || (src == SRC_DAEMON && was == SRC_NONE))
         return;
     if (src == SRC_DAEMON)
-        fprintf(stderr, "preemptd-provider[%ld]: daemon at %s answers again; "
-                        "seeding from preemptd and the OS\n",
-                (long)getpid(), prov_socket(pv));
+        prov_log(pv, LOG_INFO, "daemon at %s answers again; seeding from "
+                 "preemptd and the OS", prov_socket(pv));
     else
-        fprintf(stderr, "preemptd-provider[%ld]: %s (%s): %s\n",
-                (long)getpid(), pbd_strerror(err), prov_socket(pv),
-                src == SRC_OS_ONLY ? "seeding from the OS alone"
-                                   : "strict = yes, refusing to seed");
+        prov_log(pv, src == SRC_OS_ONLY ? LOG_NOTICE : LOG_ERR,
+                 "%s (%s): %s", pbd_strerror(err), prov_socket(pv),
+                 src == SRC_OS_ONLY ? "seeding from the OS alone"
+                                    : "strict = yes, refusing to seed");
 }
 
 /* Writes outlen seed bytes carrying nbytes bytes of entropy: nbytes from the
- * OS and, if the daemon serves them, nbytes conditioned bytes, through
- * seedmix. Returns 1, or 0 with an error raised. */
+ * OS and, if the daemon serves them within timeout_ms, nbytes conditioned
+ * bytes (pbd_mix_draw). Returns 1, or 0 with an error raised. */
 static int prov_seed(struct prov *pv, uint8_t *out, size_t outlen,
                      size_t nbytes, const uint8_t *adin, size_t adinlen)
 {
-    uint8_t os[SEED_MAX_REQUEST], dm[SEED_MAX_REQUEST];
-    int ok = 0;
-    if (getentropy(os, nbytes) != 0) {
-        prov_raise(pv, PREEMPTD_R_OS_SOURCE, "getentropy: %s",
-                   strerror(errno));
+    int err;
+    int rc = pbd_mix_draw(pv->socket, out, outlen, nbytes, adin, adinlen,
+                          pv->strict ? PBD_GETENTROPY_STRICT : 0,
+                          pv->timeout_ms, &err);
+    if (rc == PBD_EOSRANDOM || rc == PBD_EINVAL) {
+        prov_raise(pv, rc == PBD_EINVAL ? PREEMPTD_R_REQUEST
+                                        : PREEMPTD_R_OS_SOURCE,
+                   "%s (%zu seed bytes)", pbd_strerror(rc), outlen);
         return 0;
     }
-    int err = prov_read_daemon(pv, dm, nbytes);
-    enum prov_source src = err == 0  ? SRC_DAEMON
-                           : pv->strict ? SRC_REFUSED
-                                        : SRC_OS_ONLY;
+    enum prov_source src = err == 0 ? SRC_DAEMON
+                           : rc != 0 ? SRC_REFUSED
+                                     : SRC_OS_ONLY;
     prov_record(pv, src, err, err == 0 ? nbytes : 0);
     if (src == SRC_REFUSED)
         prov_raise(pv, PREEMPTD_R_REFUSED, "%s (%s); strict = yes",
                    pbd_strerror(err), prov_socket(pv));
-    else if (seedmix_combine(out, outlen, os, nbytes, dm,
-                             src == SRC_DAEMON ? nbytes : 0, adin,
-                             adinlen) != 0)
-        prov_raise(pv, PREEMPTD_R_REQUEST, "%zu seed bytes", outlen);
-    else
-        ok = 1;
-    sodium_memzero(os, sizeof(os));
-    sodium_memzero(dm, sizeof(dm));
-    return ok;
+    return rc == 0;
 }
 
 /* Entropy bytes for a request of `bits`, or 0 (error raised) beyond our
@@ -502,17 +508,19 @@ static int prov_bool(const char *v)
     return -1;
 }
 
-/* Reads socket, strict and timeout_ms from the provider's config section.
+/* Reads socket, strict, verbose and timeout_ms from the provider's config
+ * section.
  * A value it cannot read is logged and the cautious choice taken (strict:
  * yes; timeout_ms: the default) rather than failing to load, because
  * OpenSSL quietly seeds from its own source when a provider fails to load.
  * Returns 0, or -1 (error raised) when the core or memory fails. */
 static int prov_config(struct prov *pv, OSSL_FUNC_core_get_params_fn *get)
 {
-    const char *sock = NULL, *strict = NULL, *timeout = NULL;
+    const char *sock = NULL, *strict = NULL, *timeout = NULL, *verbose = NULL;
     OSSL_PARAM params[] = {
         OSSL_PARAM_utf8_ptr("socket", (char **)&sock, 0),
         OSSL_PARAM_utf8_ptr("strict", (char **)&strict, 0),
+        OSSL_PARAM_utf8_ptr("verbose", (char **)&verbose, 0),
         OSSL_PARAM_utf8_ptr("timeout_ms", (char **)&timeout, 0),
         OSSL_PARAM_END,
     };
@@ -527,6 +535,13 @@ static int prov_config(struct prov *pv, OSSL_FUNC_core_get_params_fn *get)
             fprintf(stderr, "preemptd-provider: strict = %s: want yes or no;"
                             " taking yes\n", strict);
         pv->strict = v != 0;
+    }
+    if (verbose) {
+        int v = prov_bool(verbose);
+        if (v < 0)
+            fprintf(stderr, "preemptd-provider: verbose = %s: want yes or "
+                            "no; taking no\n", verbose);
+        pv->verbose = v == 1;
     }
     if (timeout) {
         char *end;

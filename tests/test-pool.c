@@ -159,6 +159,111 @@ static void test_drbg_seeding(void **state)
     assert_int_equal(f->pool.sec->drbg.reseeds, 2);
 }
 
+/* Seeds the DRBG from a block at now_ms; events mode unless asked. */
+static void seed(struct fx *f, uint64_t now_ms)
+{
+    fill(f, 160);
+    assert_true(pool_maintain(&f->pool, now_ms, true));
+}
+
+/* Issue 25: a restored copy of the generator, told of the event, serves
+ * none of the bytes the original served after the same point. */
+static void test_event_changes_output_at_once(void **state)
+{
+    struct fx *f = *state;
+    f->pool.os_mix = POOL_MIX_EVENTS;
+    seed(f, 1000);
+    struct drbg snap = f->pool.sec->drbg;
+    uint8_t a[64], b[64], c[64];
+    assert_int_equal(pool_drbg(&f->pool, a, sizeof(a)), 0);
+    f->pool.sec->drbg = snap; /* the VM restore */
+    assert_int_equal(pool_drbg(&f->pool, b, sizeof(b)), 0);
+    assert_memory_equal(a, b, sizeof(a)); /* nothing told: it repeats */
+    f->pool.sec->drbg = snap;
+    pool_event(&f->pool, POOL_EV_VMGENID, 2000);
+    assert_int_equal(pool_drbg(&f->pool, c, sizeof(c)), 0);
+    for (size_t i = 0; i < sizeof(a); i += 32)
+        assert_memory_not_equal(a + i, c + i, 32);
+    assert_int_equal(f->pool.events[POOL_EV_VMGENID], 1);
+    assert_int_equal(f->pool.os_mixes, 2); /* the first seed's, the event's */
+    /* The reseed from the source is due at once, not in 60 s. */
+    assert_true(f->pool.reseed_asap);
+    assert_false(pool_maintain(&f->pool, 2000, true)); /* no block yet */
+    fill(f, 160);
+    assert_false(pool_maintain(&f->pool, 2000, false)); /* unhealthy */
+    assert_true(pool_maintain(&f->pool, 2000, true));
+    assert_false(f->pool.reseed_asap);
+    assert_int_equal(f->pool.event_reseeds[POOL_EV_VMGENID], 1);
+    assert_int_equal(f->pool.last_why, POOL_EV_VMGENID);
+    assert_string_equal(pool_event_name(f->pool.last_why), "vmgenid");
+    sodium_memzero(&snap, sizeof(snap));
+}
+
+/* The default mixes fresh OS bytes before every reply: a restore that
+ * nothing announces still repeats nothing. */
+static void test_request_mix_without_event(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(f->pool.os_mix, POOL_MIX_REQUEST);
+    seed(f, 1000);
+    struct drbg snap = f->pool.sec->drbg;
+    uint8_t a[32], b[32];
+    assert_int_equal(pool_drbg(&f->pool, a, sizeof(a)), 0);
+    f->pool.sec->drbg = snap;
+    assert_int_equal(pool_drbg(&f->pool, b, sizeof(b)), 0);
+    assert_memory_not_equal(a, b, sizeof(a));
+    assert_int_equal(f->pool.os_mixes, 3);
+    sodium_memzero(&snap, sizeof(snap));
+}
+
+/* Gaps come every few seconds on a starved host: each mixes OS bytes, but
+ * a reseed from the source is due only 10 s after the last one. */
+static void test_gap_reseed_spacing(void **state)
+{
+    struct fx *f = *state;
+    seed(f, 1000);
+    pool_event(&f->pool, POOL_EV_GAP, 1000 + POOL_GAP_RESEED_MS - 1);
+    assert_false(f->pool.reseed_asap);
+    assert_int_equal(f->pool.events[POOL_EV_GAP], 1);
+    pool_event(&f->pool, POOL_EV_GAP, 1000 + POOL_GAP_RESEED_MS);
+    assert_true(f->pool.reseed_asap);
+    /* Other kinds always make it due; the first kind is the one counted. */
+    pool_event(&f->pool, POOL_EV_SIGNAL, 1000 + POOL_GAP_RESEED_MS);
+    fill(f, 160);
+    assert_true(pool_maintain(&f->pool, 1000 + POOL_GAP_RESEED_MS, true));
+    assert_int_equal(f->pool.event_reseeds[POOL_EV_GAP], 1);
+    assert_int_equal(f->pool.event_reseeds[POOL_EV_SIGNAL], 0);
+    assert_int_equal(f->pool.events[POOL_EV_SIGNAL], 1);
+    /* Out of range: ignored. */
+    pool_event(&f->pool, POOL_EV_COUNT, 0);
+    pool_event(&f->pool, -1, 0);
+    assert_false(f->pool.reseed_asap);
+}
+
+/* The guard runs before any output, and may record an event first. */
+static void guard_cb(void *arg)
+{
+    struct fx *f = arg;
+    pool_event(&f->pool, POOL_EV_CLOCK, 5000);
+}
+
+static void test_guard_before_output(void **state)
+{
+    struct fx *f = *state;
+    f->pool.os_mix = POOL_MIX_EVENTS;
+    seed(f, 1000);
+    struct drbg snap = f->pool.sec->drbg;
+    uint8_t a[32], b[32];
+    assert_int_equal(pool_drbg(&f->pool, a, sizeof(a)), 0);
+    f->pool.sec->drbg = snap;
+    f->pool.guard = guard_cb;
+    f->pool.guard_arg = f;
+    assert_int_equal(pool_drbg(&f->pool, b, sizeof(b)), 0);
+    assert_memory_not_equal(a, b, sizeof(a));
+    assert_int_equal(f->pool.events[POOL_EV_CLOCK], 1);
+    sodium_memzero(&snap, sizeof(snap));
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -170,6 +275,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_raw_take, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gate_fails_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drbg_seeding, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_changes_output_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_mix_without_event, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gap_reseed_spacing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_guard_before_output, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

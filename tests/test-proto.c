@@ -83,8 +83,9 @@ static void test_capture_flags(void **state)
 static void test_simple_requests(void **state)
 {
     (void)state;
-    const uint8_t types[] = {PROTO_T_STATS, PROTO_T_HEALTH, PROTO_T_VERSION};
-    for (size_t i = 0; i < 3; i++) {
+    const uint8_t types[] = {PROTO_T_STATS, PROTO_T_HEALTH, PROTO_T_VERSION,
+                             PROTO_T_RESEED};
+    for (size_t i = 0; i < sizeof(types); i++) {
         uint8_t buf[PROTO_HDR_LEN + 3];
         proto_encode_hdr(buf, types[i], 0);
         memcpy(buf + PROTO_HDR_LEN, "\xBD\x01\x02", 3); /* pipelined next */
@@ -201,7 +202,9 @@ static void test_text_commands(void **state)
     assert_int_equal(r.cmd, TEXT_HEALTH);
     assert_int_equal(text("quit", &r), 0);
     assert_int_equal(r.cmd, TEXT_QUIT);
-    const char *bad[] = {"", "   ", "read", "read 0", "read 4097", "read 10000",
+    assert_int_equal(text("ReSeed", &r), 0);
+    assert_int_equal(r.cmd, TEXT_RESEED);
+    const char *bad[] = {"reseed now", "", "   ", "read", "read 0", "read 4097", "read 10000",
                          "read -1", "read 1x", "read 16 raw raw", "read 16 foo",
                          "stats now", "rea 16", "read 16 raw drbg", "read\x01 1",
                          "read 16 nowait nowait"};

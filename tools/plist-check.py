@@ -8,8 +8,11 @@ documents, when a value has the wrong type or is not one of the documented
 values, when a Unix socket's directory is not one that exists at boot
 (launchd binds SockPathName as given and creates no directory; /var/run is
 emptied at boot, so only it and the other boot-time directories qualify),
-or when ProgramArguments[0] / Program is not the installed binary
-(--binary). Needs only Python 3's plistlib; runs anywhere.
+when ProgramArguments[0] / Program is not the installed binary
+(--binary), or when the job would run as root: a LaunchDaemon without
+UserName and GroupName runs as root, and launchd creates the job's sockets
+itself, so the daemon needs no privilege (root, uid 0, wheel and gid 0 are
+refused). Needs only Python 3's plistlib; runs anywhere.
 """
 import argparse
 import os
@@ -24,6 +27,10 @@ BOOT_DIRS = {"/var/run", "/private/var/run", "/tmp", "/private/tmp",
 
 STR, INT, BOOL, DICT, ARR = "string", "integer", "boolean", "dictionary", "array"
 PY = {STR: str, INT: int, BOOL: bool, DICT: dict, ARR: list}
+
+# Names that are root's: a job under them keeps every privilege.
+ROOT_USERS = {"root", "0"}
+ROOT_GROUPS = {"wheel", "0"}
 
 # Top-level keys of launchd.plist(5), each with the types it may take.
 KEYS = {
@@ -171,6 +178,13 @@ def check(path, binary, boot_dirs):
     if binary and isinstance(prog, str) and prog != binary:
         c.bad("ProgramArguments[0]", "%r is not the installed binary %r"
               % (prog, binary))
+    for key, root in (("UserName", ROOT_USERS), ("GroupName", ROOT_GROUPS)):
+        if key not in pl:
+            c.bad(key, "missing: the job would run as root for its whole "
+                  "life; launchd creates the socket, so name an "
+                  "unprivileged account")
+        elif key in good and pl[key] in root:
+            c.bad(key, "%r is root's: name an unprivileged account" % pl[key])
     if "KeepAlive" in good and isinstance(pl["KeepAlive"], dict):
         c.keys("KeepAlive.", pl["KeepAlive"], KEEPALIVE_KEYS)
     for k in ("SoftResourceLimits", "HardResourceLimits"):

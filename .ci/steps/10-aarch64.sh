@@ -48,11 +48,12 @@ fi
 # ("Could not get define 'OPENSSL_VERSION_STR'") instead of leaving the
 # OpenSSL provider out; with it the provider and seedmix are built and
 # tested for ARM64 too.
+# libinih-dev:arm64: the daemon's configuration file.
 # libjansson-dev:arm64, libdivsufsort-dev:arm64: preemptctl (and test-ctl,
 # test-assess) need them.
 pkgs="gcc-aarch64-linux-gnu qemu-user libc6-dev:arm64 libsodium-dev:arm64
   libcmocka-dev:arm64 libuv1-dev:arm64 libssl-dev:arm64
-  libjansson-dev:arm64 libdivsufsort-dev:arm64"
+  libjansson-dev:arm64 libdivsufsort-dev:arm64 libinih-dev:arm64"
 apt_ensure aarch64 $pkgs
 
 # --- build ---

@@ -203,14 +203,15 @@ class Daemon(Running):
 
     real=False (the default): the fault build on the injected rate (see the
     top of this file); real=True: the production build on the host's own
-    events. binary overrides either (the aarch64 step's cross build)."""
+    events. binary overrides either (the aarch64 step's cross build); the
+    injected rate is added only to the fault build ($PREEMPTD_FAULT)."""
 
     def __init__(self, *args, real=False, binary=None, ring=2048,
                  wait_ready=True, ready_timeout=None, env=None):
-        self.real = real
-        if not real:
-            args = fast_source(args)
         self.binary = binary or (PREEMPTD if real else PREEMPTD_FAULT)
+        self.real = real or self.binary != PREEMPTD_FAULT
+        if not self.real:
+            args = fast_source(args)
         self.dir = tempfile.mkdtemp(prefix="pbd-")
         self.sock = os.path.join(self.dir, "preemptd.sock")
         self.log = os.path.join(self.dir, "log")
@@ -232,7 +233,7 @@ class Daemon(Running):
         if ready_timeout is None:
             # The injected rate passes the start-up test in milliseconds;
             # the host's own events may take a while on a loaded machine.
-            ready_timeout = 120.0 if real or wrapper else 30.0
+            ready_timeout = 120.0 if self.real or wrapper else 30.0
         try:
             self.wait_notify(ready=wait_ready, timeout=ready_timeout)
         except BaseException:

@@ -1,6 +1,7 @@
-/* test-client-deadline.c - libpbd's client-side deadline against fake daemons
- * that accept and then go quiet: a thread in this process plays the daemon
- * on a temporary socket, so each hang is deterministic. */
+/* test-client-deadline.c - libpbd's client-side deadline, reconnection and
+ * connect errors against fake daemons that go quiet, hang up or are not
+ * there: a thread in this process plays the daemon on a temporary socket,
+ * so each hang is deterministic. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -14,12 +15,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "fill-backlog.h"
 #include "pbd.h"
 #include "proto.h"
 
@@ -213,7 +217,7 @@ static void fake_reply(struct fake *f, int fd, uint8_t type, const void *body,
 
 static void fake_read_reply(struct fake *f, int fd, uint32_t len, uint8_t byte)
 {
-    uint8_t body[256];
+    uint8_t body[512];
     FAKE_CHECK(f, len <= sizeof(body));
     memset(body, byte, len);
     fake_reply(f, fd, PROTO_T_READ | PROTO_T_REPLY, body, len);
@@ -463,67 +467,375 @@ static void test_stats_deadline(void **state)
     assert_true(f.old_closed);
 }
 
-/* Accepts one queued connection a little after the test starts waiting,
- * freeing a place in the backlog. */
-static void *accept_later(void *arg)
+struct backlog {
+    int lfd, nfill;
+    struct fake f; /* for FAKE_CHECK */
+};
+
+/* After 300 ms accepts (and closes) the connections that filled the
+ * backlog, then the client's, queued behind them, and serves one read. */
+static void *drain_then_serve(void *arg)
 {
-    int lfd = *(int *)arg;
+    struct backlog *b = arg;
     usleep(300000);
-    int fd = accept(lfd, NULL, NULL);
-    if (fd >= 0)
-        close(fd);
+    for (int i = 0; i < b->nfill; i++) {
+        int fd = accept(b->lfd, NULL, NULL);
+        if (fd >= 0)
+            close(fd);
+    }
+    b->f.lfd = b->lfd;
+    int c = fake_accept(&b->f);
+    fake_read_reqs(&b->f, c, 1, WAIT_MS);
+    fake_read_reply(&b->f, c, 32, 0x5A);
+    close(c);
     return NULL;
 }
 
 /* A daemon that stopped accepting with its backlog full: connect() would
- * block (Linux) until it accepts again. pbd_open() gives up on time, and
- * gets through when a place frees up before then. */
+ * block (Linux) until it accepts again. pbd_open() does not wait at all
+ * (it once waited its own 15 s, whatever the caller's read asked for); the
+ * read connects within its own deadline, and gets through when a place
+ * frees up before then. */
 static void test_open_full_backlog(void **state)
 {
     (void)state;
-    int lfd = fake_listen(0);
+    struct backlog b;
+    memset(&b, 0, sizeof(b));
+    b.lfd = fake_listen(0);
     int fill[64];
-    int nfill = 0;
-    bool full = false, refused = false;
-    while (nfill < 64 && !full && !refused) {
-        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-        assert_true(fd >= 0);
-        assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
-        struct sockaddr_un sa = fake_addr();
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-            full = errno == EAGAIN || errno == EWOULDBLOCK;
-            refused = !full; /* BSD, macOS: ECONNREFUSED at once */
-            close(fd);
-        } else {
-            fill[nfill++] = fd;
-        }
-    }
-    if (!full) {
-        for (int i = 0; i < nfill; i++)
-            close(fill[i]);
-        close(lfd);
+    b.nfill = fill_backlog(sock, fill, 64);
+    if (b.nfill < 0) {
+        close(b.lfd);
         skip(); /* this system refuses rather than blocks at a full backlog */
     }
     pbd_t *p = NULL;
     watchdog_arm(bound_ms(0) + SLACK_MS + 5000);
     uint64_t t0 = now_ms();
     int rc = pbd_open(&p, sock);
+    uint64_t el = now_ms() - t0;
+    print_message("  pbd_open returned %d after %llu ms\n", rc,
+                  (unsigned long long)el);
+    assert_int_equal(rc, 0);
+    assert_true(el < SLACK_MS);
+    uint8_t buf[32];
+    t0 = now_ms();
+    rc = pbd_read_ex(p, buf, sizeof(buf), PBD_MODE_DRBG, 0, WAIT_MS);
     watchdog_disarm();
-    assert_timed_out(rc, t0, bound_ms(0));
-    assert_null(p);
+    assert_timed_out(rc, t0, bound_ms(WAIT_MS));
 
     pthread_t t;
-    spawn(&t, accept_later, &lfd);
-    watchdog_arm(bound_ms(0) + SLACK_MS + 5000);
-    rc = pbd_open(&p, sock);
+    spawn(&t, drain_then_serve, &b);
+    watchdog_arm(bound_ms(WAIT_MS) + SLACK_MS + 5000);
+    rc = pbd_read_ex(p, buf, sizeof(buf), PBD_MODE_DRBG, 0, WAIT_MS);
     watchdog_disarm();
     pthread_join(t, NULL);
     assert_int_equal(rc, 0);
+    assert_int_equal(buf[0], 0x5A);
     pbd_close(p);
-    for (int i = 0; i < nfill; i++)
+    for (int i = 0; i < b.nfill; i++)
         close(fill[i]);
+    close(b.lfd);
+    unlink(sock);
+    if (b.f.fail)
+        fail_msg("fake daemon: step at line %d failed", b.f.fail);
+}
+
+/* ---- reconnection -------------------------------------------------------- */
+
+/* Serves one read, then closes the connection as the daemon's --idle-ms
+ * does; serves the next connection's read and stats. */
+static void script_idle_close(struct fake *f)
+{
+    int c1 = fake_accept(f);
+    fake_read_reqs(f, c1, 1, WAIT_MS);
+    fake_read_reply(f, c1, 32, 0x11);
+    fake_wait_go(f);
+    close(c1); /* idle: no request pending */
+    fake_wait_go(f);
+    int c2 = fake_accept(f);
+    fake_read_reqs(f, c2, 1, WAIT_MS);
+    fake_read_reply(f, c2, 32, 0x22);
+    close(c2);
+    int c3 = fake_accept(f);
+    uint8_t req[PROTO_HDR_LEN];
+    FAKE_CHECK(f, fake_recv(c3, req, sizeof(req)));
+    fake_reply(f, c3, PROTO_T_STATS | PROTO_T_REPLY, "{}", 2);
+    close(c3);
+}
+
+/* A handle outlives the daemon's idle close: the next call connects again
+ * and sends its request on the new connection. (It once failed with
+ * PBD_ECLOSED, and every later call too.) */
+static void test_idle_close_reconnects(void **state)
+{
+    (void)state;
+    struct fake f;
+    pbd_t *p = fake_start(&f, script_idle_close);
+    uint8_t buf[32];
+    watchdog_arm(60000);
+    assert_int_equal(pbd_read_ex(p, buf, sizeof(buf), PBD_MODE_DRBG, 0,
+                                 WAIT_MS), 0);
+    assert_int_equal(buf[0], 0x11);
+    fake_go(&f);
+    usleep(100000); /* the close has reached us */
+    fake_go(&f);
+    assert_int_equal(pbd_read_ex(p, buf, sizeof(buf), PBD_MODE_DRBG, 0,
+                                 WAIT_MS), 0);
+    for (size_t i = 0; i < sizeof(buf); i++)
+        assert_int_equal(buf[i], 0x22);
+    /* c2 closed after its read: stats reconnects too. */
+    char js[16];
+    assert_int_equal(pbd_stats(p, js, sizeof(js)), 0);
+    assert_string_equal(js, "{}");
+    watchdog_disarm();
+    pbd_close(p);
+    fake_finish(&f);
+}
+
+/* Answers the first of three pipelined reads, then hangs up (a restart);
+ * the next connection must ask for the other two only. */
+static void script_close_mid_pipeline(struct fake *f)
+{
+    int c1 = fake_accept(f);
+    fake_read_reqs(f, c1, 3, WAIT_MS);
+    fake_read_reply(f, c1, 64, 0x01);
+    close(c1);
+    int c2 = fake_accept(f);
+    fake_read_reqs(f, c2, 2, WAIT_MS);
+    fake_read_reply(f, c2, 64, 0x02);
+    fake_read_reply(f, c2, 64, 0x03);
+    /* Nothing more: a third request here would be a byte asked twice. */
+    f->old_closed = fake_hung_up(c2);
+    close(c2);
+}
+
+/* A connection lost between replies: the replies that came are kept, the
+ * requests that had no byte of reply are sent again, once each. */
+static void test_reconnect_resends_only_unanswered(void **state)
+{
+    (void)state;
+    struct fake f;
+    pbd_t *p = fake_start(&f, script_close_mid_pipeline);
+    uint8_t buf[3 * 64];
+    watchdog_arm(60000);
+    assert_int_equal(pbd_read_ex(p, buf, sizeof(buf), PBD_MODE_CONDITIONED, 0,
+                                 WAIT_MS), 0);
+    watchdog_disarm();
+    for (size_t i = 0; i < sizeof(buf); i++)
+        assert_int_equal(buf[i], i < 64 ? 0x01 : i < 128 ? 0x02 : 0x03);
+    pbd_close(p);
+    fake_finish(&f);
+    assert_true(f.old_closed);
+}
+
+/* Sends the header and half the payload of a reply, then hangs up. */
+static void script_half_reply(struct fake *f)
+{
+    int c1 = fake_accept(f);
+    fake_read_reqs(f, c1, 1, WAIT_MS);
+    uint8_t h[PROTO_HDR_LEN], half[16];
+    proto_encode_hdr(h, PROTO_T_READ | PROTO_T_REPLY, 32);
+    memset(half, 0x77, sizeof(half));
+    FAKE_CHECK(f, fake_send(c1, h, sizeof(h)));
+    FAKE_CHECK(f, fake_send(c1, half, sizeof(half)));
+    close(c1);
+    fake_wait_go(f);
+    int c2 = fake_accept(f);
+    fake_read_reqs(f, c2, 1, WAIT_MS);
+    fake_read_reply(f, c2, 32, 0x33);
+    close(c2);
+}
+
+/* A reply that had begun is never asked for again: half a reply is an
+ * error (buffer wiped), and only the next call connects again. */
+static void test_half_reply_not_retried(void **state)
+{
+    (void)state;
+    struct fake f;
+    pbd_t *p = fake_start(&f, script_half_reply);
+    uint8_t buf[32];
+    watchdog_arm(60000);
+    assert_int_equal(pbd_read_ex(p, buf, sizeof(buf), PBD_MODE_DRBG, 0,
+                                 WAIT_MS), PBD_ECLOSED);
+    for (size_t i = 0; i < sizeof(buf); i++)
+        assert_int_equal(buf[i], 0);
+    fake_go(&f);
+    assert_int_equal(pbd_read_ex(p, buf, sizeof(buf), PBD_MODE_DRBG, 0,
+                                 WAIT_MS), 0);
+    watchdog_disarm();
+    assert_int_equal(buf[0], 0x33);
+    pbd_close(p);
+    fake_finish(&f);
+}
+
+/* ---- captures: bound to their connection --------------------------------- */
+
+/* Checks that no client connects for 500 ms: nothing was sent again. */
+static bool fake_no_new_client(struct fake *f)
+{
+    struct timeval tv = {.tv_usec = 500000};
+    setsockopt(f->lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    int fd = accept(f->lfd, NULL, NULL);
+    struct timeval off = {0, 0};
+    setsockopt(f->lfd, SOL_SOCKET, SO_RCVTIMEO, &off, sizeof(off));
+    if (fd >= 0)
+        close(fd);
+    return fd < 0;
+}
+
+/* Serves one capture read, then hangs up (a daemon restart mid-capture). */
+static void script_capture_then_close(struct fake *f)
+{
+    int c1 = fake_accept(f);
+    fake_read_reqs(f, c1, 1, WAIT_MS);
+    fake_read_reply(f, c1, 512, 0x44);
+    fake_read_reqs(f, c1, 1, WAIT_MS);
+    close(c1);
+    FAKE_CHECK(f, fake_no_new_client(f));
+    fake_wait_go(f);
+    /* After PBD_ELOST, a new capture on a new connection. */
+    int c2 = fake_accept(f);
+    fake_read_reqs(f, c2, 1, WAIT_MS);
+    fake_read_reply(f, c2, 512, 0x55);
+    close(c2);
+}
+
+/* A capture's connection lost: the read says PBD_ELOST at once and sends
+ * nothing on a new connection, whose capture would leave a gap. */
+static void test_capture_lost(void **state)
+{
+    (void)state;
+    struct fake f;
+    pbd_t *p = fake_start(&f, script_capture_then_close);
+    static uint8_t buf[512];
+    watchdog_arm(60000);
+    assert_int_equal(pbd_read_ex(p, buf, sizeof(buf), PBD_MODE_CAPTURE, 0,
+                                 WAIT_MS), 0);
+    assert_int_equal(buf[0], 0x44);
+    assert_int_equal(pbd_read_ex(p, buf, sizeof(buf), PBD_MODE_CAPTURE, 0,
+                                 WAIT_MS), PBD_ELOST);
+    usleep(700000); /* past the fake's watch for a new client */
+    fake_go(&f);
+    assert_int_equal(pbd_read_ex(p, buf, sizeof(buf), PBD_MODE_CAPTURE, 0,
+                                 WAIT_MS), 0);
+    watchdog_disarm();
+    assert_int_equal(buf[0], 0x55);
+    pbd_close(p);
+    fake_finish(&f);
+}
+
+/* Serves a capture read, then hangs up while idle; serves stats on the next
+ * connection, and expects no capture read there. */
+static void script_capture_idle_close(struct fake *f)
+{
+    int c1 = fake_accept(f);
+    fake_read_reqs(f, c1, 1, WAIT_MS);
+    fake_read_reply(f, c1, 512, 0x66);
+    close(c1);
+    int c2 = fake_accept(f);
+    uint8_t req[PROTO_HDR_LEN];
+    FAKE_CHECK(f, fake_recv(c2, req, sizeof(req)));
+    fake_reply(f, c2, PROTO_T_STATS | PROTO_T_REPLY, "{}", 2);
+    f->old_closed = fake_hung_up(c2); /* nothing more was sent */
+    close(c2);
+}
+
+/* A capture lost while another call reconnected (stats, which is safe to
+ * send again): the next capture read reports it rather than begin anew. */
+static void test_capture_lost_between_reads(void **state)
+{
+    (void)state;
+    struct fake f;
+    pbd_t *p = fake_start(&f, script_capture_idle_close);
+    static uint8_t buf[512];
+    char js[16];
+    watchdog_arm(60000);
+    assert_int_equal(pbd_read_ex(p, buf, sizeof(buf), PBD_MODE_CAPTURE, 0,
+                                 WAIT_MS), 0);
+    usleep(100000); /* the close has reached us */
+    assert_int_equal(pbd_stats(p, js, sizeof(js)), 0);
+    assert_int_equal(pbd_read_ex(p, buf, sizeof(buf), PBD_MODE_CAPTURE, 0,
+                                 WAIT_MS), PBD_ELOST);
+    watchdog_disarm();
+    pbd_close(p);
+    fake_finish(&f);
+    assert_true(f.old_closed);
+}
+
+/* Takes a restart read and never answers it. */
+static void script_restart_quiet(struct fake *f)
+{
+    int c1 = fake_accept(f);
+    fake_read_reqs(f, c1, 1, WAIT_MS);
+    fake_wait_go(f);
+    close(c1);
+}
+
+/* A restart read whose connection is dropped on the client's deadline is
+ * lost too (PBD_ELOST, not PBD_ETIMEDOUT): its samples are the first
+ * after that restart or none. */
+static void test_restart_lost_on_deadline(void **state)
+{
+    (void)state;
+    struct fake f;
+    pbd_t *p = fake_start(&f, script_restart_quiet);
+    static uint8_t buf[1000];
+    watchdog_arm(bound_ms(WAIT_MS) + SLACK_MS + 5000);
+    uint64_t t0 = now_ms();
+    int rc = pbd_read_ex(p, buf, sizeof(buf), PBD_MODE_CAPTURE,
+                         PBD_READ_RESTART, WAIT_MS);
+    watchdog_disarm();
+    assert_int_equal(rc, PBD_ELOST);
+    assert_true(now_ms() - t0 >= bound_ms(WAIT_MS));
+    fake_go(&f);
+    pbd_close(p);
+    fake_finish(&f);
+}
+
+/* ---- connect errors -------------------------------------------------------- */
+
+/* No socket, a stale one, one the caller may not open: three codes, each
+ * saying what to do (all were PBD_ECONNECT). */
+static void test_connect_errors(void **state)
+{
+    (void)state;
+    pbd_t *p = NULL;
+    char path[160];
+    snprintf(path, sizeof(path), "%s/none.sock", dir);
+    assert_int_equal(pbd_open(&p, path), PBD_ENOSOCKET);
+    assert_null(p);
+    assert_non_null(strstr(pbd_strerror(PBD_ENOSOCKET), "running"));
+
+    /* Bound but never listening: what a daemon that died leaves behind. */
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = fake_addr();
+    unlink(sock);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    close(fd);
+    assert_int_equal(pbd_open(&p, sock), PBD_EREFUSED);
+    assert_non_null(strstr(pbd_strerror(PBD_EREFUSED), "stale"));
+
+    /* Root passes any mode: look as nobody, in a child. */
+    int lfd = fake_listen(8);
+    assert_int_equal(chmod(sock, 0660), 0);
+    assert_int_equal(chmod(dir, 0755), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (getuid() != 0 && chmod(sock, 0) != 0)
+            _exit(3);
+        if (getuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(2);
+        _exit(pbd_open(&p, sock) == PBD_EACCESS ? 0 : 1);
+    }
+    int st = -1;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    chmod(dir, 0700);
     close(lfd);
     unlink(sock);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_non_null(strstr(pbd_strerror(PBD_EACCESS), "group"));
 }
 
 static int setup(void **state)
@@ -554,6 +866,13 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_error_abandons_pipeline),
         cmocka_unit_test(test_stats_deadline),
         cmocka_unit_test(test_open_full_backlog),
+        cmocka_unit_test(test_idle_close_reconnects),
+        cmocka_unit_test(test_reconnect_resends_only_unanswered),
+        cmocka_unit_test(test_half_reply_not_retried),
+        cmocka_unit_test(test_capture_lost),
+        cmocka_unit_test(test_capture_lost_between_reads),
+        cmocka_unit_test(test_restart_lost_on_deadline),
+        cmocka_unit_test(test_connect_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -15,12 +15,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "fill-backlog.h"
 #include "pbd.h"
 
 static char dir[] = "/tmp/pbd-client-XXXXXX";
@@ -176,7 +179,8 @@ static void test_errors(void **state)
     path[0] = '/';
     path[sizeof(path) - 1] = '\0';
     assert_int_equal(pbd_open(&p, path), PBD_EPATH);
-    assert_int_equal(pbd_open(&p, "/nonexistent/preemptd.sock"), PBD_ECONNECT);
+    assert_int_equal(pbd_open(&p, "/nonexistent/preemptd.sock"),
+                     PBD_ENOSOCKET);
     assert_int_equal(pbd_open(NULL, sock), PBD_EINVAL);
     assert_int_equal(pbd_open(&p, sock), 0);
     uint8_t buf[64];
@@ -253,6 +257,146 @@ static void test_stopped_daemon(void **state)
     pbd_close(p);
     /* The sampler was stopped too; later tests want a healthy source. */
     assert_int_equal(wait_healthy(), 0);
+}
+
+/* The issue's case: a stopped daemon with its backlog full. Opening and
+ * reading with a wait of 1 s ends within that wait plus the margin, connect
+ * included (pbd_open alone once took 15 s); pbd_getentropy() ends within
+ * its own bound, from the OS alone, and strict says why. */
+static void test_stopped_daemon_full_backlog(void **state)
+{
+    (void)state;
+    enum { WAIT = 1000, MAXFILL = 1024 };
+    const uint64_t bound = WAIT + PBD_DEADLINE_MARGIN_MS;
+    static int fill[MAXFILL];
+    signal(SIGALRM, resume_daemon);
+    assert_int_equal(kill(daemon_pid, SIGSTOP), 0);
+    alarm(60);
+    int nfill = fill_backlog(sock, fill, MAXFILL);
+    if (nfill < 0) {
+        alarm(0);
+        kill(daemon_pid, SIGCONT);
+        skip(); /* refused, not blocked, at a full backlog (BSD, macOS) */
+    }
+    pbd_t *p = NULL;
+    uint8_t buf[32];
+    uint64_t t0 = now_ms();
+    int rc = pbd_open(&p, sock);
+    if (rc == 0)
+        rc = pbd_read_ex(p, buf, sizeof(buf), PBD_MODE_CONDITIONED, 0, WAIT);
+    uint64_t el = now_ms() - t0;
+    pbd_close(p);
+    print_message("  %d connections queued; open + read gave up after %llu "
+                  "ms (bound %llu ms)\n", nfill, (unsigned long long)el,
+                  (unsigned long long)bound);
+    assert_int_equal(rc, PBD_ETIMEDOUT);
+    assert_true(el <= bound + SLACK_MS);
+
+    setenv("PBD_SOCKET", sock, 1);
+    t0 = now_ms();
+    rc = pbd_getentropy(buf, sizeof(buf));
+    el = now_ms() - t0;
+    print_message("  pbd_getentropy: %d after %llu ms (bound %u ms)\n", rc,
+                  (unsigned long long)el, PBD_GETENTROPY_TIMEOUT_MS);
+    assert_int_equal(rc, 0);
+    assert_true(el <= PBD_GETENTROPY_TIMEOUT_MS + SLACK_MS);
+    t0 = now_ms();
+    rc = pbd_getentropy_ex(buf, sizeof(buf), PBD_GETENTROPY_STRICT, 300);
+    el = now_ms() - t0;
+    assert_int_equal(rc, PBD_ETIMEDOUT);
+    assert_true(el >= 300 && el <= 300 + SLACK_MS);
+    for (size_t i = 0; i < sizeof(buf); i++)
+        assert_int_equal(buf[i], 0); /* strict failure: wiped */
+    unsetenv("PBD_SOCKET");
+    alarm(0);
+    kill(daemon_pid, SIGCONT);
+    for (int i = 0; i < nfill; i++)
+        close(fill[i]);
+    assert_int_equal(wait_healthy(), 0);
+}
+
+/* The daemon's conditioned bytes served so far, from its stats. */
+static unsigned long long served_conditioned(void)
+{
+    static char buf[16384];
+    pbd_t *p;
+    assert_int_equal(pbd_open(&p, sock), 0);
+    assert_int_equal(pbd_stats(p, buf, sizeof(buf)), 0);
+    pbd_close(p);
+    const char *s = strstr(buf, "\"served\":");
+    assert_non_null(s);
+    s = strstr(s, "\"conditioned\":");
+    assert_non_null(s);
+    return strtoull(s + strlen("\"conditioned\":"), NULL, 10);
+}
+
+/* pbd_getentropy() as getentropy(3): up to 256 bytes, an error above with
+ * the buffer untouched; min(len, 32) conditioned bytes from the daemon go
+ * into each output (served counts them), and with no daemon the OS alone
+ * serves unless the caller asks strict. (It once read len conditioned bytes
+ * with no bound: 4096 took 17 s.) */
+static void test_getentropy_bounds_and_fallback(void **state)
+{
+    (void)state;
+    static uint8_t big[PBD_GETENTROPY_MAX + 1];
+    setenv("PBD_SOCKET", sock, 1);
+    memset(big, 0xEE, sizeof(big));
+    assert_int_equal(pbd_getentropy(big, sizeof(big)), PBD_ETOOBIG);
+    for (size_t i = 0; i < sizeof(big); i++)
+        assert_int_equal(big[i], 0xEE);
+    assert_int_equal(pbd_getentropy(NULL, 0), 0);
+    assert_int_equal(pbd_getentropy_ex(big, 8, 0x80, 0), PBD_EINVAL);
+
+    /* Wait for stock, so the draw need not fall back to the OS alone. */
+    uint8_t one[32];
+    pbd_t *p;
+    assert_int_equal(pbd_open(&p, sock), 0);
+    assert_int_equal(pbd_read_ex(p, one, sizeof(one), PBD_MODE_CONDITIONED, 0,
+                                 60000), 0);
+    pbd_close(p);
+    for (int tries = 0;; tries++) {
+        unsigned long long before = served_conditioned();
+        int rc = pbd_getentropy_ex(big, PBD_GETENTROPY_MAX,
+                                   PBD_GETENTROPY_STRICT, 60000);
+        unsigned long long after = served_conditioned();
+        assert_int_equal(rc, 0);
+        print_message("  strict, 256 bytes: served.conditioned +%llu\n",
+                      after - before);
+        if (after - before == 32)
+            break;
+        assert_true(tries < 3); /* another client drew meanwhile */
+    }
+    size_t zeros = 0;
+    for (size_t i = 0; i < PBD_GETENTROPY_MAX; i++)
+        zeros += big[i] == 0;
+    assert_true(zeros < 16);
+
+    /* No daemon at the path: the OS alone, or strict's reason. */
+    char none[200];
+    snprintf(none, sizeof(none), "%s/none.sock", dir);
+    setenv("PBD_SOCKET", none, 1);
+    uint8_t a[64], b[64];
+    assert_int_equal(pbd_getentropy(a, sizeof(a)), 0);
+    assert_int_equal(pbd_getentropy(b, sizeof(b)), 0);
+    assert_memory_not_equal(a, b, sizeof(a));
+    assert_int_equal(pbd_getentropy_ex(a, sizeof(a), PBD_GETENTROPY_STRICT, 0),
+                     PBD_ENOSOCKET);
+    unsetenv("PBD_SOCKET");
+}
+
+/* pbd_version() and the macros agree with each other and with meson's
+ * project version ($PBD_PROJECT_VERSION, from the test's environment). */
+static void test_version(void **state)
+{
+    (void)state;
+    char v[32];
+    snprintf(v, sizeof(v), "%d.%d.%d", PBD_VERSION_MAJOR, PBD_VERSION_MINOR,
+             PBD_VERSION_PATCH);
+    assert_string_equal(v, PBD_VERSION_STRING);
+    assert_string_equal(pbd_version(), PBD_VERSION_STRING);
+    const char *want = getenv("PBD_PROJECT_VERSION");
+    assert_non_null(want);
+    assert_string_equal(pbd_version(), want);
 }
 
 /* The daemon's count of requests, from a stats call on p (which counts). */
@@ -403,6 +547,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_cloexec),
         cmocka_unit_test(test_cloexec_atomic),
         cmocka_unit_test(test_stopped_daemon),
+        cmocka_unit_test(test_stopped_daemon_full_backlog),
+        cmocka_unit_test(test_getentropy_bounds_and_fallback),
+        cmocka_unit_test(test_version),
     };
     return cmocka_run_group_tests(tests, start_daemon, stop_daemon);
 }

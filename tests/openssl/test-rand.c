@@ -7,12 +7,17 @@
  *   test-rand fork    RAND_bytes, fork, RAND_bytes in parent and child
  *   test-rand again   RAND_bytes; after a line on stdin, a fresh primary
  *                     seed (as its reseed interval would) and RAND_bytes
+ *   test-rand reseed  RAND_bytes, then three fresh primary seeds
  *
- * Output: "<what> <hex>" lines and "status <who> key=value ..." lines.
+ * Output: "<what> <hex>" lines, "status <who> key=value ..." lines, and
+ * "syslog N" at exit: how many lines the provider sent to syslog(3), which
+ * this program defines (exported, so it takes the place of libc's for the
+ * provider) to count them.
  * Exits 0 when every draw succeeded (and, for fork, the bytes differ;
  * for again, the second draw succeeded).
  */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -24,6 +29,21 @@
 #include <openssl/rand.h>
 
 #define N 32
+
+static int syslog_lines;
+
+/* Counts the provider's syslog lines and shows them on stdout. */
+void syslog(int prio, const char *fmt, ...);
+void syslog(int prio, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("syslog-line %d ", prio);
+    vprintf(fmt, ap);
+    putchar('\n');
+    va_end(ap);
+    syslog_lines++;
+}
 
 static void hex(char *out, const unsigned char *b, size_t n)
 {
@@ -161,6 +181,23 @@ static int again(void)
     return rc;
 }
 
+/* Fresh primary seeds, as a long-lived process sees at its reseed
+ * interval: each one is drawn from the provider. */
+static int reseed(void)
+{
+    char line[256];
+    int rc = draw("first", 0, line, sizeof(line));
+    fputs(line, stdout);
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        EVP_RAND_CTX *primary = RAND_get0_primary(NULL);
+        if (!primary || !EVP_RAND_reseed(primary, 0, NULL, 0, NULL, 0))
+            rc = -1;
+    }
+    status(line, sizeof(line), "self");
+    fputs(line, stdout);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     int rc = -1;
@@ -170,10 +207,13 @@ int main(int argc, char **argv)
         rc = forked();
     else if (argc == 2 && strcmp(argv[1], "again") == 0)
         rc = again();
+    else if (argc == 2 && strcmp(argv[1], "reseed") == 0)
+        rc = reseed();
     else
-        fprintf(stderr, "usage: test-rand bytes|fork|again\n");
+        fprintf(stderr, "usage: test-rand bytes|fork|again|reseed\n");
     if (rc)
         ERR_print_errors_fp(stderr);
+    printf("syslog %d\n", syslog_lines);
     fflush(stdout);
     return rc ? 1 : 0;
 }

@@ -9,8 +9,11 @@ The daemon's served.conditioned counter is the witness that a seed came from
 preemptd: each seed draws 32 conditioned bytes (256 bits)."""
 import os
 import re
+import signal
+import socket
 import subprocess
 import tempfile
+import time
 
 import harness
 from rel import Tally
@@ -28,16 +31,19 @@ tmp = tempfile.mkdtemp(prefix="pbd-ossl-")
 assert OPENSSL, "no openssl binary: install the openssl package"
 
 
-def config(sock, strict):
+def config(sock, strict, verbose=False):
     """The example config with socket and strict (True, False or a string)
-    set; returns its path."""
+    set, and verbose = yes when asked; returns its path."""
     with open(CNF) as f:
         text = f.read()
     word = {True: "yes", False: "no"}.get(strict, strict)
     extra = "socket = %s\nstrict = %s\n" % (sock, word)
+    if verbose:
+        extra += "verbose = yes\n"
     out = text.replace("[preemptd_sect]\n", "[preemptd_sect]\n" + extra, 1)
     assert extra in out, "no [preemptd_sect] in " + CNF
-    path = os.path.join(tmp, "strict-%s.cnf" % word)
+    path = os.path.join(tmp, "strict-%s%s.cnf" % (word, "-v" if verbose
+                                                   else ""))
     with open(path, "w") as f:
         f.write(out)
     return path
@@ -110,7 +116,7 @@ def program_seeds_from_daemon(d, cnf, strict):
     priv = re.search(r"^private ([0-9a-f]{64})$", p.stdout, re.M)
     assert pub and priv and pub.group(1) != priv.group(1), p.stdout
     st = status(p.stdout)
-    print("    " + p.stdout.splitlines()[-1])
+    print("    " + re.search(r"^status .*$", p.stdout, re.M).group(0))
     assert st["source"] == "preemptd+os" and st["last_error"] == "-", st
     assert st["seeds"] == "1" and st["daemon_bytes"] == str(SEED), st
     assert st["strict"] == ("1" if strict else "0"), st
@@ -135,25 +141,33 @@ def forked(d, cnf):
     assert served(d) - before == 2 * SEED, (before, served(d))
 
 
-def os_only(cnf, why, errname, d=None):
-    """Default setting without a usable daemon: output, one log line, the
-    state in get_ctx_params, nothing served."""
+def os_only(cnf, why, errname, d=None, verbose_cnf=None):
+    """Default setting without a usable daemon: output and nothing on stderr
+    (every OpenSSL program of the host would print it), one syslog line per
+    process however many seeds, the state in get_ctx_params, nothing
+    served; with verbose = yes, the line on stderr."""
     # A failed source: nothing in stock to wait for.
     before = d.stats()["served"]["conditioned"] if d else 0
     p = rand_cli(cnf)
     assert p.returncode == 0, p.stderr
     assert re.fullmatch(r"[0-9a-f]{64}\n", p.stdout), p.stdout
-    lines = provider_lines(p.stderr)
-    print("    openssl rand: rc 0; stderr: " + " / ".join(lines))
-    assert len(lines) == 1 and why in lines[0] and \
-        "seeding from the OS alone" in lines[0], p.stderr
-    p = run([TEST_RAND, "bytes"], cnf)
+    print("    openssl rand: rc 0; stderr: %r" % p.stderr)
+    assert p.stderr == "", "a line on stderr: %r" % p.stderr
+    p = run([TEST_RAND, "reseed"], cnf)
     assert p.returncode == 0, p.stdout + p.stderr
     st = status(p.stdout)
-    print("    " + p.stdout.splitlines()[-1])
+    print("    " + "\n    ".join(p.stdout.splitlines()[-3:]))
     assert st["source"] == "os-only" and st["last_error"] == errname, st
-    assert st["os_only"] == "1" and st["daemon_bytes"] == "0", st
-    assert len(provider_lines(p.stderr)) == 1, p.stderr
+    assert st["os_only"] == "4" and st["daemon_bytes"] == "0", st
+    assert p.stderr == "", p.stderr
+    assert re.search(r"^syslog 1$", p.stdout, re.M), p.stdout
+    m = re.search(r"^syslog-line (\d+) (.*)$", p.stdout, re.M)
+    assert m and why in m.group(2) and LOG in m.group(2), p.stdout
+    p = rand_cli(verbose_cnf)
+    lines = provider_lines(p.stderr)
+    print("    verbose = yes: stderr: " + " / ".join(lines))
+    assert p.returncode == 0 and len(lines) == 1 and why in lines[0] and \
+        "seeding from the OS alone" in lines[0], p.stderr
     if d:
         assert d.stats()["served"]["conditioned"] == before, \
             "served while failed?"
@@ -204,10 +218,11 @@ with harness.Daemon(ring=2048) as d:
     t.ok("daemon exits 0", d.stop() == 0)
 
 # The daemon gone: its socket path now names nothing.
-t.check("daemon stopped, default: OS-only seed, one log line, state reported",
-        os_only, dflt, "cannot connect to the daemon", "PBD_ECONNECT")
+t.check("daemon stopped, default: OS-only seed, quiet, state reported",
+        os_only, dflt, "no daemon socket", "PBD_ENOSOCKET", None,
+        config(d.sock, False, True))
 t.check("daemon stopped, strict: openssl rand fails with a clear error",
-        refused, strict, "cannot connect to the daemon", "PBD_ECONNECT")
+        refused, strict, "no daemon socket", "PBD_ENOSOCKET")
 
 def unreadable_strict(cnf):
     """A strict value it cannot read is taken as yes, and said so: failing
@@ -225,7 +240,7 @@ def comes_back(strict):
     """The daemon appears after a process's first seed: the next seed is
     drawn from it again, and one line says so."""
     link = os.path.join(tmp, "back-%s.sock" % strict)
-    cnf = config(link, strict)
+    cnf = config(link, strict, verbose=True)
     env = dict(os.environ, OPENSSL_CONF=cnf)
     p = subprocess.Popen([TEST_RAND, "again"], env=env, text=True,
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -258,10 +273,48 @@ with harness.Daemon("--fault", "stuck", "--stall-ms", "500",
                     ring=2048, wait_ready=False) as d:
     dflt, strict = config(d.sock, False), config(d.sock, True)
     t.check("fault build reports a failed source", wait_failed, d)
-    t.check("failed source, default: OS-only seed, one log line, state reported",
-            os_only, dflt, "health test", "PBD_EHEALTH", d)
+    t.check("failed source, default: OS-only seed, quiet, state reported",
+            os_only, dflt, "health test", "PBD_EHEALTH", d,
+            config(d.sock, False, True))
     t.check("failed source, strict: openssl rand fails with a clear error",
             refused, strict, "health test", "PBD_EHEALTH")
     t.ok("fault daemon exits 0", d.stop() == 0)
+
+
+def stopped_full_backlog(d, cnf):
+    """A stopped daemon whose listen backlog is full: a seed gives up after
+    timeout_ms (1000 by default), connecting included, and comes from the OS
+    (it once took libpbd's 15 s connect deadline)."""
+    os.kill(d.proc.pid, signal.SIGSTOP)
+    fill = []
+    try:
+        while len(fill) < 1024:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                s.connect(d.sock)
+            except BlockingIOError:
+                s.close()
+                break
+            fill.append(s)
+        t0 = time.monotonic()
+        p = rand_cli(cnf)
+        el = time.monotonic() - t0
+        print("    %d connections queued; openssl rand took %.2f s "
+              "(timeout_ms 1000)" % (len(fill), el))
+        assert p.returncode == 0 and p.stderr == "", p.stderr
+        # 1 s for the seed; OpenSSL's start-up and a loaded machine's
+        # scheduling in the rest (sanitizers included), a choice.
+        assert el < 1.0 + 2.0, el
+    finally:
+        os.kill(d.proc.pid, signal.SIGCONT)
+        for s in fill:
+            s.close()
+
+
+with harness.Daemon(ring=2048) as d:
+    t.check("stopped daemon, full backlog: a seed ends by timeout_ms",
+            stopped_full_backlog, d, config(d.sock, False))
+    t.ok("daemon exits 0", d.stop() == 0)
 
 t.finish()

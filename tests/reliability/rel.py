@@ -1,6 +1,8 @@
 """Shared bits of the reliability tests: a pass/fail tally, a bystander
 client that keeps using the daemon while others misbehave, and small
 protocol helpers on top of tests/integration/harness.py."""
+import json
+import os
 import socket
 import struct
 import sys
@@ -137,3 +139,38 @@ class Bystander(threading.Thread):
         assert not self.errors, self.errors
         assert self.rounds > 0, "bystander made no progress"
         return self.rounds
+
+
+NOBODY = 65534
+
+
+def as_nobody(fn, d):
+    """Runs fn(d) in a child that is uid/gid 65534; returns its result (a
+    JSON-able value) or raises with the child's error."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        res = {}
+        try:
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            res["ok"] = fn(d)
+        except BaseException as e:  # noqa: BLE001 - report to the parent
+            res["err"] = repr(e)
+        os.write(w, json.dumps(res).encode())
+        os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    res = json.loads(data)
+    if "err" in res:
+        raise AssertionError("in the uid %d child: %s" % (NOBODY, res["err"]))
+    return res["ok"]
+
+
+def open_up(d):
+    # The temp dir is 0700 and the socket 0660: let nobody reach it.
+    os.chmod(d.dir, 0o711)

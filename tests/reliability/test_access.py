@@ -2,47 +2,12 @@
 """Access (issue 5): peer credentials (SO_PEERCRED) read on accept,
 --allow-uid / --allow-gid and --raw-uid. A forked child drops to
 nobody (65534) before it connects; we run as root."""
-import json
-import os
-
 import harness
 from harness import closed, read_req, recv_frame, recv_line
-from rel import Tally, expect_error, read_ok
+from rel import (NOBODY, Tally, as_nobody, expect_error, open_up,
+                 read_ok)
 
-NOBODY = 65534
 t = Tally()
-
-
-def as_nobody(fn, d):
-    """Runs fn(d) in a child that is uid/gid 65534; returns its result (a
-    JSON-able value) or raises with the child's error."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        res = {}
-        try:
-            os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-            res["ok"] = fn(d)
-        except BaseException as e:  # noqa: BLE001 - report to the parent
-            res["err"] = repr(e)
-        os.write(w, json.dumps(res).encode())
-        os._exit(0)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        data = f.read()
-    os.waitpid(pid, 0)
-    res = json.loads(data)
-    if "err" in res:
-        raise AssertionError("in the uid %d child: %s" % (NOBODY, res["err"]))
-    return res["ok"]
-
-
-def open_up(d):
-    # The temp dir is 0700 and the socket 0660: let nobody reach it.
-    os.chmod(d.dir, 0o711)
 
 
 def denied_binary(d):

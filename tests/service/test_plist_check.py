@@ -4,6 +4,7 @@ directory does not exist at boot, a job that runs some other binary. And
 Formula/preemptd.rb parses (ruby -c, where ruby is installed) and its
 service block says what the plist says."""
 import os
+import platform
 import plistlib
 import re
 import shutil
@@ -66,6 +67,14 @@ CASES = [
     ("a socket directory that does not exist at boot",
      lambda pl: sock(pl).update(SockPathName="/var/run/preemptd/preemptd.sock"),
      "directory /var/run/preemptd does not exist at boot"),
+    ("a job without UserName (root for its whole life)",
+     lambda pl: pl.pop("UserName"), "UserName: missing: the job would run as root"),
+    ("a job without GroupName", lambda pl: pl.pop("GroupName"),
+     "GroupName: missing"),
+    ("a job as root", lambda pl: pl.update(UserName="root"),
+     "UserName: 'root' is root's"),
+    ("a job in group wheel", lambda pl: pl.update(GroupName="wheel"),
+     "GroupName: 'wheel' is root's"),
     ("ProgramArguments not the installed binary",
      lambda pl: pl["ProgramArguments"].__setitem__(0, "/opt/old/preemptd"),
      "is not the installed binary"),
@@ -93,6 +102,40 @@ def t_formula_syntax(c):
          "formula: ruby -c", p.stdout)
 
 
+def t_formula_style(c):
+    """rubocop with Formula/.rubocop.yml (Homebrew's quoting and layout;
+    `brew style` itself needs Homebrew), and what a tap's formula must
+    have: a url to a meson dist tarball of this version with its sha256, a
+    head, openssl@3 for the provider."""
+    path = os.path.join(SOURCE, "Formula", "preemptd.rb")
+    if platform.system() != "Linux":
+        return  # rubocop is in DEB_TEST; the formula is the same file here
+    if not shutil.which("rubocop"):
+        harness.skip("formula: rubocop (./setup.sh test installs it)")
+    p = subprocess.run(["rubocop", "--format", "simple", path],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=120,
+                       cwd=os.path.join(SOURCE, "Formula"))
+    c.ok(p.returncode == 0 and "no offenses" in p.stdout,
+         "formula: rubocop finds no offenses", p.stdout[-2000:])
+    with open(path) as f:
+        rb = f.read()
+    with open(os.path.join(SOURCE, "meson.build")) as f:
+        version = re.search(r"version : '([^']+)'", f.read()).group(1)
+    url = re.search(r'^  url "([^"]+)"$', rb, re.M)
+    c.ok(url and url.group(1).endswith("/preemptd-%s.tar.xz" % version),
+         "formula: url is the meson dist tarball of %s" % version,
+         url.group(1) if url else "no url")
+    c.ok(re.search(r'^  sha256 "[0-9a-f]{64}"$', rb, re.M) and
+         not re.search(r'sha256 "0{64}"', rb), "formula: a sha256")
+    c.ok(re.search(r'^  head "[^"]+", branch: "main"$', rb, re.M),
+         "formula: a head on the main branch")
+    c.ok('depends_on "openssl@3"' in rb and "-Dopenssl=enabled" in rb,
+         "formula: builds the OpenSSL provider")
+    c.ok("Cellar" not in rb and "opt_prefix" in rb,
+         "formula: the plist and service name opt paths")
+
+
 def t_formula(c):
     path = os.path.join(SOURCE, "Formula", "preemptd.rb")
     with open(path) as f:
@@ -115,6 +158,10 @@ def t_formula(c):
     # The service binds the socket itself: --group admin and the default
     # mode 0660 must give what the plist asks launchd for.
     sk = pl["Sockets"]["Listeners"]
+    c.ok("--user" in args and args[args.index("--user") + 1] ==
+         pl["UserName"] and pl["UserName"] not in ("root", "0"),
+         "formula: the service drops root for the plist's UserName",
+         str(args))
     c.ok("--group" in args and args[args.index("--group") + 1] == "admin" and
          sk["SockPathGroup"] == 80 and sk["SockPathMode"] == 0o660 and
          "--mode" not in args and "--socket" not in args,
@@ -124,7 +171,8 @@ def t_formula(c):
 
 def main():
     c = Checks()
-    for t in (t_ours, t_broken, t_formula_syntax, t_formula):
+    for t in (t_ours, t_broken, t_formula_syntax, t_formula_style,
+              t_formula):
         c.run(t)
     c.finish()
 
