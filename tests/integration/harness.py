@@ -27,6 +27,7 @@ preemptd without Daemon take the extra arguments from daemon_args().
 """
 import json
 import os
+import re
 import select
 import shlex
 import shutil
@@ -45,17 +46,46 @@ PREEMPTD_FAULT = os.environ.get("PREEMPTD_FAULT",
 # handles under ASan, TSan and valgrind.
 RATE = int(os.environ.get("PBD_TEST_RATE", "50000"))
 
-MAGIC = 0xBD
-VERSION = 1
-T_READ, T_STATS, T_HEALTH, T_VERSION = 1, 2, 3, 4
-T_REPLY, T_ERROR = 0x80, 0xFF
-MODE = {"conditioned": 0, "raw": 1, "drbg": 2, "capture": 3}
-F_NOWAIT, F_RESTART = 0x01, 0x02
-# positive wire codes of PBD_E* (see include/pbd.h)
-E = {"EINVAL": 1, "ECONNECT": 2, "EIO": 3, "ECLOSED": 4, "EPROTO": 5,
-     "EVERSION": 6, "EHEALTH": 7, "EAGAIN": 8, "ETIMEDOUT": 9, "ETOOBIG": 10,
-     "EPERM": 11, "ENOMEM": 12, "EBUSY": 13, "ENOTSEEDED": 14, "EPATH": 15,
-     "ESHUTDOWN": 16, "EFORKED": 17, "EOVERRUN": 18, "EINUSE": 19}
+
+# ---- the wire constants, read from the headers that define them ----------
+
+def _header(rel):
+    root = os.environ.get("PBD_SOURCE_ROOT") or os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    with open(os.path.join(root, rel)) as f:
+        return f.read()
+
+
+def _define(src, name):
+    """The value of `#define NAME 0x1Fu` or of `NAME = 0x1F,` in src."""
+    m = re.search(r"(?:#define\s+%s\s+|\b%s\s*=\s*)(0x[0-9A-Fa-f]+|\d+)u?\b"
+                  % (name, name), src)
+    if not m:
+        raise RuntimeError("%s not found in the headers" % name)
+    return int(m.group(1), 0)
+
+
+_PBD_H = _header(os.path.join("include", "pbd.h"))
+_PROTO_H = _header(os.path.join("common", "proto.h"))
+MAGIC = _define(_PROTO_H, "PROTO_MAGIC")
+VERSION = _define(_PROTO_H, "PROTO_VERSION")
+T_READ, T_STATS, T_HEALTH, T_VERSION = (
+    _define(_PROTO_H, "PROTO_T_" + t)
+    for t in ("READ", "STATS", "HEALTH", "VERSION"))
+T_REPLY, T_ERROR = _define(_PROTO_H, "PROTO_T_REPLY"), \
+    _define(_PROTO_H, "PROTO_T_ERROR")
+MODE = {m.lower(): _define(_PBD_H, "PBD_MODE_" + m)
+        for m in ("CONDITIONED", "RAW", "DRBG", "CAPTURE")}
+F_NOWAIT, F_RESTART = _define(_PROTO_H, "PROTO_READ_NOWAIT"), \
+    _define(_PROTO_H, "PROTO_READ_RESTART")
+# PBD_ERRNO_MAP's rows, X(NAME, -N, "text" "text"...): E has the positive
+# wire code by name, STRERROR pbd_strerror()'s text.
+_ROWS = [(m.group(1), -int(m.group(2)),
+          "".join(re.findall(r'"([^"]*)"', m.group(3))))
+         for m in re.finditer(r'X\((E[A-Z]+),\s*(-\d+),((?:\s*\\?\s*"[^"]*")+)\)',
+                              _PBD_H)]
+E = {name: code for name, code, _ in _ROWS}
+STRERROR = {name: text for name, _, text in _ROWS}
 
 
 class Skipped(Exception):
