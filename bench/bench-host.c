@@ -10,9 +10,19 @@
  *   2. paired phases of PHASE_S, the daemon running / SIGSTOPped, for about
  *      window seconds each: job units/s with and without, and the events/s
  *      the sampler still gets;
- *   3. the job stopped, a fresh daemon on the idle set: time to first
+ *   3. one client reading 32 conditioned bytes at a time without end:
+ *      once the demand policy's budget bucket is spent (its burst; at most
+ *      30 s), a window of the job with the client, then one without it
+ *      (in turn which first): the steady cost of a client that never stops.
+ *      Sequential windows, not paired phases: a stopped phase would refill
+ *      the budget and its burst would land on the running phases;
+ *   4. the job stopped, a fresh daemon on the idle set: time to first
  *      conditioned byte, then a window of its events/s.
- * Trials alternate policies so drift on a shared machine hits both alike.
+ * Trials alternate policies so drift on a shared machine hits all alike.
+ *
+ * bench_first_byte() is the time-to-first-byte mode alone: the default
+ * policy, from the daemon's fork to its first 32 conditioned bytes, on
+ * the idle host and with the job on every CPU.
  */
 #include "bench.h"
 
@@ -38,6 +48,8 @@
 /* Over a second, so the jump a stopped sampler sees on SIGCONT is skipped
  * as a gap rather than counted as an event. */
 #define PHASE_S 1.2
+#define NPOL 3 /* normal, idle, demand */
+#define NCOL 8
 
 struct job {
     pid_t pid[MAX_JOBS];
@@ -160,8 +172,50 @@ static double event_rate(const struct bench_daemon *d, double w)
 
 struct trial {
     double base, loaded, ratio, ev_loaded, ev_idle, ttfb_loaded, ttfb_idle,
-        credit;
+        credit, client_ratio, client_cpu;
 };
+
+/* A client reading conditioned bytes without end, in its own process. */
+static pid_t client_start(const struct bench_daemon *d)
+{
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    uint8_t b[32];
+    for (;;) {
+        pbd_t *p;
+        if (pbd_open(&p, d->sock) != 0) {
+            sleep_s(0.05);
+            continue;
+        }
+        int rc;
+        do
+            rc = pbd_read_ex(p, b, sizeof(b), PBD_MODE_CONDITIONED, 0, 60000);
+        while (rc == 0 || rc == PBD_ETIMEDOUT || rc == PBD_EAGAIN);
+        pbd_close(p);
+    }
+}
+
+/* Waits (at most 30 s) until the demand budget's bucket is spent, so what
+ * follows is the steady state; other policies have no bucket. */
+static void wait_budget_spent(const struct bench_daemon *d)
+{
+    char buf[STATS_CAP];
+    for (double t0 = now_s(); now_s() - t0 < 30; sleep_s(0.2))
+        if (bench_stats(d, buf, sizeof(buf)) != 0 ||
+            bench_json_num(buf, "policy", "max_cpu_pct") <= 0 ||
+            bench_json_num(buf, "policy", "budget_used_pct") >= 95)
+            return;
+}
+
+/* Job units/s over w seconds. */
+static double job_rate(const struct job *j, unsigned n, double w)
+{
+    uint64_t u0 = job_units(j, n);
+    double t0 = now_s();
+    sleep_s(w);
+    return (double)(job_units(j, n) - u0) / (now_s() - t0);
+}
 
 /* One phase of the paired measurement: job units/s over PHASE_S with the
  * daemon running (events too, when ev is not NULL) or stopped. */
@@ -214,6 +268,33 @@ static int one_trial(const struct bench_host *h, const int *cpus, unsigned n,
     t->loaded = with / cycles;
     t->base = without / cycles;
     t->ev_loaded = ev / (cycles * PHASE_S);
+    /* The client: steady state, then with and without it in turn. */
+    pid_t cl = client_start(&d);
+    wait_budget_spent(&d);
+    bool client_first = (int)(now_s() * 10) % 2 == 0;
+    double cw = 0, cwo = 0, c0 = 0, c1 = 0, w0 = 0, w1 = 0;
+    if (client_first) {
+        c0 = bench_cpu_seconds(d.pid, -1), w0 = now_s();
+        cw = job_rate(j, n, h->window_s);
+        c1 = bench_cpu_seconds(d.pid, -1), w1 = now_s();
+    }
+    kill(cl, SIGKILL);
+    waitpid(cl, NULL, 0);
+    sleep_s(0.3); /* the waiter is gone; the sampler back at rest */
+    cwo = job_rate(j, n, h->window_s);
+    if (!client_first) {
+        cl = client_start(&d);
+        wait_budget_spent(&d);
+        c0 = bench_cpu_seconds(d.pid, -1), w0 = now_s();
+        cw = job_rate(j, n, h->window_s);
+        c1 = bench_cpu_seconds(d.pid, -1), w1 = now_s();
+        kill(cl, SIGKILL);
+        waitpid(cl, NULL, 0);
+    }
+    t->client_ratio = cwo > 0 ? cw / cwo : NAN;
+    /* What the daemon took meanwhile, all its threads: the direct figure,
+     * less exposed to other load than the job's speed. */
+    t->client_cpu = w1 > w0 ? (c1 - c0) / (w1 - w0) : NAN;
     char buf[STATS_CAP];
     t->credit = bench_stats(&d, buf, sizeof(buf)) == 0
                     ? bench_json_num(buf, "entropy", "credited_bits_per_byte")
@@ -290,64 +371,78 @@ static void other_daemons(const struct bench_host *h)
     }
 }
 
-int bench_host_cost(const struct bench_host *h)
+/* The online CPUs (at most MAX_JOBS) into all[], and the job's shared
+ * counters. Returns how many CPUs, or -1 after saying why. */
+static long job_setup(struct job *j, int all[MAX_JOBS])
 {
-    static const char *const prios[2] = {"normal", "idle"};
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (ncpu < 1)
         ncpu = 1;
     if (ncpu > MAX_JOBS)
         ncpu = MAX_JOBS;
-    int all[MAX_JOBS];
     for (int i = 0; i < ncpu; i++)
         all[i] = i;
-    struct job j = {0};
-    j.units = mmap(NULL, MAX_JOBS * sizeof(*j.units), PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (j.units == MAP_FAILED) {
+    j->units = mmap(NULL, MAX_JOBS * sizeof(*j->units),
+                    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (j->units == MAP_FAILED) {
         perror("pbd-bench: mmap");
         return -1;
     }
+    return ncpu;
+}
+
+int bench_host_cost(const struct bench_host *h)
+{
+    static const char *const prios[NPOL] = {"normal", "idle", "demand"};
+    int all[MAX_JOBS];
+    struct job j = {0};
+    long ncpu = job_setup(&j, all);
+    if (ncpu < 0)
+        return -1;
     printf("\nHost cost: a CPU-bound job (one pinned process per CPU) with "
            "and without preemptd\n  (16 MiB ring, so it samples throughout); "
            "%u trials, window %.1f s; median [min-max]\n",
            h->repeat, h->window_s);
-    printf("  %-6s %-7s %-22s %-22s %-20s %-20s %-16s %-16s\n", "CPUs",
-           "policy", "job with/without", "events/s loaded", "events/s idle",
-           "bits/s loaded", "1st byte loaded s", "1st byte idle s");
+    printf("  %-6s %-7s %-18s %-18s %-18s %-16s %-16s %-16s %-14s %-14s\n",
+           "CPUs", "policy", "job, no client %", "job, 1 client %",
+           "daemon CPU %, 1 cl", "events/s loaded", "events/s idle",
+           "bits/s loaded", "1st byte loaded", "1st byte idle");
     int rc = 0;
     for (int set = 0; set < 2; set++) {
         unsigned n = set == 0 ? 1 : (unsigned)ncpu;
-        struct trial t[2][BENCH_HOST_MAX_REPEAT];
+        struct trial t[NPOL][BENCH_HOST_MAX_REPEAT];
         for (unsigned r = 0; r < h->repeat; r++)
-            for (int p = 0; p < 2; p++) {
-                /* Alternate which policy goes first in each round. */
-                int pi = (int)(r % 2) ? 1 - p : p;
+            for (int p = 0; p < NPOL; p++) {
+                /* Rotate which policy goes first in each round. */
+                int pi = (p + (int)r) % NPOL;
                 if (one_trial(h, all, n, prios[pi], &j, &t[pi][r]) != 0) {
                     fprintf(stderr, "pbd-bench: host-cost trial failed\n");
                     rc = -1;
                     goto out;
                 }
             }
-        for (int p = 0; p < 2; p++) {
-            double v[6][BENCH_HOST_MAX_REPEAT], m[6][3];
+        for (int p = 0; p < NPOL; p++) {
+            double v[NCOL][BENCH_HOST_MAX_REPEAT], m[NCOL][3];
             for (unsigned r = 0; r < h->repeat; r++) {
                 const struct trial *x = &t[p][r];
                 v[0][r] = x->ratio;
-                v[1][r] = x->ev_loaded;
-                v[2][r] = x->ev_idle;
-                v[3][r] = x->ev_loaded * x->credit;
-                v[4][r] = x->ttfb_loaded;
-                v[5][r] = x->ttfb_idle;
+                v[1][r] = x->client_ratio;
+                v[2][r] = x->client_cpu;
+                v[3][r] = x->ev_loaded;
+                v[4][r] = x->ev_idle;
+                v[5][r] = x->ev_loaded * x->credit;
+                v[6][r] = x->ttfb_loaded;
+                v[7][r] = x->ttfb_idle;
             }
-            for (int k = 0; k < 6; k++)
+            for (int k = 0; k < NCOL; k++)
                 spread(v[k], h->repeat, m[k]);
-            static const char *const keys[6] = {
-                "job_ratio", "events_per_s_loaded", "events_per_s_idle",
-                "credited_bits_per_s_loaded", "first_byte_loaded_s",
-                "first_byte_idle_s"};
+            static const char *const keys[NCOL] = {
+                "job_ratio", "job_ratio_client", "daemon_cpu_client",
+                "events_per_s_loaded",
+                "events_per_s_idle", "credited_bits_per_s_loaded",
+                "first_byte_loaded_s", "first_byte_idle_s"};
             static const char *const q[3] = {"median", "min", "max"};
-            for (int k = 0; k < 6; k++)
+            for (int k = 0; k < NCOL; k++)
                 for (int qi = 0; qi < 3; qi++) {
                     char key[96];
                     snprintf(key, sizeof(key), "host.%s_%s_%s_%s",
@@ -355,23 +450,80 @@ int bench_host_cost(const struct bench_host *h)
                              q[qi]);
                     h->put(key, m[k][qi]);
                 }
-            char c[6][40];
-            cell(c[0], sizeof(c[0]), m[0], 1, 100, h->ttfb_cap_s);
-            for (int k = 1; k < 4; k++)
+            char c[NCOL][40];
+            for (int k = 0; k < 3; k++)
+                cell(c[k], sizeof(c[k]), m[k], 1, 100, h->ttfb_cap_s);
+            for (int k = 3; k < 6; k++)
                 cell(c[k], sizeof(c[k]), m[k], 0, 1, h->ttfb_cap_s);
-            for (int k = 4; k < 6; k++)
+            for (int k = 6; k < NCOL; k++)
                 cell(c[k], sizeof(c[k]), m[k], 1, 1, h->ttfb_cap_s);
             char cpus[16];
             snprintf(cpus, sizeof(cpus), set == 0 ? "1" : "all %u", n);
-            printf("  %-6s %-7s %-22s %-22s %-20s %-20s %-16s %-16s\n", cpus,
-                   prios[p], c[0], c[1], c[2], c[3], c[4], c[5]);
+            printf("  %-6s %-7s %-18s %-18s %-18s %-16s %-16s %-16s %-14s "
+                   "%-14s\n", cpus, prios[p], c[0], c[1], c[2], c[3], c[4],
+                   c[5], c[6], c[7]);
         }
     }
     other_daemons(h);
-    printf("  job with/without in %%; bits/s = events/s x credit; a start-up "
-           "past %.0f s shows as >%.0f\n", h->ttfb_cap_s, h->ttfb_cap_s);
+    printf("  job: its speed with/without the daemon (no client), and with/"
+           "without one client reading\n  conditioned bytes without end "
+           "(after the demand budget's burst), and the daemon's CPU meanwhile\n"
+           "  in %% of one CPU; bits/s = events/s x credit; first bytes in s;\n"
+           "  a start-up past %.0f s shows as >%.0f\n", h->ttfb_cap_s,
+           h->ttfb_cap_s);
 out:
     job_stop(&j);
+    munmap((void *)j.units, MAX_JOBS * sizeof(*j.units));
+    return rc;
+}
+
+int bench_first_byte(const struct bench_host *h)
+{
+    int all[MAX_JOBS];
+    struct job j = {0};
+    long ncpu = job_setup(&j, all);
+    if (ncpu < 0)
+        return -1;
+    printf("\nTime to first byte: daemon fork to its first 32 conditioned "
+           "bytes, default policy;\n  %u trials each; median [min-max] s\n",
+           h->repeat);
+    double v[2][BENCH_HOST_MAX_REPEAT];
+    int rc = 0;
+    for (unsigned r = 0; r < h->repeat && rc == 0; r++)
+        for (int loaded = 0; loaded < 2; loaded++) {
+            if (loaded && job_start(&j, all, (unsigned)ncpu) != 0) {
+                rc = -1;
+                break;
+            }
+            if (loaded)
+                sleep_s(0.5); /* the job's processes are running */
+            struct bench_daemon d;
+            double t0 = now_s();
+            if (bench_daemon_spawn(&d, h->preemptd, 1u << 16, NULL, NULL) !=
+                0) {
+                rc = -1;
+                job_stop(&j);
+                break;
+            }
+            v[loaded][r] = ttfb(&d, t0, h->ttfb_cap_s);
+            bench_daemon_stop(&d);
+            job_stop(&j);
+        }
+    for (int loaded = 0; loaded < 2 && rc == 0; loaded++) {
+        double m[3];
+        char c[48];
+        spread(v[loaded], h->repeat, m);
+        cell(c, sizeof(c), m, 2, 1, h->ttfb_cap_s);
+        printf("  %-32s %s\n", loaded ? "every CPU busy (a job per CPU)"
+                                      : "idle host", c);
+        static const char *const q[3] = {"median", "min", "max"};
+        for (int qi = 0; qi < 3; qi++) {
+            char key[64];
+            snprintf(key, sizeof(key), "first_byte.%s_s_%s",
+                     loaded ? "loaded" : "idle", q[qi]);
+            h->put(key, m[qi]);
+        }
+    }
     munmap((void *)j.units, MAX_JOBS * sizeof(*j.units));
     return rc;
 }

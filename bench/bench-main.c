@@ -35,7 +35,7 @@ struct opts {
     const char *json, *sock, *preemptd;
     double harvest_s, idle_s, bulk_s, host_window_s, host_ttfb_cap_s;
     unsigned max_clients, host_repeat;
-    bool quick, bulk_only, host_cost;
+    bool quick, bulk_only, host_cost, first_byte;
 };
 
 /* ---- results: one flat list, printed as a table and as JSON ------------- */
@@ -673,7 +673,9 @@ static void usage(FILE *f)
 "  --bulk-only        only the drbg/getrandom/ChaCha20 throughput runs\n"
 "  --host-cost        only what the host pays: a CPU-bound job with and\n"
 "                     without the daemon, 1 CPU and all CPUs, per --priority\n"
-"  --repeat N         host-cost trials per case (default 3, at most %d)\n"
+"  --first-byte       only the time from a default daemon's start to its first\n"
+"                     32 conditioned bytes, idle and with every CPU busy\n"
+"  --repeat N         host-cost/first-byte trials per case (default 3, at most %d)\n"
 "  --window-s S       host-cost: seconds measured with and without (default 6)\n"
 "  --first-byte-cap S host-cost: give up waiting for a first byte (default 30)\n"
 "  -h, --help\n", BENCH_HOST_MAX_REPEAT);
@@ -694,7 +696,8 @@ static double parse_pos(const char *opt, const char *s, double hi)
 static void parse(int argc, char **argv, struct opts *o)
 {
     enum { O_JSON = 256, O_SOCK, O_BIN, O_HARV, O_IDLE, O_BULK, O_MAXC,
-           O_QUICK, O_BULKONLY, O_HOST, O_REPEAT, O_WINDOW, O_TTFB };
+           O_QUICK, O_BULKONLY, O_HOST, O_REPEAT, O_WINDOW, O_TTFB,
+           O_FIRST };
     static const struct option lo[] = {
         {"json", required_argument, 0, O_JSON},
         {"socket", required_argument, 0, O_SOCK},
@@ -706,6 +709,7 @@ static void parse(int argc, char **argv, struct opts *o)
         {"quick", no_argument, 0, O_QUICK},
         {"bulk-only", no_argument, 0, O_BULKONLY},
         {"host-cost", no_argument, 0, O_HOST},
+        {"first-byte", no_argument, 0, O_FIRST},
         {"repeat", required_argument, 0, O_REPEAT},
         {"window-s", required_argument, 0, O_WINDOW},
         {"first-byte-cap", required_argument, 0, O_TTFB},
@@ -726,6 +730,7 @@ static void parse(int argc, char **argv, struct opts *o)
         case O_QUICK: o->quick = true; break;
         case O_BULKONLY: o->bulk_only = true; break;
         case O_HOST: o->host_cost = true; break;
+        case O_FIRST: o->first_byte = true; break;
         case O_REPEAT: o->host_repeat = (unsigned)parse_pos("--repeat", optarg, BENCH_HOST_MAX_REPEAT); break;
         case O_WINDOW: o->host_window_s = parse_pos("--window-s", optarg, 600); break;
         case O_TTFB: o->host_ttfb_cap_s = parse_pos("--first-byte-cap", optarg, 600); break;
@@ -766,12 +771,14 @@ int main(int argc, char **argv)
     printf("pbd-bench: %s\n", machine);
     double t_start = now_s();
 
-    if (o.host_cost) {
+    if (o.host_cost || o.first_byte) {
         struct bench_host hc = {.preemptd = o.preemptd,
                                 .repeat = o.host_repeat,
                                 .window_s = o.host_window_s,
                                 .ttfb_cap_s = o.host_ttfb_cap_s, .put = put};
-        int hrc = bench_host_cost(&hc);
+        int hrc = o.first_byte ? bench_first_byte(&hc) : 0;
+        if (hrc == 0 && o.host_cost)
+            hrc = bench_host_cost(&hc);
         put("run.seconds", now_s() - t_start);
         printf("\nrun took %.0f s\n", now_s() - t_start);
         if (strcmp(o.json, "-") != 0 && write_json(o.json, machine) != 0)

@@ -130,9 +130,15 @@ struct bench_host {
 };
 
 /* Measures a CPU-bound job's throughput with and without a sampling daemon,
- * on CPU 0 alone and on every CPU, for --priority normal and idle, with the
+ * on CPU 0 alone and on every CPU, for --priority normal, idle and demand,
+ * with and without one client reading conditioned bytes, with the
  * sampler's events/s (loaded and idle) and the time to the first conditioned
  * byte; prints the table. Returns 0, or -1 when a trial could not run. */
 int bench_host_cost(const struct bench_host *h);
+
+/* The time from a default daemon's fork to its first 32 conditioned bytes,
+ * repeat times on the idle host and with a CPU-bound job on every CPU;
+ * prints median [min-max]. Returns 0, or -1 when a trial could not run. */
+int bench_first_byte(const struct bench_host *h);
 
 #endif

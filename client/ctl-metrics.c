@@ -59,6 +59,20 @@ static const struct metric metrics[] = {
      "Times the ring filled and the sampler slept."},
     {"sampler.sleeping", "sampler_sleeping", GAUGE,
      "1 while the sampler sleeps because the ring is full."},
+    {"policy.max_cpu_pct", "sampler_max_cpu_percent", GAUGE,
+     "Demand policy: the budget, percent of one CPU (0: another policy)."},
+    {"policy.boosted", "sampler_boosted", GAUGE,
+     "1 while the sampler runs at normal priority for a demand."},
+    {"policy.boosts", "sampler_boosts_total", COUNTER,
+     "Times the sampler was boosted for a demand."},
+    {"policy.boosted_s", "sampler_boosted_seconds_total", COUNTER,
+     "Wall-clock seconds the sampler spent boosted."},
+    {"policy.boost_cpu_s", "sampler_boost_cpu_seconds_total", COUNTER,
+     "CPU seconds the sampler took while boosted (charged to the budget)."},
+    {"policy.budget_used_pct", "sampler_budget_used_percent", GAUGE,
+     "Percent of the demand budget's bucket spent."},
+    {"policy.budget_outs", "sampler_budget_outs_total", COUNTER,
+     "Times the budget ran out while entropy was still needed."},
     {"ring.bytes", "ring_bytes", GAUGE, "Raw bytes in the ring."},
     {"ring.capacity", "ring_capacity_bytes", GAUGE, "Ring capacity."},
     {"entropy.credited_bits_per_byte", "credited_bits_per_byte", GAUGE,
@@ -166,6 +180,15 @@ static void emit_labelled(const char *js)
                "Health: 0 ok, 1 degraded, 2 failed (as preemptctl health's "
                "exit status).");
         printf("preemptd_health_state %d\n", code < 0 ? 2 : code);
+    }
+
+    char pol[48];
+    if (ctl_json_string(js, "policy.name", pol, sizeof(pol)) >= 0) {
+        header("policy", GAUGE,
+               "The sampler's policy: demand, idle or normal (always 1).");
+        fputs("preemptd_policy{policy=\"", stdout);
+        label_value(pol);
+        fputs("\"} 1\n", stdout);
     }
 
     static const char *const modes[] = {"conditioned", "raw", "drbg"};

@@ -154,6 +154,19 @@ static void draw(struct top *t, struct frame *f, int ok)
     double mcv = js_num(js, "entropy.mcv_estimate_bits_per_byte");
     line(f, "Events      %.1f/s   (%llu total)", rate,
          (unsigned long long)js_u64(js, "sampler.events"));
+    char pol[48], why[48];
+    if (ctl_json_string(js, "policy.name", pol, sizeof(pol)) >= 0) {
+        if (ctl_json_string(js, "policy.demand", why, sizeof(why)) < 0)
+            snprintf(why, sizeof(why), "nothing");
+        line(f, "Policy      %s: %s (needed: %s)   boosted %.1f s for %.2f "
+             "CPU-s   budget %.0f%% of one CPU, %.0f%% used",
+             pol, ctl_json_bool(js, "policy.boosted") == 1 ? "boosted"
+                                                          : "at rest",
+             why, js_num(js, "policy.boosted_s"),
+             js_num(js, "policy.boost_cpu_s"),
+             js_num(js, "policy.max_cpu_pct"),
+             js_num(js, "policy.budget_used_pct"));
+    }
     char est[48];
     if (mcv < 0)
         snprintf(est, sizeof(est), "none yet");

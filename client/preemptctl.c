@@ -7,9 +7,11 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl-json.h"
@@ -27,6 +29,8 @@ static void usage_main(FILE *f)
 "  stats [--json]                          counters as a table, or the JSON\n"
 "  health                                  one line; exit 0 ok, 1 degraded,\n"
 "                                          2 failed, 3 cannot connect\n"
+"  wait [--timeout S]                      until the source is healthy and\n"
+"                                          conditioned output can be served\n"
 "  metrics                                 Prometheus text exposition\n"
 "  reseed                                  after a VM restore or clone: fresh\n"
 "                                          DRBG state now (root or the\n"
@@ -43,7 +47,8 @@ PBD_DEFAULT_SOCKET ")\n"
 "  -V, --version       version\n"
 "\n"
 "Exit status: 0 success, 1 failure, 3 cannot connect, 64 usage error\n"
-"(health: 0 ok, 1 degraded, 2 failed, 3 cannot connect).\n", f);
+"(health: 0 ok, 1 degraded, 2 failed, 3 cannot connect;\n"
+" wait: 0 ready, 1 timed out, 2 failed for good, 3 never connected).\n", f);
 }
 
 /* ---- read ---------------------------------------------------------------- */
@@ -305,6 +310,16 @@ static void print_table(const char *js)
            (unsigned long long)u64(js, "sampler.sleeps"),
            ctl_json_bool(js, "sampler.sleeping") == 1 ? " (sleeping: ring full)"
                                                        : "");
+    char why[48];
+    if (ctl_json_string(js, "policy.demand", why, sizeof(why)) < 0)
+        snprintf(why, sizeof(why), "nothing");
+    printf("%-12s %s; %s, needed by %s; boosted %llu times, %.1f s for "
+           "%.2f CPU-s; budget %g%% of one CPU, %.0f%% used\n", "policy",
+           str(js, "policy.name", s1, sizeof(s1)),
+           ctl_json_bool(js, "policy.boosted") == 1 ? "boosted" : "at rest",
+           why, (unsigned long long)u64(js, "policy.boosts"),
+           num(js, "policy.boosted_s"), num(js, "policy.boost_cpu_s"),
+           num(js, "policy.max_cpu_pct"), num(js, "policy.budget_used_pct"));
     uint64_t rb = u64(js, "ring.bytes"), rc = u64(js, "ring.capacity");
     printf("%-12s %llu / %llu bytes (%.0f%%); low %llu, high %llu\n", "ring",
            (unsigned long long)rb, (unsigned long long)rc,
@@ -445,6 +460,101 @@ int ctl_health(int argc, char **argv, const char *sock)
     return 2; /* a state this tool does not know: assume the worst */
 }
 
+/* ---- wait ---------------------------------------------------------------- */
+
+static void usage_wait(FILE *f)
+{
+    fputs(
+"usage: preemptctl wait [--timeout S]\n"
+"Waits until preemptd's source is healthy (its start-up test has passed)\n"
+"and its DRBG is seeded, so conditioned and DRBG output are served at once;\n"
+"also while the socket does not exist yet or refuses (the daemon is\n"
+"starting). For boot ordering: preemptd-wait.service runs it.\n"
+"  -t, --timeout S    give up after S seconds (default: wait forever)\n"
+"  -s, --socket PATH  daemon socket\n"
+"Exit status: 0 ready, 1 timed out (the last state is printed), 2 the\n"
+"source failed for good (a permanent health failure), 3 never connected.\n",
+          f);
+}
+
+/* Polls the daemon's stats every 100 ms; a read would take entropy. */
+static int ctl_wait(int argc, char **argv, const char *sock)
+{
+    static const struct option opts[] = {
+        {"timeout", required_argument, 0, 't'},
+        {"socket", required_argument, 0, 's'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    double timeout = -1;
+    int c;
+    ctl_getopt_reset();
+    while ((c = getopt_long(argc, argv, "t:s:h", opts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 't':
+            timeout = strtod(optarg, &end);
+            if (end == optarg || *end || !(timeout >= 0 && timeout <= 1e7)) {
+                fprintf(stderr, "preemptctl wait: --timeout: expected "
+                        "seconds, 0..10000000, got '%s'\n", optarg);
+                return CTL_EXIT_USAGE;
+            }
+            break;
+        case 's': sock = optarg; break;
+        case 'h': usage_wait(stdout); return CTL_EXIT_OK;
+        default: usage_wait(stderr); return CTL_EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        usage_wait(stderr);
+        return CTL_EXIT_USAGE;
+    }
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    static char js[CTL_STATS_CAP];
+    char last[PROTO_MAX_TEXT] = "";
+    int conn_err = 0;
+    bool connected = false;
+    for (;;) {
+        pbd_t *p;
+        int rc = pbd_open(&p, sock);
+        if (rc == 0) {
+            rc = pbd_stats(p, js, sizeof(js));
+            pbd_close(p);
+        }
+        if (rc == 0 && ctl_json_validate(js) == 0) {
+            connected = true;
+            char src[32];
+            if (ctl_json_string(js, "health.source", src, sizeof(src)) < 0)
+                src[0] = '\0';
+            if (ctl_json_string(js, "health.message", last, sizeof(last)) < 0)
+                snprintf(last, sizeof(last), "?");
+            if (strcmp(src, "ok") == 0 && ctl_json_bool(js, "drbg.seeded") == 1)
+                return CTL_EXIT_OK;
+            if (strcmp(src, "permanent") == 0) {
+                fprintf(stderr, "preemptctl wait: %s\n", last);
+                return 2;
+            }
+        } else {
+            conn_err = rc;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double waited = (double)(now.tv_sec - t0.tv_sec) +
+                        (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+        if (timeout >= 0 && waited >= timeout)
+            break;
+        usleep(100000);
+    }
+    if (!connected) {
+        fprintf(stderr, "preemptctl wait: cannot connect to %s: %s\n", sock,
+                pbd_strerror(conn_err));
+        return CTL_EXIT_NOCONN;
+    }
+    fprintf(stderr, "preemptctl wait: not ready after %g s: %s\n", timeout,
+            last);
+    return CTL_EXIT_FAIL;
+}
+
 /* ---- reseed -------------------------------------------------------------- */
 
 static void usage_reseed(FILE *f)
@@ -495,7 +605,8 @@ int main(int argc, char **argv)
         {"read", ctl_read},       {"stats", ctl_stats},
         {"health", ctl_health},   {"metrics", ctl_metrics},
         {"top", ctl_top},         {"assess", ctl_assess},
-        {"calibrate", ctl_calibrate}, {"reseed", ctl_reseed},
+        {"calibrate", ctl_calibrate}, {"wait", ctl_wait},
+        {"reseed", ctl_reseed},
     };
     const char *sock = pbd_default_socket();
     int c;

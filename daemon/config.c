@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calcache.h"
 #include "conditioner.h"
 #include "conffile.h"
 #include "credit.h"
@@ -30,8 +31,12 @@ void config_usage(FILE *f)
 "  -f, --foreground        accepted for compatibility (always foreground)\n"
 "  -s, --socket PATH       socket path (default: $" PBD_SOCKET_ENV " or " PBD_DEFAULT_SOCKET ")\n"
 "  -c, --cpu N             pin the sampler to CPU N (default: last usable CPU)\n"
-"      --priority idle|normal  the sampler thread's priority (default idle:\n"
-"                          Linux SCHED_IDLE, macOS QoS background)\n"
+"      --priority demand|idle|normal  the sampler's policy (default demand: idle\n"
+"                          priority until something needs entropy, then normal\n"
+"                          within --max-cpu; idle: Linux SCHED_IDLE, macOS QoS\n"
+"                          background, always; normal: always)\n"
+"      --max-cpu PERCENT   demand: CPU budget, %% of one CPU over 30 s, 0.1..100\n"
+"                          (default %g)\n"
 "      --ring-size BYTES   ring capacity, a power of two 256..16777216 (default 65536)\n"
 "                          holding at least 4 conditioning blocks (1280 bytes at credit 1)\n"
 "      --threshold TICKS   event threshold (default: calibrated,\n"
@@ -40,6 +45,8 @@ void config_usage(FILE *f)
 "                          or the credit file's)\n"
 "      --credit-file PATH  credit written by `preemptctl calibrate`\n"
 "                          (default " CREDIT_DEFAULT_PATH " if it exists)\n"
+"      --state-dir DIR     keep the calibration cache here, if DIR exists\n"
+"                          (default " CALCACHE_DEFAULT_DIR "; \"\": none)\n"
 "      --alpha-log2 A      health-test false-positive rate 2^A, -60..-10 (default %.0f)\n"
 "      --stall-ms MS       no event for this long is a health failure (default 5000)\n"
 "      --max-clients N     connections served at once (default 1024; lowered to\n"
@@ -65,19 +72,15 @@ void config_usage(FILE *f)
 "      --feed-interval-ms MS  (default 60000)\n"
 #ifdef PBD_FAULT_INJECTION
 "      --fault stuck|periodic|periodic-after=N|toggle|sequence|rate=R\n"
-"                          test build only: replace the counter\n"
-"                          (periodic-after: real for N events first; toggle:\n"
-"                          each SIGUSR2 flips failing/real; sequence: event\n"
-"                          k's byte is k mod 256; rate=R, or ',rate=R' after\n"
-"                          the three that read the real counter: R more\n"
-"                          events a second)\n"
+"                          test build only: a fake counter (docs/reliability.md)\n"
 #endif
 "      --log-level LEVEL   error, warn, info or debug (default info)\n"
 "  -h, --help              this text\n"
 "  -V, --version           version and counter backend\n"
 "\n"
 "Exit status: 0 after a clean stop, 1 when start-up fails, 2 for a bad option.\n",
-            CONFIG_DEFAULT_CREDIT, CONFIG_DEFAULT_ALPHA_LOG2);
+            CONFIG_DEFAULT_MAX_CPU, CONFIG_DEFAULT_CREDIT,
+            CONFIG_DEFAULT_ALPHA_LOG2);
 }
 
 void config_defaults(struct config *c)
@@ -102,7 +105,9 @@ void config_defaults(struct config *c)
     s->egd = true;
     s->feed_interval_ms = 60000;
     c->smp.cpu = -1;
-    c->smp.priority = OSDEP_PRIO_IDLE; /* docs/benchmarks.md, "Host cost" */
+    c->smp.priority = OSDEP_PRIO_DEMAND; /* docs/benchmarks.md, "Host cost" */
+    c->smp.max_cpu_pct = CONFIG_DEFAULT_MAX_CPU;
+    c->state_dir = CALCACHE_DEFAULT_DIR;
     c->smp.alpha_log2 = CONFIG_DEFAULT_ALPHA_LOG2;
     c->smp.permanent_after = 3;
     c->ring_size = CONFIG_DEFAULT_RING;
@@ -166,7 +171,7 @@ enum {
     O_MAXQUEUED, O_MAXMEMORY, O_IDLE, O_WAIT, O_RESEED, O_USER, O_GROUP,
     O_MODE, O_ALLOW_UID, O_ALLOW_GID, O_RAW_UID, O_NO_EGD, O_FEED,
     O_FEED_INT, O_FAULT, O_LOGLEVEL, O_CREDIT_FILE, O_PRIORITY, O_CONFIG,
-    O_NO_CONFIG, O_OS_MIX,
+    O_NO_CONFIG, O_OS_MIX, O_MAX_CPU, O_STATE_DIR,
 };
 
 /* The one table: the command line's options, and (but for the four that
@@ -178,6 +183,8 @@ static const struct option longopts[] = {
     {"socket", required_argument, 0, 's'},
     {"cpu", required_argument, 0, 'c'},
     {"priority", required_argument, 0, O_PRIORITY},
+    {"max-cpu", required_argument, 0, O_MAX_CPU},
+    {"state-dir", required_argument, 0, O_STATE_DIR},
     {"ring-size", required_argument, 0, O_RING},
     {"threshold", required_argument, 0, O_THRESHOLD},
     {"credit", required_argument, 0, O_CREDIT},
@@ -271,13 +278,20 @@ static int parse_one(struct config *c, int ch, const char *arg, char *msg,
         c->smp.cpu = (int)v;
         break;
     case O_PRIORITY:
-        if (strcmp(arg, "idle") == 0)
+        if (strcmp(arg, "demand") == 0)
+            c->smp.priority = OSDEP_PRIO_DEMAND;
+        else if (strcmp(arg, "idle") == 0)
             c->smp.priority = OSDEP_PRIO_IDLE;
         else if (strcmp(arg, "normal") == 0)
             c->smp.priority = OSDEP_PRIO_NORMAL;
         else
-            return say(msg, cap, "--priority: idle or normal");
+            return say(msg, cap, "--priority: demand, idle or normal");
         return 0;
+    case O_STATE_DIR:
+        c->state_dir = arg;
+        return 0;
+    case O_MAX_CPU:
+        return real("max-cpu", arg, 0.1, 100.0, &c->smp.max_cpu_pct, msg, cap);
     case O_RING:
         rc = num("ring-size", arg, 10, 256, 1u << 24, &v, msg, cap);
         if (rc == 0 && (v & (v - 1)))

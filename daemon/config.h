@@ -23,6 +23,9 @@
 
 #define CONFIG_DEFAULT_RING (1u << 16)
 #define CONFIG_DEFAULT_CREDIT 2.0
+/* The demand policy's CPU budget, % of one CPU: docs/benchmarks.md,
+ * "Host cost" says why. */
+#define CONFIG_DEFAULT_MAX_CPU 5.0
 #define CONFIG_DEFAULT_ALPHA_LOG2 (-30.0)
 #define CONFIG_DEFAULT_MAX_MEMORY ((size_t)64 << 20)
 #define CONFIG_MAX_WAIT_MS 120000u
@@ -50,6 +53,7 @@ struct config {
     struct sampler_config smp;
     size_t ring_size;
     const char *user, *group;  /* --user/--group, NULL when not given */
+    const char *state_dir;     /* --state-dir: the calibration cache */
     /* The credit, one value: set by --credit (command line or file), else
      * the credit file, else the default; config_parse() copies it into
      * srv and smp once, when it is final. */

@@ -13,16 +13,16 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Counts TSC ticks across ~50 ms of CLOCK_MONOTONIC_RAW, best of three, so a
- * preemption inside one window does not skew the figure. */
-static uint64_t calibrate(void)
+/* Counts TSC ticks across ~window_ns of CLOCK_MONOTONIC_RAW, best of
+ * rounds, so a preemption inside one window does not skew the figure. */
+static uint64_t calibrate(int rounds, uint64_t window_ns)
 {
     uint64_t best = 0;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < rounds; i++) {
         uint64_t n0 = mono_ns(), c0 = counter_read(), n1, c1;
         do {
             n1 = mono_ns();
-        } while (n1 - n0 < 50000000u);
+        } while (n1 - n0 < window_ns);
         c1 = counter_read();
         uint64_t hz = (uint64_t)((double)(c1 - c0) * 1e9 / (double)(n1 - n0));
         if (i == 0 || hz < best)
@@ -32,9 +32,24 @@ static uint64_t calibrate(void)
 }
 #endif
 
+static uint64_t cached;
+
+void counter_set_frequency(uint64_t hz)
+{
+    cached = hz;
+}
+
+uint64_t counter_frequency_quick(void)
+{
+#if !defined(COUNTER_CLOCK) && defined(__x86_64__)
+    return calibrate(1, 10000000u);
+#else
+    return counter_frequency();
+#endif
+}
+
 uint64_t counter_frequency(void)
 {
-    static uint64_t cached;
     if (cached)
         return cached;
 #if defined(COUNTER_CLOCK)
@@ -44,7 +59,7 @@ uint64_t counter_frequency(void)
     __asm__ __volatile__("mrs %0, cntfrq_el0" : "=r"(f));
     cached = f ? f : 1;
 #else
-    cached = calibrate();
+    cached = calibrate(3, 50000000u);
 #endif
     return cached;
 }

@@ -48,9 +48,19 @@ static inline uint64_t counter_read(void)
 #endif
 
 /* Returns the counter's frequency in Hz. On x86-64 the first call calibrates
- * for about 50 ms against CLOCK_MONOTONIC_RAW; later calls return the cached
+ * for about 150 ms (three 50 ms windows) against CLOCK_MONOTONIC_RAW, unless
+ * counter_set_frequency() gave it a figure; later calls return the cached
  * value. Not thread-safe on the first call: call it once from main(). */
 uint64_t counter_frequency(void);
+
+/* A quick measure of the counter's frequency (x86-64: one 10 ms window,
+ * for checking a cached figure; elsewhere the architectural or nominal
+ * one, exact). */
+uint64_t counter_frequency_quick(void);
+
+/* Puts hz in effect as counter_frequency()'s answer: a cached figure that
+ * counter_frequency_quick() confirmed. Before any counter_frequency(). */
+void counter_set_frequency(uint64_t hz);
 
 /* Returns the event threshold in ticks for a counter of freq Hz whose
  * ordinary read-to-read delta has median `median`: max(2 ticks, 16 x median,

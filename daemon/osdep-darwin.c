@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/sysctl.h>
 #include <sys/ucred.h>
 #include <sys/un.h>
 #include <time.h>
@@ -60,6 +61,39 @@ int osdep_sampler_thread_setup(int cpu, int priority, char *note, size_t cap)
              cpu + 1, kr == KERN_SUCCESS ? "accepted" : "not supported",
              idle ? "background" : "utility", qos == 0 ? "set" : "refused");
     return 0; /* a hint is not a pin: no off-CPU checks */
+}
+
+int osdep_thread_priority(pthread_t t, int priority)
+{
+    /* A QoS class is set on oneself only. */
+    if (!pthread_equal(t, pthread_self()))
+        return ENOTSUP;
+    return pthread_set_qos_class_self_np(priority == OSDEP_PRIO_IDLE
+                                             ? QOS_CLASS_BACKGROUND
+                                             : QOS_CLASS_UTILITY,
+                                         0);
+}
+
+int osdep_priority_reversible(int *nice)
+{
+    *nice = 0; /* QoS classes have no nice */
+    return 1;  /* a thread may raise its own QoS class again */
+}
+
+int osdep_thread_nice(int nice)
+{
+    (void)nice;
+    return 0;
+}
+
+void osdep_cpu_model(char *buf, size_t cap)
+{
+    size_t len = cap;
+    if (cap == 0 || sysctlbyname("machdep.cpu.brand_string", buf, &len,
+                                 NULL, 0) != 0 || len == 0)
+        snprintf(buf, cap, "unknown");
+    else
+        buf[cap - 1] = '\0';
 }
 
 int osdep_peer_cred(int fd, uid_t *uid, gid_t *gid, pid_t *pid)

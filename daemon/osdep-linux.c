@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -49,6 +50,82 @@ static const char *set_priority(int priority, char *buf, size_t cap)
         return "SCHED_IDLE";
     snprintf(buf, cap, "SCHED_OTHER (SCHED_IDLE: %s)", strerror(rc));
     return buf;
+}
+
+int osdep_thread_priority(pthread_t t, int priority)
+{
+    struct sched_param sp = {.sched_priority = 0};
+    return pthread_setschedparam(
+        t, priority == OSDEP_PRIO_IDLE ? SCHED_IDLE : SCHED_OTHER, &sp);
+}
+
+int osdep_thread_nice(int nice)
+{
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    return setpriority(PRIO_PROCESS, (id_t)tid, nice) == 0 ? 0 : errno;
+}
+
+struct probe {
+    int nice; /* in: to try; out: unchanged when it worked */
+    int ok;
+};
+
+static void *probe_main(void *arg)
+{
+    struct probe *p = arg;
+    p->ok = osdep_thread_nice(p->nice) == 0 &&
+            osdep_thread_priority(pthread_self(), OSDEP_PRIO_IDLE) == 0 &&
+            osdep_thread_priority(pthread_self(), OSDEP_PRIO_NORMAL) == 0;
+    return NULL;
+}
+
+int osdep_priority_reversible(int *nice)
+{
+    /* Leaving SCHED_IDLE at nice n asks for an RLIMIT_NICE of 20 - n. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NICE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NICE, &rl);
+    }
+    for (int n = OSDEP_BOOST_NICE; n <= 0; n += -OSDEP_BOOST_NICE) {
+        struct probe p = {.nice = n, .ok = 0};
+        pthread_t t;
+        if (pthread_create(&t, NULL, probe_main, &p) != 0)
+            return 0;
+        pthread_join(t, NULL);
+        if (p.ok) {
+            *nice = n;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void osdep_cpu_model(char *buf, size_t cap)
+{
+    snprintf(buf, cap, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "re");
+    if (!f)
+        return;
+    char line[256], impl[64] = "", part[64] = "";
+    while (fgets(line, sizeof(line), f)) {
+        char *v = strchr(line, ':');
+        if (!v)
+            continue;
+        v += strspn(v + 1, " \t") + 1;
+        v[strcspn(v, "\n")] = '\0';
+        if (strncmp(line, "model name", 10) == 0) {
+            snprintf(buf, cap, "%s", v);
+            break;
+        }
+        if (strncmp(line, "CPU implementer", 15) == 0 && !impl[0])
+            snprintf(impl, sizeof(impl), "%s", v);
+        else if (strncmp(line, "CPU part", 8) == 0 && !part[0])
+            snprintf(part, sizeof(part), "%s", v);
+    }
+    fclose(f);
+    if (strcmp(buf, "unknown") == 0 && impl[0])
+        snprintf(buf, cap, "midr implementer %s part %s", impl, part);
 }
 
 int osdep_sampler_thread_setup(int cpu, int priority, char *note, size_t cap)

@@ -5,6 +5,7 @@
 #ifndef PBD_OSDEP_H
 #define PBD_OSDEP_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -21,6 +22,8 @@ int osdep_current_cpu(void);
 enum osdep_priority {
     OSDEP_PRIO_NORMAL = 0, /* Linux SCHED_OTHER nice 0; macOS QoS utility */
     OSDEP_PRIO_IDLE = 1,   /* Linux SCHED_IDLE; macOS QoS background */
+    OSDEP_PRIO_DEMAND = 2, /* the sampler's policy only: IDLE at rest,
+                            * NORMAL while something needs entropy */
 };
 
 /* Called first on the sampler thread: names it, pins it to cpu (Linux: hard
@@ -30,6 +33,30 @@ enum osdep_priority {
  * note and is not an error. Returns 1 when the thread is pinned for real,
  * 0 when not (or only hinted). */
 int osdep_sampler_thread_setup(int cpu, int priority, char *note, size_t cap);
+
+/* Sets the scheduling of thread t to OSDEP_PRIO_NORMAL or OSDEP_PRIO_IDLE.
+ * Linux: any thread of this process (SCHED_OTHER <-> SCHED_IDLE); macOS:
+ * the calling thread only (a QoS class is set on oneself), ENOTSUP for
+ * another. Returns 0 or an errno value. */
+int osdep_thread_priority(pthread_t t, int priority);
+
+/* Whether a thread of this process may go from OSDEP_PRIO_IDLE back to
+ * OSDEP_PRIO_NORMAL, and at which nice value (Linux: the lowest in
+ * OSDEP_BOOST_NICE..0 that it may set and leave SCHED_IDLE at, which needs
+ * CAP_SYS_NICE or an RLIMIT_NICE of 20 - nice; the soft limit is raised to
+ * the hard one first, and it is found out on a throwaway thread; macOS: 0,
+ * QoS classes have no nice). Returns 1 with *nice set, or 0. */
+#define OSDEP_BOOST_NICE (-10)
+int osdep_priority_reversible(int *nice);
+
+/* Sets the calling thread's own nice value (Linux: per thread; macOS: a
+ * no-op). Returns 0 or an errno value. */
+int osdep_thread_nice(int nice);
+
+/* Writes what identifies this machine's CPU model into buf (Linux: the
+ * first "model name", else "CPU implementer"/"CPU part" (MIDR) lines of
+ * /proc/cpuinfo; macOS: machdep.cpu.brand_string), or "unknown". */
+void osdep_cpu_model(char *buf, size_t cap);
 
 /* Reads the peer's credentials from a connected Unix socket. Returns 0, or
  * -1 with errno set. pid is -1 where the OS does not say (macOS). */

@@ -150,6 +150,14 @@ static bool reseed(struct pool *p, uint64_t now_ms)
     return true;
 }
 
+/* A reseed is due: an event asked for one, the DRBG's output limit, or the
+ * interval. */
+static bool reseed_due(const struct pool *p, uint64_t now_ms)
+{
+    return p->reseed_asap || drbg_reseed_due(&p->sec->drbg) ||
+           now_ms - p->last_reseed_ms >= p->reseed_ms;
+}
+
 const char *pool_event_name(int why)
 {
     static const char *const names[POOL_EV_COUNT] = {
@@ -172,6 +180,12 @@ void pool_event(struct pool *p, int why, uint64_t now_ms)
     p->reseed_asap = true;
 }
 
+bool pool_wants_block(const struct pool *p, uint64_t now_ms)
+{
+    return (!pool_seeded(p) || reseed_due(p, now_ms)) &&
+           pool_stock(p, PBD_MODE_CONDITIONED) < COND_BLOCK_BYTES;
+}
+
 int pool_drbg(struct pool *p, uint8_t *dst, size_t n)
 {
     if (p->guard)
@@ -190,9 +204,8 @@ bool pool_maintain(struct pool *p, uint64_t now_ms, bool healthy)
 {
     if (!healthy)
         return false;
-    bool due = p->reseed_asap || drbg_reseed_due(&p->sec->drbg) ||
-               now_ms - p->last_reseed_ms >= p->reseed_ms;
-    if (!due || pool_stock(p, PBD_MODE_CONDITIONED) < COND_BLOCK_BYTES)
+    if (!reseed_due(p, now_ms) ||
+        pool_stock(p, PBD_MODE_CONDITIONED) < COND_BLOCK_BYTES)
         return false;
     return reseed(p, now_ms);
 }

@@ -127,4 +127,9 @@ void pool_event(struct pool *p, int why, uint64_t now_ms);
 /* The name of an event for stats and the log ("vmgenid", "clock", ...). */
 const char *pool_event_name(int why);
 
+/* Whether the DRBG needs a conditioned block it does not have in stock:
+ * never seeded, or a reseed is due (pool_maintain's rule), and less than a block is made. The
+ * sampler's demand (sampler_demand) follows it. */
+bool pool_wants_block(const struct pool *p, uint64_t now_ms);
+
 #endif

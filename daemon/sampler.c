@@ -36,45 +36,57 @@ static int cmp_u64(const void *a, const void *b)
 /* Median of ordinary read-to-read deltas, the counter's step (its
  * smallest non-zero delta) and grain. Runs on the calling thread before
  * sampling starts, so its allocation is outside the hot loop. */
-static uint64_t calibrate_median(uint64_t *step, uint64_t *grain)
+static uint64_t calibrate_median(unsigned reads, uint64_t *step,
+                                 uint64_t *grain)
 {
     *step = 1;
     *grain = 1;
-    uint64_t *d = malloc(CALIBRATE_READS * sizeof(*d));
+    uint64_t *d = malloc(reads * sizeof(*d));
     if (!d)
         return 1;
     uint64_t prev = counter_read();
-    for (unsigned i = 0; i < CALIBRATE_READS; i++) {
+    for (unsigned i = 0; i < reads; i++) {
         uint64_t cur = counter_read();
         d[i] = cur - prev;
         prev = cur;
     }
-    qsort(d, CALIBRATE_READS, sizeof(*d), cmp_u64);
-    uint64_t m = d[CALIBRATE_READS / 2];
-    for (unsigned i = 0; i < CALIBRATE_READS; i++) {
+    qsort(d, reads, sizeof(*d), cmp_u64);
+    uint64_t m = d[reads / 2];
+    for (unsigned i = 0; i < reads; i++) {
         if (d[i] != 0) {
             *step = d[i];
             break;
         }
     }
-    *grain = counter_grain(d, CALIBRATE_READS, *step);
+    *grain = counter_grain(d, reads, *step);
     free(d);
     return m;
 }
 
-void sampler_calibrate(const struct sampler_config *cfg,
-                       struct sampler_cal *cal)
+static void calibrate_n(const struct sampler_config *cfg,
+                        struct sampler_cal *cal, unsigned reads, uint64_t hz)
 {
-    cal->median_delta = calibrate_median(&cal->step, &cal->grain);
+    cal->median_delta = calibrate_median(reads, &cal->step, &cal->grain);
     cal->threshold = cfg->threshold
                          ? cfg->threshold
-                         : counter_threshold_for(cal->median_delta,
-                                                 counter_frequency());
+                         : counter_threshold_for(cal->median_delta, hz);
     /* A coarse counter (qemu's moves in 1 us steps) would make every step
      * an event: the threshold must also clear 16 of its steps. */
     if (!cfg->threshold && cal->step <= UINT64_MAX / 16 &&
         16 * cal->step > cal->threshold)
         cal->threshold = 16 * cal->step;
+}
+
+void sampler_calibrate(const struct sampler_config *cfg,
+                       struct sampler_cal *cal)
+{
+    calibrate_n(cfg, cal, CALIBRATE_READS, counter_frequency());
+}
+
+void sampler_calibrate_quick(const struct sampler_config *cfg, uint64_t hz,
+                             struct sampler_cal *cal)
+{
+    calibrate_n(cfg, cal, 4096, hz);
 }
 
 void sampler_apply_cal(struct sampler *s, const struct sampler_cal *cal)
@@ -185,11 +197,26 @@ int sampler_init(struct sampler *s, const struct sampler_config *cfg,
         s->cfg.stall_ms = 5000;
     s->freq = counter_frequency();
     struct sampler_cal cal;
-    sampler_calibrate(cfg, &cal);
+    if (cfg->cal)
+        cal = *cfg->cal;
+    else
+        sampler_calibrate(cfg, &cal);
+    s->cfg.cal = NULL; /* the caller's; a restart measures afresh */
     sampler_apply_cal(s, &cal);
     s->cpu = cfg->cpu >= 0 ? cfg->cpu : osdep_last_cpu();
     atomic_store(&s->st.health_state, HEALTH_STARTUP);
     atomic_store(&s->st.mcv_millibits, -1);
+    if (cfg->priority == OSDEP_PRIO_DEMAND) {
+        double pct = cfg->max_cpu_pct > 0 ? cfg->max_cpu_pct : 100.0;
+        s->budget_cap_us =
+            (int64_t)(pct / 100.0 * SAMPLER_BUDGET_WINDOW_S * 1e6);
+        s->budget_min_us = (int64_t)(pct / 100.0 * 1e6); /* 1 s of refill */
+        s->budget_us = s->budget_cap_us;
+        atomic_store(&s->st.budget_us, s->budget_us);
+        s->rest_asleep = !osdep_priority_reversible(&s->boost_nice);
+        /* A fresh source runs its start-up test: that is a demand. */
+        atomic_store(&s->demand, true);
+    }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     return 0;
@@ -350,6 +377,142 @@ static void sleep_while_full(struct sampler *s)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* ---- demand-driven sampling ------------------------------------------- */
+
+static uint64_t thread_cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Raises (on) or lowers the thread's priority, under mu so the loop's
+ * raise and the thread's lowering never cross. self: called by the
+ * sampler thread. Returns true when the thread is boosted afterwards. */
+static bool set_boost(struct sampler *s, bool on, bool self)
+{
+    pthread_mutex_lock(&s->mu);
+    bool was = atomic_load(&s->st.boosted);
+    /* The loop must not name a thread being joined (a capture restart
+     * stops it on the thread pool). */
+    if (was != on && (self || s->live)) {
+        int rc = 0;
+        if (!s->rest_asleep)
+            rc = osdep_thread_priority(self ? pthread_self() : s->thread,
+                                       on ? OSDEP_PRIO_NORMAL
+                                          : OSDEP_PRIO_IDLE);
+        else if (on)
+            pthread_cond_signal(&s->cv); /* it rests asleep: wake it */
+        if (rc == 0) {
+            atomic_store(&s->st.boosted, on);
+            if (on)
+                atomic_fetch_add(&s->st.boosts, 1);
+        }
+    }
+    bool now = atomic_load(&s->st.boosted);
+    pthread_mutex_unlock(&s->mu);
+    return now;
+}
+
+/* Between batches, demand policy only: refills the bucket with the wall
+ * time passed, charges the CPU time used while boosted, and goes to rest
+ * or to work as demand and budget say. One clock_gettime of the thread's
+ * CPU time per batch (a system call on Linux: ~1 us per ~1 ms batch). */
+static void demand_account(struct sampler *s, uint64_t now_us)
+{
+    uint64_t cpu = thread_cpu_us();
+    const double pct = (double)s->budget_min_us / 1e4; /* percent */
+    int64_t b = s->budget_us +
+                (int64_t)((double)(now_us - s->acct_wall_us) * pct / 100.0);
+    bool boosted = atomic_load(&s->st.boosted);
+    if (boosted) {
+        b -= (int64_t)(cpu - s->acct_cpu_us);
+        atomic_fetch_add_explicit(&s->st.boosted_us, now_us - s->acct_wall_us,
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->st.boost_cpu_us, cpu - s->acct_cpu_us,
+                                  memory_order_relaxed);
+    }
+    if (b > s->budget_cap_us)
+        b = s->budget_cap_us;
+    s->budget_us = b;
+    s->acct_wall_us = now_us;
+    s->acct_cpu_us = cpu;
+    atomic_store_explicit(&s->st.budget_us, b, memory_order_relaxed);
+    bool want = atomic_load_explicit(&s->demand, memory_order_relaxed);
+    if (boosted && (!want || b <= 0)) {
+        if (want)
+            atomic_fetch_add_explicit(&s->st.budget_outs, 1,
+                                      memory_order_relaxed);
+        set_boost(s, false, true);
+    } else if (!boosted && want && b >= s->budget_min_us) {
+        set_boost(s, true, true);
+    }
+}
+
+/* Demand policy, resting asleep (idle priority could not be left): sleeps
+ * until demand and budget allow a boost, or stop. Returns true when it
+ * slept, so the caller starts a fresh delta. */
+static bool rest_asleep(struct sampler *s)
+{
+    if (!s->rest_asleep || atomic_load(&s->st.boosted))
+        return false;
+    atomic_fetch_add_explicit(&s->st.sleeps, 1, memory_order_relaxed);
+    pthread_mutex_lock(&s->mu);
+    atomic_store(&s->st.sleeping, true);
+    while (!atomic_load(&s->stop) && !tap_wants(s)) {
+        /* Wait for the loop's signal, or for the refill a boost needs. */
+        int64_t short_us = s->budget_min_us - s->budget_us;
+        uint64_t wait_us = 1000000;
+        if (atomic_load(&s->demand) && short_us > 0)
+            wait_us = (uint64_t)short_us * 1000000u /
+                          (uint64_t)s->budget_min_us + 1000;
+        else if (atomic_load(&s->demand))
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t ns = (uint64_t)ts.tv_nsec + (wait_us > 1000000 ? 1000000
+                                                                : wait_us) *
+                                                   1000u;
+        ts.tv_sec += (time_t)(ns / 1000000000u);
+        ts.tv_nsec = (long)(ns % 1000000000u);
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        pthread_mutex_unlock(&s->mu);
+        demand_account(s, mono_us()); /* refills; boosts when it may */
+        pthread_mutex_lock(&s->mu);
+        if (atomic_load(&s->st.boosted))
+            break;
+    }
+    atomic_store(&s->st.sleeping, false);
+    pthread_mutex_unlock(&s->mu);
+    return true;
+}
+
+void sampler_demand(struct sampler *s, bool on)
+{
+    if (s->cfg.priority != OSDEP_PRIO_DEMAND ||
+        atomic_load_explicit(&s->demand, memory_order_relaxed) == on)
+        return;
+    atomic_store(&s->demand, on);
+    /* Raise it now: at SCHED_IDLE on a busy CPU it may not run for a
+     * while. Only a running thread, and only with budget; on macOS
+     * (ENOTSUP) the thread does it after its batch. */
+    if (on && atomic_load(&s->st.running) &&
+        atomic_load(&s->st.budget_us) >= s->budget_min_us)
+        set_boost(s, true, false);
+}
+
+const char *sampler_policy_name(const struct sampler *s)
+{
+    switch (s->cfg.priority) {
+    case OSDEP_PRIO_DEMAND:
+        return s->rest_asleep ? "demand (rests asleep)" : "demand";
+    case OSDEP_PRIO_IDLE:
+        return "idle";
+    default:
+        return "normal";
+    }
+}
+
 #ifdef PBD_FAULT_INJECTION
 /* --fault toggle: each SIGUSR2 adds one; odd means the failing counter. A
  * signal handler takes no argument, hence this one file-scope variable. */
@@ -429,12 +592,26 @@ static void *sampler_main(void *arg)
     uint64_t last_event_ms = mono_ms();
     uint64_t events_before = 0;
 
-    bool pinned = osdep_sampler_thread_setup(s->cpu, s->cfg.priority,
-                                             s->pin_note,
+    const bool demand = s->cfg.priority == OSDEP_PRIO_DEMAND;
+    /* Under demand the thread starts at rest; demand_account() below
+     * boosts it at once for the start-up test. */
+    int prio = !demand         ? s->cfg.priority
+               : s->rest_asleep ? OSDEP_PRIO_NORMAL
+                                : OSDEP_PRIO_IDLE;
+    bool pinned = osdep_sampler_thread_setup(s->cpu, prio, s->pin_note,
                                              sizeof(s->pin_note)) == 1;
+    if (demand && !s->rest_asleep && s->boost_nice != 0 &&
+        osdep_thread_nice(s->boost_nice) != 0)
+        s->boost_nice = 0;
+    atomic_store(&s->st.boosted, false);
     atomic_store(&s->st.pin_known, true);
-    atomic_store(&s->st.running, true);
     uint64_t batch_us = mono_us();
+    if (demand) {
+        s->acct_wall_us = batch_us;
+        s->acct_cpu_us = thread_cpu_us();
+        demand_account(s, batch_us);
+    }
+    atomic_store(&s->st.running, true);
 
     uint64_t prev = READ_COUNTER(s);
     while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
@@ -486,9 +663,17 @@ static void *sampler_main(void *arg)
         }
         if (pinned && osdep_current_cpu() != s->cpu)
             atomic_fetch_add_explicit(&s->st.migrations, 1, memory_order_relaxed);
+        if (demand)
+            demand_account(s, now_us);
 
+        bool slept = false;
         if (ring_above_high(s->ring) && !tap_wants(s)) {
             sleep_while_full(s);
+            slept = true;
+        }
+        if (demand && rest_asleep(s))
+            slept = true;
+        if (slept) {
             /* The time asleep is not a preemption: start a fresh delta. */
             prev = READ_COUNTER(s);
             batch_us = mono_us();
@@ -522,8 +707,11 @@ int sampler_start(struct sampler *s)
     }
 #endif
     atomic_store(&s->stop, false);
+    pthread_mutex_lock(&s->mu);
     int rc = pthread_create(&s->thread, NULL, sampler_main, s);
     s->started = rc == 0;
+    s->live = rc == 0;
+    pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
@@ -532,6 +720,7 @@ void sampler_stop(struct sampler *s)
     if (atomic_exchange(&s->stop, true) || !s->started)
         return;
     pthread_mutex_lock(&s->mu);
+    s->live = false;
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->thread, NULL);

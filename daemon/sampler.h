@@ -15,6 +15,23 @@
  * When the ring reaches its high watermark the thread sleeps until
  * sampler_kick() finds the ring below the low watermark, so a full ring
  * costs no CPU.
+ *
+ * Demand-driven sampling (cfg.priority OSDEP_PRIO_DEMAND, the default): the
+ * thread rests at idle priority (SCHED_IDLE: it samples only what CPU
+ * nobody else wants) until the loop says something needs entropy
+ * (sampler_demand). Then it samples at normal priority, but only within a
+ * CPU budget: a bucket of cfg.max_cpu_pct percent of one CPU over
+ * SAMPLER_BUDGET_WINDOW_S seconds, filled at max_cpu_pct percent of the
+ * wall-clock time and drained by the thread's own CPU time while boosted
+ * (CLOCK_THREAD_CPUTIME_ID, read between batches). An empty bucket, or no
+ * demand, puts it back at rest. Where idle priority cannot be left again
+ * (Linux without CAP_SYS_NICE or an RLIMIT_NICE of 20), it rests asleep
+ * instead. Boosted, it runs at the lowest nice value down to -10 that it
+ * may leave SCHED_IDLE at: the budget, not the nice value, bounds what it
+ * takes, and a low nice value spends the budget before a host's many
+ * busy threads have taken their turns. The loop raises the priority itself (a thread at SCHED_IDLE on
+ * a busy CPU may not run for a while); the thread lowers it, and is the
+ * only one that accounts.
  */
 #ifndef PBD_SAMPLER_H
 #define PBD_SAMPLER_H
@@ -45,10 +62,12 @@ enum sampler_fault {
 };
 
 #define SAMPLER_JUMP_BUCKETS 40 /* log2 buckets of the jump size in ticks */
+#define SAMPLER_BUDGET_WINDOW_S 30 /* the demand budget's window */
 
 struct sampler_config {
     int cpu;              /* CPU to pin to; -1: the last CPU we may use */
     int priority;         /* enum osdep_priority of the sampler thread */
+    double max_cpu_pct;   /* OSDEP_PRIO_DEMAND: the budget, % of one CPU */
     uint64_t threshold;   /* event threshold in ticks; 0: calibrate */
     double h_bits;        /* credited min-entropy per folded byte */
     double alpha_log2;    /* health-test false-positive rate, log2 */
@@ -59,6 +78,7 @@ struct sampler_config {
     uint64_t fault_rate;      /* ",rate=N": injected events a second on
                                * top of the real counter's, wherever a
                                * fault reads the real counter; 0: none */
+    const struct sampler_cal *cal; /* calibration to use; NULL: measure */
     void (*wake)(void *arg);  /* called from the sampler thread */
     void *wake_arg;
 };
@@ -86,6 +106,13 @@ struct sampler_stats {
     _Atomic bool running;        /* thread started and calibrated */
     _Atomic bool pin_known;      /* pin_note and cpu are final (release) */
     _Atomic bool sleeping;
+    /* Demand-driven sampling (see the top of this file). */
+    _Atomic bool boosted;         /* at normal priority for a demand */
+    _Atomic uint64_t boosts;      /* times boosted */
+    _Atomic uint64_t boosted_us;  /* wall-clock time spent boosted */
+    _Atomic uint64_t boost_cpu_us; /* CPU time charged to the budget */
+    _Atomic int64_t budget_us;    /* CPU time left in the bucket */
+    _Atomic uint64_t budget_outs; /* times the bucket ran dry while wanted */
     _Atomic uint64_t jumps[SAMPLER_JUMP_BUCKETS];
 };
 
@@ -152,6 +179,15 @@ struct sampler {
     uint64_t fake_period;   /* rate=N: real ticks between injected jumps */
     uint64_t fake_prng;     /* rate=N: xorshift state, varies the jumps */
     struct sampler_tap tap;
+    /* Demand-driven sampling: the loop sets demand; the budget is the
+     * thread's (it outlives a restart, so a restart does not refill it). */
+    _Atomic bool demand;
+    bool rest_asleep;       /* idle priority cannot be left: rest asleep */
+    bool live;              /* under mu: thread may be named (not joined) */
+    int boost_nice;         /* nice value while boosted (Linux) */
+    int64_t budget_cap_us, budget_min_us;
+    int64_t budget_us;      /* thread only; published in st.budget_us */
+    uint64_t acct_wall_us, acct_cpu_us; /* last accounting point */
 };
 
 /* Parses a --fault argument into cfg->fault, cfg->fault_after and
@@ -185,6 +221,15 @@ void sampler_destroy(struct sampler *s);
  * ring is now below its low watermark. Cheap when it has nothing to do. */
 void sampler_kick(struct sampler *s);
 
+/* Loop thread: whether something needs entropy now. Under the demand
+ * policy a rising demand boosts the thread at once when the budget allows
+ * (on macOS the thread boosts itself after its batch); a no-op otherwise. */
+void sampler_demand(struct sampler *s, bool on);
+
+/* The policy in force: "demand", "idle" or "normal", and under demand
+ * whether it rests at idle priority or asleep. Any thread. */
+const char *sampler_policy_name(const struct sampler *s);
+
 /* How pinning went, once the thread has said (and "starting" before):
  * the thread writes the note once, then publishes it with st.pin_known, so
  * a reader never sees it half-written. Any thread. */
@@ -199,6 +244,11 @@ void sampler_want(struct sampler *s, size_t level);
  * nothing shared. */
 void sampler_calibrate(const struct sampler_config *cfg,
                        struct sampler_cal *cal);
+
+/* The same on 4096 reads, for a counter of hz: quick, for checking a
+ * cached calibration (it does not ask counter_frequency()). */
+void sampler_calibrate_quick(const struct sampler_config *cfg, uint64_t hz,
+                             struct sampler_cal *cal);
 
 /* Loop thread, with the sampler thread stopped: puts cal in effect for the
  * next sampler_start() (a restart of the noise source). */

@@ -58,7 +58,8 @@ static void health_watch(struct server *srv)
         log_info("health: start-up re-test passed; serving again");
     if (hs == HEALTH_OK && !srv->ready) {
         srv->ready = true;
-        log_info("start-up health test passed; serving");
+        log_info("start-up health test passed; serving (%.2f s after the "
+                 "loop started)", (double)(now_ms() - srv->start_ms) / 1e3);
         osdep_notify("READY=1\nSTATUS=start-up health test passed; serving");
     } else if (hs != srv->seen_health) {
         char status[320];
@@ -69,6 +70,44 @@ static void health_watch(struct server *srv)
     srv->seen_epoch = epoch;
 }
 
+/* Whether the kernel feed is due and lacks the block it would send. */
+static bool feed_wants_block(struct server *srv, uint64_t now)
+{
+    return srv->cfg.feed_kernel &&
+           now - srv->last_feed_ms >= srv->cfg.feed_interval_ms &&
+           pool_stock(&srv->pool, PBD_MODE_CONDITIONED) < COND_BLOCK_BYTES;
+}
+
+/* What needs entropy now, for the sampler's demand policy: the start-up
+ * test (or a re-test), a capture, reads waiting, the DRBG's seed or
+ * reseed, a due kernel feed. NULL: nothing; the sampler may rest. */
+static const char *demand_reason(struct server *srv, uint64_t now)
+{
+    int hs = atomic_load(&srv->sampler->st.health_state);
+    if (hs == HEALTH_PERMANENT)
+        return NULL; /* nothing to gain: it serves nothing again */
+    if (hs != HEALTH_OK)
+        return "start-up test";
+    if (srv->cap.armed)
+        return "capture";
+    if (!TAILQ_EMPTY(&srv->waiters))
+        return "waiting reads";
+    if (pool_wants_block(&srv->pool, now))
+        return pool_seeded(&srv->pool) ? "drbg reseed" : "drbg seed";
+    if (feed_wants_block(srv, now))
+        return "kernel feed";
+    return NULL;
+}
+
+/* Publishes the demand to the sampler; after anything that may change it
+ * (the wake-up, the pass, the tick). Cheap: a few loads, and a store only
+ * when the answer changes. */
+static void demand_update(struct server *srv)
+{
+    srv->demand_why = demand_reason(srv, now_ms());
+    sampler_demand(srv->sampler, srv->demand_why != NULL);
+}
+
 static void wake_cb(uv_async_t *a)
 {
     struct server *srv = a->data;
@@ -76,6 +115,7 @@ static void wake_cb(uv_async_t *a)
     health_watch(srv);
     reads_serve(srv);
     capture_serve(srv);
+    demand_update(srv);
 }
 
 /* The pass: parse and start requests of runnable connections, then serve
@@ -88,6 +128,7 @@ static void run_check_cb(uv_check_t *h)
         reads_serve(srv);
         capture_serve(srv);
     }
+    demand_update(srv);
     if (TAILQ_EMPTY(&srv->runnable))
         uv_idle_stop(&srv->run_idle);
 }
@@ -166,6 +207,7 @@ static void tick_cb(uv_timer_t *t)
     sampler_kick(srv->sampler);
     conn_reap_idle(srv, now);
     trim_memory(srv);
+    demand_update(srv);
 }
 
 /* ---- shutdown ---------------------------------------------------------- */

@@ -98,6 +98,7 @@ struct server {
     bool ready;              /* first start-up test passed, READY=1 sent */
     bool stopping;
     bool off_cpu;            /* the sampler ran off its CPU since the last tick */
+    const char *demand_why;  /* what needs entropy now (demand policy), or NULL */
     uint64_t last_migrations;
     uint64_t start_ms;
     uint64_t last_feed_ms;

@@ -10,6 +10,7 @@
 
 #include "counter.h"
 #include "health.h"
+#include "osdep.h"
 #include "pbd.h"
 
 int status_health(struct server *srv, char *msg, size_t cap)
@@ -80,7 +81,18 @@ int status_health(struct server *srv, char *msg, size_t cap)
         snprintf(msg, cap, "degraded: sampler %s", pin);
         return PBD_HEALTH_DEGRADED;
     }
-    snprintf(msg, cap, "ok: source healthy; %s%s", pin,
+    char pol[96] = "";
+    if (srv->sampler->cfg.priority == OSDEP_PRIO_DEMAND)
+        snprintf(pol, sizeof(pol), "; policy demand: %s%s%s",
+                 atomic_load(&srv->sampler->st.boosted) ? "boosted for "
+                                                        : "at rest",
+                 atomic_load(&srv->sampler->st.boosted) && srv->demand_why
+                     ? srv->demand_why
+                     : "",
+                 atomic_load(&srv->sampler->st.boosted) && !srv->demand_why
+                     ? "nothing (dropping back)"
+                     : "");
+    snprintf(msg, cap, "ok: source healthy; %s%s%s", pin, pol,
              pool_seeded(&srv->pool) ? "" : "; drbg not yet seeded");
     return PBD_HEALTH_OK;
 }
@@ -189,6 +201,25 @@ size_t server_stats_json(struct server *srv, char *buf, size_t cap)
         ",\"drbg\":%" PRIu64 ",\"blocks\":%" PRIu64 "},",
         p->served[PBD_MODE_CONDITIONED],
         p->served[PBD_MODE_RAW], p->served[PBD_MODE_DRBG], p->blocks);
+    int64_t left = atomic_load(&st->budget_us);
+    double bcap = (double)s->budget_cap_us;
+    app(buf, cap, &n,
+        "\"policy\":{\"name\":\"%s\",\"max_cpu_pct\":%g,\"window_s\":%d"
+        ",\"boost_nice\":%d"
+        ",\"demand\":%s%s%s,\"boosted\":%s,\"boosts\":%" PRIu64
+        ",\"boosted_s\":%.3f,\"boost_cpu_s\":%.3f"
+        ",\"budget_left_s\":%.3f,\"budget_used_pct\":%.1f"
+        ",\"budget_outs\":%" PRIu64 "},",
+        sampler_policy_name(s),
+        s->cfg.priority == OSDEP_PRIO_DEMAND ? s->cfg.max_cpu_pct : 0.0,
+        SAMPLER_BUDGET_WINDOW_S, s->boost_nice, srv->demand_why ? "\"" : "",
+        srv->demand_why ? srv->demand_why : "null",
+        srv->demand_why ? "\"" : "",
+        atomic_load(&st->boosted) ? "true" : "false", atomic_load(&st->boosts),
+        atomic_load(&st->boosted_us) / 1e6,
+        atomic_load(&st->boost_cpu_us) / 1e6, (double)left / 1e6,
+        bcap > 0 ? 100.0 * (bcap - (double)(left > 0 ? left : 0)) / bcap : 0.0,
+        atomic_load(&st->budget_outs));
     const struct capture *cp = &srv->cap;
     app(buf, cap, &n,
         "\"capture\":{\"active\":%s,\"restarting\":%s,\"sessions\":%" PRIu64

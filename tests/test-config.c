@@ -126,6 +126,31 @@ static void test_numbers_decimal(void **state)
     assert_non_null(strstr(msg, "request or events"));
 }
 
+/* The sampler's policy: demand by default, within a budget of % of a CPU. */
+static void test_policy(void **state)
+{
+    (void)state;
+    struct config c;
+    assert_int_equal(PARSE(&c, "--log-level", "info"), CONFIG_OK);
+    assert_int_equal(c.smp.priority, OSDEP_PRIO_DEMAND);
+    assert_true(c.smp.max_cpu_pct == CONFIG_DEFAULT_MAX_CPU);
+    assert_int_equal(PARSE(&c, "--priority", "idle"), CONFIG_OK);
+    assert_int_equal(c.smp.priority, OSDEP_PRIO_IDLE);
+    assert_int_equal(PARSE(&c, "--priority", "normal"), CONFIG_OK);
+    assert_int_equal(c.smp.priority, OSDEP_PRIO_NORMAL);
+    assert_int_equal(PARSE(&c, "--priority", "demand", "--max-cpu", "12.5"),
+                     CONFIG_OK);
+    assert_int_equal(c.smp.priority, OSDEP_PRIO_DEMAND);
+    assert_true(c.smp.max_cpu_pct == 12.5);
+    assert_int_equal(PARSE(&c, "--priority", "high"), CONFIG_USAGE);
+    assert_non_null(strstr(msg, "demand, idle or normal"));
+    const char *bad[] = {"0", "0.05", "101", "x", "", "5%"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(PARSE(&c, "--max-cpu", (char *)bad[i]), CONFIG_USAGE);
+        assert_non_null(strstr(msg, "--max-cpu"));
+    }
+}
+
 static void test_ids_decimal(void **state)
 {
     (void)state;
@@ -659,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_mode_octal),
         cmocka_unit_test(test_numbers_decimal),
+        cmocka_unit_test(test_policy),
         cmocka_unit_test(test_ids_decimal),
         cmocka_unit_test(test_id_list_full),
         cmocka_unit_test(test_socket),

@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "counter.h"
+#include "osdep.h"
 #include "sampler.h"
 
 /* The source of a test: R injected events a second in the fault build. */
@@ -235,6 +236,62 @@ static void test_tap(void **state)
 
 #endif
 
+#ifndef PBD_FAULT_INJECTION
+static bool is_boosted(struct sampler *s)
+{
+    return atomic_load(&s->st.boosted);
+}
+
+static bool is_rested(struct sampler *s)
+{
+    return !atomic_load(&s->st.boosted);
+}
+
+/* The demand policy: boosted for the start-up test at once, never charged
+ * more CPU than its bucket plus the refill, back at rest once nothing
+ * needs entropy (and charged nothing more there), boosted again on a new
+ * demand once the bucket has refilled. */
+static void test_demand_budget(void **state)
+{
+    (void)state;
+    static struct sampler s;
+    static struct ring r;
+    static uint8_t buf[1u << 20]; /* never fills: the sampler keeps busy */
+    assert_int_equal(ring_init(&r, buf, sizeof(buf), sizeof(buf) / 2,
+                               sizeof(buf)), 0);
+    struct sampler_config cfg = {
+        .cpu = -1, .h_bits = 2.0, .alpha_log2 = -30, .permanent_after = 3,
+        .stall_ms = 20000, .wake = on_wake, .priority = OSDEP_PRIO_DEMAND,
+        .max_cpu_pct = 1.0, /* a bucket of 0.3 CPU-s, 10 ms a second */
+    };
+    assert_int_equal(sampler_init(&s, &cfg, &r), 0);
+    assert_true(atomic_load(&s.demand)); /* the start-up test */
+    double t0 = now_s();
+    assert_int_equal(sampler_start(&s), 0);
+    assert_true(wait_for(is_boosted, &s, 5));
+    usleep(2000000);
+    double cap_s = 0.01 * SAMPLER_BUDGET_WINDOW_S;
+    double charged = atomic_load(&s.st.boost_cpu_us) / 1e6;
+    /* Bucket + refill + one batch's overdraw (a batch is ~1 ms). */
+    assert_true(charged <= cap_s + 0.01 * (now_s() - t0) + 0.02);
+    assert_true(atomic_load(&s.st.budget_us) <= (int64_t)(cap_s * 1e6));
+
+    sampler_demand(&s, false);
+    assert_true(wait_for(is_rested, &s, 5));
+    uint64_t rested = atomic_load(&s.st.boost_cpu_us);
+    usleep(300000);
+    /* At rest, nothing more is charged (one batch in flight at most). */
+    assert_true(atomic_load(&s.st.boost_cpu_us) - rested <= 20000);
+
+    sampler_demand(&s, true);
+    /* Once a second's refill is in the bucket, a demand boosts again. */
+    assert_true(wait_for(is_boosted, &s, 5));
+    assert_true(atomic_load(&s.st.boosts) >= 2);
+    sampler_stop(&s);
+    sampler_destroy(&s);
+}
+#endif
+
 /* --fault parsing: every form, decimal only, cfg untouched on error. */
 static void test_fault_parse(void **state)
 {
@@ -435,6 +492,9 @@ int main(void)
         cmocka_unit_test(test_tap),
         cmocka_unit_test(test_rate),
         cmocka_unit_test(test_rate_alone),
+#else
+        /* The priority policy, on the real counter: the production build's. */
+        cmocka_unit_test(test_demand_budget),
 #endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

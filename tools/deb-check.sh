@@ -7,8 +7,9 @@
 #      (overrides are listed, each justified in its file);
 #   3. apt-get install ./preemptd_*.deb ./libpbd0_*.deb ./libpbd-dev_*.deb
 #      ./preemptd-openssl_*.deb;
-#   4. the files where they belong, the user preemptd, the socket unit
-#      enabled and the service not, systemd-analyze verify on the units; a
+#   4. the files where they belong, the user preemptd, the socket unit and
+#      the service enabled (it starts at boot) and preemptd-wait.service
+#      not, the install saying so, systemd-analyze verify on the units; a
 #      reinstall (the upgrade path) keeps a disabled socket disabled;
 #   5. the installed /usr/sbin/preemptd serves on a socket in a temp dir
 #      (as user preemptd), read by nc, preemptctl, a program built with
@@ -170,6 +171,8 @@ done
 # --- 4. files, user, units ---
 for f in /usr/sbin/preemptd /usr/bin/preemptctl \
          /lib/systemd/system/preemptd.service /lib/systemd/system/preemptd.socket \
+         /lib/systemd/system/preemptd-wait.service \
+         /usr/share/doc/preemptd/README.Debian \
          /usr/lib/sysusers.d/preemptd.conf \
          /usr/share/man/man8/preemptd.8.gz /usr/share/man/man1/preemptctl.1.gz \
          "/usr/lib/$ma/libpbd.so.0" "/usr/lib/$ma/libpbd.so" \
@@ -187,14 +190,22 @@ say "user: $(getent passwd preemptd)"
 st=$(systemctl is-enabled preemptd.socket 2>&1) || true
 [ "$st" = enabled ] || die "preemptd.socket is '$st', not enabled"
 st=$(systemctl is-enabled preemptd.service 2>&1) || true
+[ "$st" = enabled ] ||
+    die "preemptd.service is '$st': it should start at boot (enabled)"
+st=$(systemctl is-enabled preemptd-wait.service 2>&1) || true
 [ "$st" = disabled ] ||
-    die "preemptd.service is '$st': it should start on demand only (disabled)"
-say "preemptd.socket enabled, preemptd.service disabled (socket-activated)"
+    die "preemptd-wait.service is '$st': units pull it in, nothing enables it"
+say "preemptd.socket and preemptd.service enabled, preemptd-wait.service not"
+grep -q "preemptd: preemptd.socket and preemptd.service start at boot" \
+    "$tmp/install.log" || { cat "$tmp/install.log";
+    die "the install did not say what starts at boot"; }
+say "the install says what starts at boot"
 systemd-analyze verify /lib/systemd/system/preemptd.socket \
-    /lib/systemd/system/preemptd.service >"$tmp/verify.log" 2>&1 &&
+    /lib/systemd/system/preemptd.service \
+    /lib/systemd/system/preemptd-wait.service >"$tmp/verify.log" 2>&1 &&
     [ ! -s "$tmp/verify.log" ] || {
     cat "$tmp/verify.log"; die "systemd-analyze verify on the installed units"; }
-say "systemd-analyze verify: both installed units accepted"
+say "systemd-analyze verify: the three installed units accepted"
 if [ -d /run/systemd/system ]; then
     systemctl is-active --quiet preemptd.socket ||
         die "systemd is running but preemptd.socket is not active"

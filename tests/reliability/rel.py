@@ -3,9 +3,11 @@ client that keeps using the daemon while others misbehave, and small
 protocol helpers on top of tests/integration/harness.py."""
 import json
 import os
+import shutil
 import socket
 import struct
 import sys
+import subprocess
 import threading
 import time
 import traceback
@@ -64,6 +66,31 @@ def read_ok(s, n, mode="drbg", wait_ms=0):
     assert typ == (T_READ | T_REPLY), "got 0x%02x %r" % (typ, payload)
     assert len(payload) == n
     return payload
+
+
+class Load:
+    """Every CPU kept busy for at most `secs` seconds: `stress-ng --cpu 1
+    --taskset N` for each CPU N we may use, so a worker sits on each CPU
+    (stress-ng --cpu 0's unpinned workers migrate and leave a CPU idle now
+    and then, which an idle-priority sampler lives on). A context manager;
+    without stress-ng a skip (a failure under CI)."""
+
+    def __init__(self, secs):
+        if not shutil.which("stress-ng"):
+            harness.skip("stress-ng is not installed (./setup.sh test)")
+        self.procs = [subprocess.Popen(
+            ["stress-ng", "--cpu", "1", "--taskset", str(cpu), "--timeout",
+             "%ds" % secs, "--quiet"]) for cpu in sorted(os.sched_getaffinity(0))]
+        time.sleep(1.0)  # its workers are up
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            p.wait()
 
 
 class EventWatch:

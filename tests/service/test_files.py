@@ -110,6 +110,30 @@ def t_units(c):
          str(exe))
     c.ok(get(svc, "Unit", "Requires") == ["preemptd.socket"],
          "service: requires its socket")
+    # Boot (issue 21): early, as the peers, but not holding up sysinit on
+    # the start-up test; the wait unit is what others order After=.
+    for u, name in ((svc, "service"), (sock, "socket")):
+        c.ok(get(u, "Unit", "DefaultDependencies") == ["no"] and
+             "shutdown.target" in " ".join(get(u, "Unit", "Conflicts")),
+             "%s: early (DefaultDependencies=no, stops at shutdown)" % name)
+    c.ok(get(svc, "Install", "WantedBy") == ["sysinit.target"] and
+         "sysinit.target" not in " ".join(get(svc, "Unit", "Before")),
+         "service: wanted by sysinit.target, not ordered before it",
+         str(get(svc, "Install", "WantedBy")))
+    c.ok("systemd-sysusers.service" in " ".join(get(svc, "Unit", "After")) and
+         "systemd-sysusers.service" in " ".join(get(sock, "Unit", "After")),
+         "service and socket: after sysusers (their user and group)")
+    c.ok(get(svc, "Service", "StateDirectory") == ["preemptd/cache"],
+         "service: StateDirectory is --state-dir's default, a subdirectory")
+    c.ok(get(svc, "Service", "LimitNICE") == ["-10"],
+         "service: LimitNICE=-10, so the sampler may leave SCHED_IDLE")
+    wait = unit(os.path.join(BUILD, "systemd", "preemptd-wait.service"))
+    wexe = get(wait, "Service", "ExecStart")[0].split()
+    c.ok(wexe[0].endswith("/preemptctl") and wexe[1] == "wait" and
+         get(wait, "Service", "Type") == ["oneshot"] and
+         get(wait, "Service", "RemainAfterExit") == ["yes"] and
+         "preemptd.service" in " ".join(get(wait, "Unit", "After")),
+         "wait unit: oneshot preemptctl wait, after the service", str(wexe))
     c.ok(get(sock, "Socket", "ListenStream") == [default_socket(False)],
          "socket: ListenStream is PBD_DEFAULT_SOCKET",
          str(get(sock, "Socket", "ListenStream")))

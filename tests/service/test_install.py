@@ -94,9 +94,10 @@ def t_install(c, dest):
                 st.st_mode & 0o111))
         c.ok(good, "installed %s" % path)
     units = [os.path.join(r, f) for r, _, fs in os.walk(dest) for f in fs
-             if f in ("preemptd.service", "preemptd.socket")]
-    c.ok(len(units) == 2 and all("/systemd/system/" in u for u in units),
-         "installed both units into a systemd unit dir", str(units))
+             if f in ("preemptd.service", "preemptd.socket",
+                      "preemptd-wait.service")]
+    c.ok(len(units) == 3 and all("/systemd/system/" in u for u in units),
+         "installed the three units into a systemd unit dir", str(units))
     with open(under(dest, os.path.join(pre, o["includedir"], "pbd.h"))) as f, \
             open(os.path.join(SOURCE, "include", "pbd.h")) as g:
         c.ok(f.read() == g.read(), "installed pbd.h is include/pbd.h")
@@ -191,7 +192,7 @@ def t_units_verify(c, dest, o, units):
     c.ok(r.returncode == 0 and r.stderr.strip() == "",
          "systemd-analyze verify on the installed units",
          r.stdout + r.stderr)
-    svc = [u for u in units if u.endswith(".service")][0]
+    svc = [u for u in units if u.endswith("/preemptd.service")][0]
     r = run(["systemd-analyze", "security", "--offline=yes", "--root=" + dest,
              "--no-pager", svc], env=env)
     m = re.search(r"Overall exposure level for preemptd.service: ([0-9.]+)",

@@ -19,7 +19,8 @@ DATA = os.path.join(SRC, "tests", "data")
 
 def test_help():
     r = ctl(None, "--help", check=0)
-    for cmd in ("read", "stats", "health", "metrics", "top", "assess"):
+    for cmd in ("read", "stats", "health", "metrics", "top", "assess",
+                "wait"):
         assert "  " + cmd in r.stdout, cmd
         h = ctl(None, cmd, "--help", check=0)
         assert h.stdout.startswith("usage: preemptctl " + cmd), h.stdout
@@ -101,6 +102,15 @@ def test_metrics(d):
     assert info["version"] == before["version"], info
     # every numeric stats field made it out
     assert len(fams) >= 38, len(fams)
+    # the sampler's policy, and what the demand budget has paid for
+    pol = fams["preemptd_policy"]["samples"][0][0]
+    assert pol["policy"] == before["policy"]["name"] == "demand", pol
+    assert metric(fams, "preemptd_sampler_max_cpu_percent") == \
+        before["policy"]["max_cpu_pct"] > 0
+    assert metric(fams, "preemptd_sampler_boosts_total") >= 1
+    assert fams["preemptd_sampler_boost_cpu_seconds_total"]["type"] == \
+        "counter"
+    assert 0 <= metric(fams, "preemptd_sampler_budget_used_percent") <= 100
 
 
 def test_parser_is_strict():
@@ -414,6 +424,47 @@ def test_degraded_daemon():
         assert metric(fams, "preemptd_health_state") == 1
 
 
+def test_wait():
+    """preemptctl wait: 3 when nothing ever listens; 0 once a daemon started
+    after it has passed its start-up test and seeded its DRBG (never
+    earlier); 1 at its timeout while the start-up test cannot finish; 2 at
+    once on a permanent failure."""
+    fault = os.environ.get("PREEMPTD_FAULT", "build/daemon/preemptd-fault")
+    r = ctl(NOSOCK, "wait", "--timeout", "0.3", check=3)
+    assert "cannot connect to " + NOSOCK in r.stderr, r.stderr
+    ctl(NOSOCK, "wait", "--timeout", "-1", check=64)
+    ctl(NOSOCK, "wait", "extra", check=64)
+    with tempfile.TemporaryDirectory() as tmp:
+        sock = os.path.join(tmp, "late.sock")
+        w = subprocess.Popen([CTL, "--socket", sock, "wait", "--timeout",
+                              "240"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        assert w.poll() is None, "wait returned with no daemon"
+        d = harness.Daemon(ring=2048, wait_ready=False)
+        try:
+            os.symlink(d.sock, sock)
+            out, err = w.communicate(timeout=250)
+            assert w.returncode == 0, (w.returncode, out, err)
+            st = d.stats()
+            assert st["health"]["source"] == "ok", st["health"]
+            assert st["drbg"]["seeded"], st["drbg"]
+        finally:
+            d.stop()
+    # A counter that never moves: the start-up test never ends.
+    with harness.Daemon("--fault", "stuck", "--stall-ms", "600000",
+                        binary=fault, ring=2048, wait_ready=False) as d:
+        t0 = time.time()
+        r = ctl(d.sock, "wait", "--timeout", "1", check=1)
+        assert time.time() - t0 >= 1.0
+        assert "not ready after 1 s: degraded: start-up health test" in \
+            r.stderr, r.stderr
+    with harness.Daemon("--fault", "periodic", "--threshold", "5000",
+                        binary=fault, ring=2048, wait_ready=False) as d:
+        r = ctl(d.sock, "wait", "--timeout", "120", check=2)
+        assert "permanent" in r.stderr, r.stderr
+
+
 def test_restart_and_calibrate_refuse():
     """The restart tests fail a source that restarts into the same state
     (constant columns) on the sanity check alone; calibrate writes nothing
@@ -457,13 +508,16 @@ def main():
     t.run(test_help)
     t.run(test_no_daemon)
     t.run(test_parser_is_strict)
-    with harness.Daemon(ring=2048) as d:
+    # The default policy, whose figures test_metrics checks (the harness
+    # would give the injected-rate daemon --priority normal).
+    with harness.Daemon("--priority", "demand", ring=2048) as d:
         for fn in (test_stats, test_metrics, test_read, test_health_ok,
                    test_assess_file, test_assess_live, test_top_tmux,
                    test_read_progress_tmux, test_top_plain):
             t.run(fn, d)
     t.run(test_failed_daemon)
     t.run(test_degraded_daemon)
+    t.run(test_wait)
     t.finish()
 
 

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Demand-driven sampling (issue 21) with every CPU kept busy by
+stress-ng, a worker pinned to each CPU (rel.Load), started here for the
+length of each check:
+
+- a client waiting for 32 conditioned bytes on a freshly started daemon is
+  answered within a deadline set by the budget, not by the host's event
+  rate: no later than the CPU time the sampler needed would take at
+  --max-cpu percent of one CPU (plus 5 s for start-up and scheduling), and
+  the sampler took no more CPU while boosted than the budget allows;
+- with no client, once the start-up test has passed and the DRBG is
+  seeded, the daemon (all its threads) uses under 2% of one CPU (its
+  sampler rests at SCHED_IDLE, weight 3 against the workers' 1024).
+
+The idle policy fails the first (its sampler starves: tens of seconds for
+almost no CPU time), the normal policy the second (half a CPU)."""
+import os
+import time
+
+import harness
+from rel import EventWatch, Load, Tally, read_ok
+
+t = Tally()
+BUDGET = 5.0     # --max-cpu for these checks
+WINDOW = 30.0    # SAMPLER_BUDGET_WINDOW_S
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid):
+    """utime + stime of the whole process, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / HZ
+
+
+def first_byte_within_budget():
+    with Load(60):
+        t0 = time.time()
+        # real=True: the sampler's own policy on the host's events is the
+        # point; an injected rate would make any policy look fast.
+        with harness.Daemon("--priority", "demand", "--max-cpu", str(BUDGET),
+                            real=True, ring=65536, wait_ready=False) as d:
+            s = d.connect(timeout=130)
+            got = read_ok(s, 32, mode="conditioned", wait_ms=120000)
+            took = time.time() - t0
+            s.close()
+            pol = d.stats()["policy"]
+        assert len(got) == 32
+        assert pol["name"] == "demand", pol
+        cpu = pol["boost_cpu_s"]
+        deadline = cpu / (BUDGET / 100.0) + 5.0
+        print("first 32 bytes after %.2f s; sampler boosted %.2f s for "
+              "%.3f CPU-s; deadline %.1f s" % (took, pol["boosted_s"], cpu,
+                                             deadline))
+        assert pol["boosts"] >= 1, pol
+        assert took <= deadline, (took, deadline, pol)
+        # The budget held: the bucket (BUDGET% of WINDOW) plus its refill
+        # over the run, and one batch (~2 ms) of slack.
+        allowed = BUDGET / 100.0 * (WINDOW + took + 1.0) + 0.01
+        assert cpu <= allowed, (cpu, allowed, pol)
+
+
+def idle_costs_nothing():
+    with Load(60):
+        with harness.Daemon("--priority", "demand", "--max-cpu", str(BUDGET),
+                            real=True, ring=65536, wait_ready=False) as d:
+            watch = EventWatch(stalled=40)
+            while True:
+                st = d.stats()
+                if (st["health"]["source"] == "ok" and st["drbg"]["seeded"]
+                        and st["policy"]["demand"] is None
+                        and not st["policy"]["boosted"]):
+                    break
+                watch.check(st, "seeding")
+                time.sleep(0.2)
+            c0, w0 = cpu_s(d.proc.pid), time.time()
+            time.sleep(10)
+            c1, w1 = cpu_s(d.proc.pid), time.time()
+            st = d.stats()
+        used = (c1 - c0) / (w1 - w0)
+        print("no client: %.3f CPU-s in %.1f s (%.1f%% of one CPU); "
+              "policy %s" % (c1 - c0, w1 - w0, 100 * used, st["policy"]))
+        assert used < 0.02, (used, st["policy"])
+
+
+t.check("first byte with every CPU busy within the budget's deadline",
+        first_byte_within_budget)
+t.check("no client, every CPU busy: under 2% of one CPU", idle_costs_nothing)
+t.finish()

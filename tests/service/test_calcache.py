@@ -1,0 +1,83 @@
+"""The calibration cache (issue 21): with a state directory, the first
+start measures and writes the cache; a restart uses it after its quick
+check and still passes its start-up test; a cache whose figures disagree
+with the machine (another frequency), or under another key, is measured
+afresh and rewritten; a state directory that does not exist is left alone;
+a malformed cache is measured over, never trusted."""
+import os
+import re
+import shutil
+
+from svcutil import Checks, Proc, tmpdir
+
+
+def start(d, state, name):
+    p = Proc(os.path.join(d, name), "--state-dir", state)
+    p.wait_ready()
+    p.stop()
+    return re.search(r"calibration: ([^\n]*)", p.logtext()).group(1)
+
+
+def fields(path):
+    with open(path) as f:
+        return dict(l.rstrip("\n").split("=", 1) for l in f
+                    if "=" in l and not l.startswith("#"))
+
+
+def t_cache(c):
+    d = tmpdir()
+    try:
+        state = os.path.join(d, "state")
+        os.mkdir(state)
+        cache = os.path.join(state, "calibration")
+        note = start(d, state, "a.sock")
+        c.ok(note.startswith("measured; cached in " + cache) and
+             os.path.exists(cache), "first start measures and writes", note)
+        f = fields(cache)
+        c.ok(f["key"].startswith("counter=") and ";cpu=" in f["key"] and
+             ";model=" in f["key"] and int(f["hz"]) > 0 and
+             int(f["threshold"]) > 0, "the cache holds key and figures",
+             str(f))
+        note = start(d, state, "b.sock")
+        c.ok(note.startswith("from the cache " + cache + " (checked)"),
+             "a restart uses the cache after its quick check", note)
+        # Another frequency: the quick check must catch it.
+        with open(cache) as g:
+            text = g.read()
+        with open(cache, "w") as g:
+            g.write(text.replace("hz=" + f["hz"],
+                                 "hz=%d" % (int(f["hz"]) * 3 // 2)))
+        note = start(d, state, "c.sock")
+        hz = int(fields(cache)["hz"])
+        c.ok(note.startswith("measured; cached") and
+             abs(hz - int(f["hz"])) < int(f["hz"]) // 200,
+             "a cache that disagrees with the counter is measured over",
+             note + " " + str(fields(cache)))
+        with open(cache, "w") as g:
+            g.write(text.replace(";cpu=", ";cpu=9"))
+        note = start(d, state, "d.sock")
+        c.ok(note.startswith("measured; cached") and
+             fields(cache)["key"] == f["key"],
+             "a cache under another key is measured over", note)
+        with open(cache, "w") as g:
+            g.write("key=%s\nhz=x\n" % f["key"])
+        note = start(d, state, "e.sock")
+        c.ok(note.startswith("measured; cached"),
+             "a malformed cache is measured over", note)
+        gone = os.path.join(d, "nonexistent")
+        note = start(d, gone, "f.sock")
+        c.ok(note.startswith("measured (no state directory") and
+             not os.path.exists(gone),
+             "a state directory that does not exist is not created", note)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def main():
+    c = Checks()
+    c.run(t_cache)
+    c.finish()
+
+
+if __name__ == "__main__":
+    main()
