@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,7 +24,9 @@ static void usage_assess(FILE *f)
 "usage: preemptctl assess -n SAMPLES [-o FILE] [-v]\n"
 "       preemptctl assess --file FILE [--credit] [-v]\n"
 "       preemptctl assess --restart --h-initial H [-o FILE] [--restarts N]\n"
+"                         [--restart-compat strict|nist]\n"
 "       preemptctl assess --restart-file FILE --h-initial H\n"
+"                         [--restart-compat strict|nist]\n"
 "Runs the SP 800-90B section 6.3 (non-IID) estimators on raw samples (one\n"
 "folded jump byte each): MCV, collision, Markov, compression, t-tuple, LRS\n"
 "and the MultiMCW, Lag, MultiMMC and LZ78Y predictors, as NIST's ea_non_iid\n"
@@ -51,6 +54,10 @@ static void usage_assess(FILE *f)
 "                     fails\n"
 "  -H, --h-initial H  the initial estimate they test (bits/sample), e.g.\n"
 "                     the minimum of an assessment of 1000000 samples\n"
+"      --restart-compat strict|nist  how H_r and H_c are taken: strict\n"
+"                     (default) min(H_original, 8 x H_bitstring) as\n"
+"                     ea_non_iid; nist: literal estimates only, as\n"
+"                     ea_restart. Both are printed\n"
 "  -s, --socket PATH  daemon socket\n", f);
 }
 
@@ -104,6 +111,20 @@ int ctl_read_samples(const char *path, uint8_t **out, size_t *n)
     return 0;
 }
 
+int ctl_restart_def(const char *arg, enum assess_restart_def *def)
+{
+    if (strcmp(arg, "strict") == 0)
+        *def = ASSESS_RESTART_STRICT;
+    else if (strcmp(arg, "nist") == 0)
+        *def = ASSESS_RESTART_NIST;
+    else {
+        fprintf(stderr, "preemptctl: bad --restart-compat '%s' (strict or "
+                "nist)\n", arg);
+        return -1;
+    }
+    return 0;
+}
+
 static const char *capture_hint(int rc)
 {
     switch (rc) {
@@ -119,42 +140,81 @@ static const char *capture_hint(int rc)
     }
 }
 
-/* The daemon's count of captures begun, or UINT64_MAX when unknown. */
-static uint64_t capture_sessions(pbd_t *p)
+/* Where the daemon's capture bookkeeping stands: captures begun, samples
+ * captured ever, and whether one is running. Returns 0, or -1 when the
+ * daemon's stats do not say (a daemon older than capture mode). */
+struct capture_mark {
+    uint64_t sessions, samples;
+    int active;
+};
+
+static int capture_mark(pbd_t *p, struct capture_mark *m)
 {
     static char js[CTL_STATS_CAP];
-    uint64_t v;
     if (pbd_stats(p, js, sizeof(js)) != 0 ||
-        ctl_json_u64(js, "capture.sessions", &v) != 0)
-        return UINT64_MAX;
-    return v;
+        ctl_json_u64(js, "capture.sessions", &m->sessions) != 0 ||
+        ctl_json_u64(js, "capture.samples", &m->samples) != 0)
+        return -1;
+    m->active = ctl_json_bool(js, "capture.active") == 1;
+    return 0;
 }
 
+static void capture_lost(struct ctl_progress *pg, size_t done, size_t n,
+                         const char *why)
+{
+    ctl_progress_end(pg);
+    fprintf(stderr, "preemptctl assess: the capture session was lost after "
+            "%zu of %zu samples (%s): the samples would have a gap, so "
+            "nothing more is captured; run it again, on a quieter host if "
+            "this repeats\n", done, n, why);
+}
+
+/*
+ * One capture from the first sample to the last: the daemon counts the
+ * captures it began and the samples it captured, and only one capture
+ * runs at a time, so while ours lasts the first stays put and the second
+ * grows by exactly what we were sent. Checked after every chunk and every
+ * timeout, so a session lost with its connection (a client-side deadline
+ * that dropped it, a library that opened another, a daemon restarted on
+ * the same socket) ends the capture at once, not after the rest of it.
+ */
 int ctl_capture(pbd_t *p, uint8_t *buf, size_t n)
 {
     struct ctl_progress pg;
     ctl_progress_start(&pg, n, n > 8 * ASSESS_CHUNK);
     size_t done = 0;
-    int timeouts = 0;
-    uint64_t sessions = UINT64_MAX; /* once our capture has begun */
+    int timeouts = 0, checked = 0;
+    struct capture_mark first = {0}, now;
     while (done < n) {
         size_t k = n - done < ASSESS_CHUNK ? n - done : ASSESS_CHUNK;
         /* An explicit wait, so the daemon (whatever its --wait-ms) times a
          * read out before libpbd gives up on it and drops the capture. */
         int rc = pbd_read_ex(p, buf + done, k, PBD_MODE_CAPTURE, 0,
                              PBD_WAIT_DEFAULT_MS);
+        if (rc == PBD_ETIMEDOUT && done > 0 && checked) {
+            /* The daemon's timeout keeps the session; the library's
+             * deadline drops the connection, and the session with it.
+             * Asked twice: the daemon may answer the first request on a
+             * new connection before it sees the old one close, never the
+             * second (it reads both in one turn of its loop). */
+            if (capture_mark(p, &now) != 0 || capture_mark(p, &now) != 0 ||
+                !now.active ||
+                now.sessions != first.sessions ||
+                now.samples != first.samples + done) {
+                capture_lost(&pg, done, n, "a read timed out and its "
+                             "connection was dropped");
+                return CTL_EXIT_FAIL;
+            }
+        }
+        if (rc == PBD_ELOST) { /* libpbd saw the connection go */
+            capture_lost(&pg, done, n, "its connection went away");
+            return CTL_EXIT_FAIL;
+        }
         if (rc == PBD_ETIMEDOUT && ++timeouts < ASSESS_MAX_TIMEOUTS)
             continue; /* a slow source: keep asking while it is healthy */
-        /* One capture from the first sample to the last, or the samples
-         * have a hole: a new one begun meanwhile (the connection was lost
-         * and opened again) ended ours. */
-        if (rc == 0 && done == 0)
-            sessions = capture_sessions(p);
-        if (rc == 0 && done + k == n && capture_sessions(p) != sessions) {
-            ctl_progress_end(&pg);
-            fputs("preemptctl assess: the capture was interrupted (its "
-                  "connection lost): the samples have a gap; run it "
-                  "again\n", stderr);
+        if (rc == PBD_EINUSE && timeouts > 0 && done > 0) {
+            capture_lost(&pg, done, n, "a read timed out and the daemon "
+                         "still holds the old connection's capture");
             return CTL_EXIT_FAIL;
         }
         if (rc != 0) {
@@ -162,6 +222,16 @@ int ctl_capture(pbd_t *p, uint8_t *buf, size_t n)
             fprintf(stderr, "preemptctl assess: capture after %zu of %zu "
                     "samples: %s%s\n", done, n, pbd_strerror(rc),
                     capture_hint(rc));
+            return CTL_EXIT_FAIL;
+        }
+        if (done == 0) {
+            checked = capture_mark(p, &first) == 0;
+            first.samples -= checked ? k : 0;
+        } else if (checked && (capture_mark(p, &now) != 0 ||
+                               now.sessions != first.sessions ||
+                               now.samples != first.samples + done + k)) {
+            capture_lost(&pg, done, n, "a new capture began: the connection "
+                         "was lost and opened again");
             return CTL_EXIT_FAIL;
         }
         done += k;
@@ -267,6 +337,7 @@ static void report(const struct assess_result *r, size_t n, const char *from,
     printf("H_original:  %.6f bits/sample\n", r->h_original);
     printf("H_bitstring: %.6f bits/bit\n", r->h_bitstring);
     printf("min(H_original, 8 X H_bitstring): %.6f bits/sample\n", r->h_min);
+    printf("limited by: %s\n", assess_limiting(r, 0));
     if (credited >= 0)
         printf("credited by preemptd: %.3f bits/sample (%s the minimum)\n",
                credited, credited <= r->h_min ? "at or below" : "ABOVE");
@@ -288,37 +359,112 @@ static double credited_from(pbd_t *p)
     return h;
 }
 
+/* The largest H_I (to 0.001) for which a matrix whose largest count is
+ * max passes the sanity check: the cutoff falls as H_I grows. */
+static double sanity_h_limit(unsigned max, unsigned k, double h_i)
+{
+    double lo = 0.0, hi = h_i;
+
+    if (assess_restart_cutoff_k(0.001, k) < max)
+        return 0.0;
+    while (hi - lo > 0.0005) {
+        double mid = (lo + hi) / 2;
+
+        if (assess_restart_cutoff_k(mid, k) >= max)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return floor(lo * 1000) / 1000;
+}
+
+void ctl_restart_explain(const struct assess_restart *r, const char *matrix,
+                         double fraction)
+{
+    unsigned k = r->k < 2 ? 2 : r->k;
+
+    fprintf(stderr, "the restart sanity check (SP 800-90B 3.1.4.3) failed "
+            "for H_I = %.6f: no row or column may hold one value more than "
+            "%u times (the cutoff for that H_I and the %u values seen), "
+            "but\n", r->h_i, r->cutoff, r->k);
+    if (r->max_row > r->cutoff)
+        fprintf(stderr, "  row %u (restart %u) holds the value 0x%02x %u "
+                "times in its %u samples.\n  Likely cause: the source "
+                "repeated itself during that restart, as it does on a "
+                "loaded host, where most events are alike (the same "
+                "timer tick or preemption again and again).\n",
+                r->worst_row, r->worst_row + 1, r->row_value, r->max_row,
+                ASSESS_RESTART_N);
+    if (r->max_col > r->cutoff)
+        fprintf(stderr, "  column %u (sample %u after each restart) holds "
+                "the value 0x%02x %u times over the %u restarts.\n"
+                "  Likely cause: the source starts the same way after "
+                "each restart (the first events after a restart are "
+                "alike).\n", r->worst_col, r->worst_col + 1, r->col_value,
+                r->max_col, ASSESS_RESTART_N);
+    unsigned max = r->max_row > r->max_col ? r->max_row : r->max_col;
+    double h = sanity_h_limit(max, k, r->h_i);
+    fprintf(stderr, "What to do: calibrate again on a quiet host (the "
+            "load average, `uptime`, near 0; docs/entropy.md shows how "
+            "load moves the figures), or accept a lower credit: ");
+    if (h > 0)
+        fprintf(stderr, "this matrix passes the sanity check for H_I up "
+                "to %.3f (`preemptctl assess --restart-file %s "
+                "--h-initial %.3f` runs the rest of the test), which "
+                "would allow at most --credit %.3f at fraction %.2f; or "
+                "keep preemptd's default credit.\n", h, matrix, h,
+                floor(fraction * h * 1000) / 1000, fraction);
+    else
+        fprintf(stderr, "this matrix passes the sanity check for no H_I; "
+                "keep preemptd's default credit.\n");
+}
+
 /* The sanity check and the restart assessment on the matrix m. */
 static int assess_restart_matrix(const uint8_t *m, const char *what,
-                                 double h_i)
+                                 double h_i, enum assess_restart_def def)
 {
     struct assess_restart r;
     int status;
 
-    if (assess_restart(m, h_i, &r) != 0) {
+    if (assess_restart_as(m, h_i, def, &r) != 0) {
         fputs("preemptctl assess: the restart tests could not run (out of "
               "memory?)\n", stderr);
         return CTL_EXIT_FAIL;
     }
     printf("restart tests (SP 800-90B 3.1.4) on %s, H_I = %.6f\n", what,
            r.h_i);
-    printf("  sanity check: largest MCV count %u in a row, %u in a column; "
-           "cutoff %u: %s\n", r.max_row, r.max_col, r.cutoff,
-           r.sanity_ok ? "pass" : "FAIL");
+    printf("  sanity check: largest MCV count %u in a row (row %u), %u in a "
+           "column (column %u); cutoff %u: %s\n", r.max_row, r.worst_row,
+           r.max_col, r.worst_col, r.cutoff, r.sanity_ok ? "pass" : "FAIL");
     if (r.sanity_ok) {
-        printf("  row dataset H_r = %.6f, column dataset H_c = %.6f; "
-               "H_I / 2 = %.6f: %s\n", r.h_r, r.h_c, r.h_i / 2,
-               r.validation_ok ? "pass" : "FAIL");
+        printf("  row dataset H_r = %.6f (%s), column dataset H_c = %.6f "
+               "(%s); H_I / 2 = %.6f: %s\n", r.h_r, r.h_r_by, r.h_c,
+               r.h_c_by, r.h_i / 2, r.validation_ok ? "pass" : "FAIL");
+        printf("  H_r, H_c as %s: %s; the other definition (%s) gives "
+               "H_r = %.6f, H_c = %.6f\n",
+               def == ASSESS_RESTART_NIST ? "NIST's ea_restart"
+                                          : "preemptd (strict)",
+               def == ASSESS_RESTART_NIST
+                   ? "min(8, the literal estimates)"
+                   : "min(H_original, 8 x H_bitstring)",
+               def == ASSESS_RESTART_NIST ? "strict" : "nist",
+               def == ASSESS_RESTART_NIST ? r.h_r_strict : r.h_r_nist,
+               def == ASSESS_RESTART_NIST ? r.h_c_strict : r.h_c_nist);
         if (r.validation_ok)
             printf("min(H_r, H_c, H_I): %.6f bits/sample\n", r.h_min);
     }
     status = r.sanity_ok && r.validation_ok ? CTL_EXIT_OK : CTL_EXIT_FAIL;
     printf("restart tests: %s\n", status == CTL_EXIT_OK ? "pass" : "FAIL");
+    if (!r.sanity_ok) {
+        fflush(stdout);
+        ctl_restart_explain(&r, what, 0.5);
+    }
     return status;
 }
 
 /* --restart-file: the restart tests on a matrix recorded earlier. */
-static int assess_restart_file(const char *path, double h_i)
+static int assess_restart_file(const char *path, double h_i,
+                               enum assess_restart_def def)
 {
     uint8_t *m = NULL;
     size_t len = 0;
@@ -332,7 +478,7 @@ static int assess_restart_file(const char *path, double h_i)
         free(m);
         return CTL_EXIT_FAIL;
     }
-    int status = assess_restart_matrix(m, path, h_i);
+    int status = assess_restart_matrix(m, path, h_i, def);
     free(m);
     return status;
 }
@@ -368,7 +514,8 @@ int ctl_restart_matrix(pbd_t *p, uint8_t *m, unsigned restarts)
 }
 
 static int assess_restart_daemon(const char *sock, unsigned restarts,
-                                 double h_i, const char *outpath)
+                                 double h_i, const char *outpath,
+                                 enum assess_restart_def def)
 {
     size_t len = (size_t)restarts * ASSESS_RESTART_N;
     uint8_t *m = malloc(len);
@@ -393,7 +540,8 @@ static int assess_restart_daemon(const char *sock, unsigned restarts,
             status = CTL_EXIT_FAIL;
     }
     if (status == 0 && restarts == ASSESS_RESTART_N)
-        status = assess_restart_matrix(m, "preemptd (restarted)", h_i);
+        status = assess_restart_matrix(m, outpath ? outpath :
+                                       "preemptd (restarted)", h_i, def);
     else if (status == 0)
         printf("%u restarts recorded; the restart tests need %u: not "
                "assessed\n", restarts, ASSESS_RESTART_N);
@@ -415,6 +563,7 @@ int ctl_assess(int argc, char **argv, const char *sock)
         {"h-initial", required_argument, 0, 'H'},
         {"restart", no_argument, 0, 'R'},
         {"restarts", required_argument, 0, 'N'},
+        {"restart-compat", required_argument, 0, 'D'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -423,6 +572,7 @@ int ctl_assess(int argc, char **argv, const char *sock)
     double h_i = -1.0;
     int c, want_credit = 0, verbose = 0, restart_daemon = 0;
     uint64_t restarts = ASSESS_RESTART_N;
+    enum assess_restart_def def = ASSESS_RESTART_STRICT;
     ctl_getopt_reset();
     while ((c = getopt_long(argc, argv, "n:o:f:s:cvr:H:Rh", opts, NULL)) !=
            -1) {
@@ -458,9 +608,18 @@ int ctl_assess(int argc, char **argv, const char *sock)
             }
             break;
         }
+        case 'D':
+            if (ctl_restart_def(optarg, &def) != 0)
+                return CTL_EXIT_USAGE;
+            break;
         case 'h': usage_assess(stdout); return CTL_EXIT_OK;
         default: usage_assess(stderr); return CTL_EXIT_USAGE;
         }
+    }
+    if (def != ASSESS_RESTART_STRICT && !restart_daemon && !restart) {
+        fputs("preemptctl assess: --restart-compat goes with --restart or "
+              "--restart-file\n", stderr);
+        return CTL_EXIT_USAGE;
     }
     if (restart_daemon) {
         if (optind != argc || inpath || n || restart ||
@@ -470,7 +629,8 @@ int ctl_assess(int argc, char **argv, const char *sock)
                   "or --restarts N\n", stderr);
             return CTL_EXIT_USAGE;
         }
-        return assess_restart_daemon(sock, (unsigned)restarts, h_i, outpath);
+        return assess_restart_daemon(sock, (unsigned)restarts, h_i, outpath,
+                                     def);
     }
     if (restart) {
         if (optind != argc || inpath || n || h_i < 0) {
@@ -478,7 +638,7 @@ int ctl_assess(int argc, char **argv, const char *sock)
                   "--h-initial H and nothing else\n", stderr);
             return CTL_EXIT_USAGE;
         }
-        return assess_restart_file(restart, h_i);
+        return assess_restart_file(restart, h_i, def);
     }
     if (optind != argc || (!inpath) == (n == 0) || (inpath && outpath)) {
         fputs("preemptctl assess: give either -n SAMPLES [-o FILE] or "

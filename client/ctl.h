@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "assess.h"
 #include "pbd.h"
 
 /* Exit statuses. health adds 1 (degraded) and 2 (failed); every other
@@ -90,5 +91,14 @@ int ctl_capture(pbd_t *p, uint8_t *buf, size_t n);
  * first ASSESS_RESTART_N samples after each as a row of m. Returns 0, or an
  * exit status after saying why. */
 int ctl_restart_matrix(pbd_t *p, uint8_t *m, unsigned restarts);
+/* Parses --restart-compat's argument (strict, nist) into *def. Returns 0,
+ * or -1 after saying why. */
+int ctl_restart_def(const char *arg, enum assess_restart_def *def);
+/* Says on stderr why the restart sanity check failed on r (the matrix
+ * named matrix): which row or column, its count against the cutoff, the
+ * likely cause, and what to do, with the largest H_I the matrix passes and
+ * the credit that allows at fraction. */
+void ctl_restart_explain(const struct assess_restart *r, const char *matrix,
+                         double fraction);
 
 #endif

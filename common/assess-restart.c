@@ -9,6 +9,126 @@
 #include <math.h>
 #include <stdlib.h>
 
+/*
+ * ea_restart's cutoff: 5,000,000 simulated rows, the value at index
+ * floor((1 - alpha) x rounds) - 1 of their sorted maxima, alpha = 1 -
+ * 0.99^(1/2000).  It is at most v exactly when at most NIST_ABOVE of the
+ * simulated maxima exceed v.
+ */
+#define NIST_ROUNDS 5000000.0
+#define NIST_ABOVE 26u
+/* U may be below NIST's cutoff, never above but with this chance. */
+#define CUTOFF_EPS 1e-6
+
+#define N ASSESS_RESTART_N
+
+/*
+ * f[m] for a group of symbols: P[every symbol of the group is seen at most
+ * u times | m of the row's samples fall in the group].  Two groups of
+ * masses a : (1 - a) combine by splitting m binomially between them.
+ * top1, top2: the largest m with f[m] > 0 (the group's size times u).
+ */
+static void combine(const double *f1, unsigned top1, const double *f2,
+                    unsigned top2, double a, const double *lf, double *out)
+{
+    double la = log(a), lb = log1p(-a);
+
+    for (unsigned m = 0; m <= N; m++) {
+        unsigned lo = m > top2 ? m - top2 : 0, hi = m < top1 ? m : top1;
+        double s = 0.0;
+
+        for (unsigned c = lo; c <= hi; c++)
+            s += exp(lf[m] - lf[c] - lf[m - c] + c * la + (m - c) * lb) *
+                 f1[c] * f2[m - c];
+        out[m] = s;
+    }
+}
+
+static unsigned top_of(unsigned g, unsigned u)
+{
+    return g * u < N ? g * u : N;
+}
+
+/* f for g symbols of equal probability, each seen at most u times, by
+ * squaring: O(log g) convolutions. */
+static void group_f(unsigned g, unsigned u, const double *lf, double *res)
+{
+    double base[N + 1], tmp[N + 1];
+    unsigned have = 0, bsize = 1;
+
+    for (unsigned m = 0; m <= N; m++)
+        base[m] = m <= u ? 1.0 : 0.0;
+    while (g) {
+        if (g & 1u) {
+            if (have == 0) {
+                for (unsigned m = 0; m <= N; m++)
+                    res[m] = base[m];
+            } else {
+                combine(res, top_of(have, u), base, top_of(bsize, u),
+                        (double)have / (have + bsize), lf, tmp);
+                for (unsigned m = 0; m <= N; m++)
+                    res[m] = tmp[m];
+            }
+            have += bsize;
+        }
+        g >>= 1;
+        if (g) {
+            combine(base, top_of(bsize, u), base, top_of(bsize, u), 0.5, lf,
+                    tmp);
+            for (unsigned m = 0; m <= N; m++)
+                base[m] = tmp[m];
+            bsize *= 2;
+        }
+    }
+}
+
+double assess_restart_tail(double h_i, unsigned k, unsigned u)
+{
+    double lf[N + 1], fa[N + 1], fb[N + 1], f[N + 1];
+    double p, rest;
+    unsigned kmax;
+
+    if (!(h_i > 0.0 && h_i <= 8.0) || k < 2 || k > 256)
+        return -1.0;
+    if (u >= N)
+        return 0.0;
+    lf[0] = 0.0;
+    for (unsigned m = 1; m <= N; m++)
+        lf[m] = lf[m - 1] + log((double)m);
+    p = pow(2.0, -h_i);
+    kmax = (unsigned)floor(1.0 / p);
+    rest = 1.0 - kmax * p;
+    /* ea_restart asserts k >= kmax; a matrix with fewer values than 2^h_i
+     * cannot have that min-entropy anyway.  Give the rest one value. */
+    if (k <= kmax)
+        k = kmax + 1;
+    group_f(kmax, u, lf, fa);
+    if (rest <= 1e-12) {
+        for (unsigned m = 0; m <= N; m++)
+            f[m] = fa[m];
+    } else {
+        group_f(k - kmax, u, lf, fb);
+        combine(fa, top_of(kmax, u), fb, top_of(k - kmax, u), kmax * p, lf,
+                f);
+    }
+    double q = 1.0 - f[N];
+    return q > 0.0 ? q : 0.0;
+}
+
+/* P[ea_restart's cutoff <= v] = P[at most NIST_ABOVE of its simulated
+ * maxima exceed v], the count Poisson with mean rounds x tail(v). */
+static double nist_at_most(double h_i, unsigned k, unsigned v)
+{
+    double lam = NIST_ROUNDS * assess_restart_tail(h_i, k, v);
+    double term = exp(-lam), sum = term;
+
+    for (unsigned i = 1; i <= NIST_ABOVE; i++) {
+        term *= lam / i;
+        sum += term;
+    }
+    return sum;
+}
+
 /* ln P[Binomial(n, p) = k] */
 static double binom_logpmf(unsigned n, unsigned k, double p)
 {
@@ -16,65 +136,108 @@ static double binom_logpmf(unsigned n, unsigned k, double p)
            k * log(p) + (n - k) * log1p(-p);
 }
 
-unsigned assess_restart_cutoff(double h_i)
+/* A first guess: the smallest u with ceil(2^h_i) x P[Bin(N, p) > u] <=
+ * 5e-6, a union bound (what this file used alone before issue 24: up to
+ * a count or two more lenient than ea_restart). */
+static unsigned union_cutoff(double h_i)
 {
-    const unsigned n = ASSESS_RESTART_N;
-    double p, keff, tail = 0.0;
+    double p = pow(2.0, -h_i), keff = ceil(1.0 / p), tail = 0.0;
     unsigned u;
 
-    if (!(h_i > 0.0 && h_i <= 8.0))
-        return n;
-    p = pow(2.0, -h_i);
-    keff = ceil(1.0 / p);
-    /*
-     * The smallest u with keff * P[Bin(n, p) > u] <= alpha: a union bound
-     * over the (at most ceil(1/p)) values of probability p, the worst case
-     * for a source of min-entropy h_i.  The tail is summed from the top,
-     * in log space, so tiny terms are not lost.
-     */
-    for (u = n; u > 0; u--) {
-        double next = tail + exp(binom_logpmf(n, u, p));
+    for (u = N; u > 0; u--) {
+        double next = tail + exp(binom_logpmf(N, u, p));
 
-        if (keff * next > ASSESS_RESTART_ALPHA)
-            break;      /* P[X > u-1] too large: u is the cutoff */
+        if (keff * next > 0.000005)
+            break;
         tail = next;
     }
     return u;
 }
 
-/* Largest count of one value among len samples s[0], s[step], ... */
-static unsigned mcv_count(const uint8_t *s, size_t len, size_t step)
+unsigned assess_restart_cutoff_k(double h_i, unsigned k)
+{
+    unsigned u;
+
+    if (!(h_i > 0.0 && h_i <= 8.0) || k < 2 || k > 256)
+        return N;
+    /* The smallest v with P[NIST's cutoff <= v] >= CUTOFF_EPS; the chance
+     * grows with v. */
+    u = union_cutoff(h_i);
+    while (u < N && nist_at_most(h_i, k, u) < CUTOFF_EPS)
+        u++;
+    while (u > 0 && nist_at_most(h_i, k, u - 1) >= CUTOFF_EPS)
+        u--;
+    return u;
+}
+
+unsigned assess_restart_cutoff(double h_i)
+{
+    return assess_restart_cutoff_k(h_i, 256);
+}
+
+/* Largest count of one value among len samples s[0], s[step], ...; *v
+ * gets the value. */
+static unsigned mcv_count(const uint8_t *s, size_t len, size_t step,
+                          uint8_t *v)
 {
     unsigned c[256] = { 0 }, max = 0;
 
     for (size_t i = 0; i < len; i++) {
-        unsigned v = s[i * step];
+        unsigned x = s[i * step];
 
-        if (++c[v] > max)
-            max = c[v];
+        if (++c[x] > max) {
+            max = c[x];
+            *v = (uint8_t)x;
+        }
     }
     return max;
 }
 
-int assess_restart(const uint8_t *m, double h_i, struct assess_restart *out)
+/* NIST's H for one dataset: min(8, the literal estimates). */
+static double nist_h(const struct assess_result *r)
 {
-    const size_t n = ASSESS_RESTART_N;
+    return r->h_original >= 0.0 && r->h_original < 8.0 ? r->h_original
+                                                       : 8.0;
+}
+
+int assess_restart_as(const uint8_t *m, double h_i,
+                      enum assess_restart_def def, struct assess_restart *out)
+{
+    const size_t n = N;
     uint8_t *col;
     struct assess_result rr, rc;
+    unsigned seen[256] = { 0 };
 
     if (out == NULL)
         return -1;
-    *out = (struct assess_restart){ h_i, n, 0, 0, 0, -1.0, -1.0, 0, -1.0 };
+    *out = (struct assess_restart){
+        .h_i = h_i, .cutoff = N, .h_r = -1.0, .h_c = -1.0, .h_min = -1.0,
+        .def = def, .h_r_strict = -1.0, .h_c_strict = -1.0,
+        .h_r_nist = -1.0, .h_c_nist = -1.0, .h_r_by = "none",
+        .h_c_by = "none",
+    };
     if (m == NULL || !(h_i > 0.0 && h_i <= 8.0))
         return -1;
-    out->cutoff = assess_restart_cutoff(h_i);
+    for (size_t i = 0; i < n * n; i++)
+        seen[m[i]] = 1;
+    for (unsigned v = 0; v < 256; v++)
+        out->k += seen[v];
+    out->cutoff = assess_restart_cutoff_k(h_i, out->k < 2 ? 2 : out->k);
     for (size_t i = 0; i < n; i++) {
-        unsigned r = mcv_count(m + i * n, n, 1), c = mcv_count(m + i, n, n);
+        uint8_t rv = 0, cv = 0;
+        unsigned r = mcv_count(m + i * n, n, 1, &rv);
+        unsigned c = mcv_count(m + i, n, n, &cv);
 
-        if (r > out->max_row)
+        if (r > out->max_row) {
             out->max_row = r;
-        if (c > out->max_col)
+            out->worst_row = (unsigned)i;
+            out->row_value = rv;
+        }
+        if (c > out->max_col) {
             out->max_col = c;
+            out->worst_col = (unsigned)i;
+            out->col_value = cv;
+        }
     }
     out->sanity_ok = out->max_row <= out->cutoff && out->max_col <= out->cutoff;
     if (!out->sanity_ok)
@@ -91,10 +254,28 @@ int assess_restart(const uint8_t *m, double h_i, struct assess_restart *out)
         return -1;
     }
     free(col);
-    out->h_r = rr.h_min;
-    out->h_c = rc.h_min;
+    out->h_r_strict = rr.h_min;
+    out->h_c_strict = rc.h_min;
+    out->h_r_nist = nist_h(&rr);
+    out->h_c_nist = nist_h(&rc);
+    if (def == ASSESS_RESTART_NIST) {
+        out->h_r = out->h_r_nist;
+        out->h_c = out->h_c_nist;
+        out->h_r_by = assess_limiting(&rr, 1);
+        out->h_c_by = assess_limiting(&rc, 1);
+    } else {
+        out->h_r = out->h_r_strict;
+        out->h_c = out->h_c_strict;
+        out->h_r_by = assess_limiting(&rr, 0);
+        out->h_c_by = assess_limiting(&rc, 0);
+    }
     out->validation_ok = fmin(out->h_r, out->h_c) >= h_i / 2.0;
     if (out->validation_ok)
         out->h_min = fmin(h_i, fmin(out->h_r, out->h_c));
     return 0;
+}
+
+int assess_restart(const uint8_t *m, double h_i, struct assess_restart *out)
+{
+    return assess_restart_as(m, h_i, ASSESS_RESTART_STRICT, out);
 }

@@ -6,6 +6,7 @@
  */
 #include "assess-internal.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 
 uint8_t *assess_expand_bits(const uint8_t *s, size_t n)
@@ -95,4 +96,62 @@ int assess_run(const uint8_t *s, size_t n, struct assess_result *out)
         out->h_min = out->h_original;
     }
     return 0;
+}
+
+/* The estimators in the order ea_non_iid prints them, with where each
+ * one's figure sits in struct assess_result. */
+static const struct {
+    const char *name;
+    int bits;                   /* bit-string estimate (bits per bit) */
+    size_t off;                 /* offset of a double, or of a pred's h */
+} limiting_rows[] = {
+#define EST(name, bits, field) { name, bits, offsetof(struct assess_result, field) }
+    EST("Most Common Value (6.3.1), literal", 0, mcv),
+    EST("t-Tuple (6.3.5), literal", 0, tuple),
+    EST("LRS (6.3.6), literal", 0, lrs),
+    EST("MultiMCW prediction (6.3.7), literal", 0, pred[ASSESS_MULTIMCW].h),
+    EST("Lag prediction (6.3.8), literal", 0, pred[ASSESS_LAG].h),
+    EST("MultiMMC prediction (6.3.9), literal", 0, pred[ASSESS_MULTIMMC].h),
+    EST("LZ78Y prediction (6.3.10), literal", 0, pred[ASSESS_LZ78Y].h),
+    EST("Most Common Value (6.3.1), bit string", 1, mcv_bits),
+    EST("Collision (6.3.2), bit string", 1, collision),
+    EST("Markov (6.3.3), bit string", 1, markov),
+    EST("Compression (6.3.4), bit string", 1, compression),
+    EST("t-Tuple (6.3.5), bit string", 1, tuple_bits),
+    EST("LRS (6.3.6), bit string", 1, lrs_bits),
+    EST("MultiMCW prediction (6.3.7), bit string", 1,
+        pred_bits[ASSESS_MULTIMCW].h),
+    EST("Lag prediction (6.3.8), bit string", 1, pred_bits[ASSESS_LAG].h),
+    EST("MultiMMC prediction (6.3.9), bit string", 1,
+        pred_bits[ASSESS_MULTIMMC].h),
+    EST("LZ78Y prediction (6.3.10), bit string", 1,
+        pred_bits[ASSESS_LZ78Y].h),
+#undef EST
+};
+
+const char *assess_limiting(const struct assess_result *r, int literal_only)
+{
+    double target;
+
+    if (r == NULL)
+        return "none";
+    target = literal_only ? r->h_original : r->h_min;
+    if (target < 0.0)
+        return "none";
+    /* h_min is one of the estimates itself (or 8 times one), so the first
+     * equal one is the one that set it, as ea_non_iid would name it. */
+    for (size_t i = 0; i < sizeof(limiting_rows) / sizeof(limiting_rows[0]);
+         i++) {
+        double v = *(const double *)((const char *)r + limiting_rows[i].off);
+
+        if (literal_only && limiting_rows[i].bits)
+            break;
+        if (v < 0.0)
+            continue;
+        if (limiting_rows[i].bits)
+            v *= 8.0;
+        if (v == target)
+            return limiting_rows[i].name;
+    }
+    return "none";
 }

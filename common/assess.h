@@ -175,10 +175,30 @@ struct assess_result {
  */
 int assess_run(const uint8_t *s, size_t n, struct assess_result *out);
 
+/*
+ * The estimator that set r->h_min (literal_only = 0) or r->h_original
+ * (literal_only = 1), as "MultiMCW prediction (6.3.7), literal" or
+ * "Collision (6.3.2), bit string"; "none" when no estimator ran.  A static
+ * string.
+ */
+const char *assess_limiting(const struct assess_result *r, int literal_only);
+
 /* ---- 3.1.4 restart tests ---------------------------------------------- */
 
 #define ASSESS_RESTART_N 1000u          /* restarts, and samples per restart */
-#define ASSESS_RESTART_ALPHA 0.000005   /* 0.01 / 2000, per row or column */
+
+/*
+ * How H_r and H_c are taken from the row and column datasets:
+ *   STRICT (preemptd's default): min(H_original, 8 x H_bitstring), the
+ *          minimum ea_non_iid reports, bit-string estimates included;
+ *   NIST:  what ea_restart does for 8-bit samples: min(8, the literal
+ *          estimates only), no bit-string estimate.
+ * STRICT is never above NIST on the same matrix.
+ */
+enum assess_restart_def {
+    ASSESS_RESTART_STRICT = 0,
+    ASSESS_RESTART_NIST = 1,
+};
 
 struct assess_restart {
     double h_i;             /* the initial estimate tested (bits/sample) */
@@ -186,20 +206,45 @@ struct assess_restart {
     unsigned max_row;       /* largest MCV count over the 1000 rows */
     unsigned max_col;       /* ... and over the 1000 columns */
     int sanity_ok;          /* both at or below the cutoff (3.1.4.3) */
-    double h_r, h_c;        /* non-IID min-entropy of the row and column
-                             * datasets (bits/sample); -1.0: not run */
+    double h_r, h_c;        /* min-entropy of the row and column datasets
+                             * (bits/sample) by def; -1.0: not run */
     int validation_ok;      /* min(h_r, h_c) >= h_i / 2 (3.1.4.2) */
     double h_min;           /* min(h_i, h_r, h_c) if both passed, else -1.0 */
+    /* Where the sanity check looked hardest: the first row (restart) and
+     * column (sample position) with the largest count, and the value that
+     * repeated there. */
+    unsigned worst_row, worst_col;
+    uint8_t row_value, col_value;
+    unsigned k;             /* distinct values in the matrix (ea_restart's
+                             * alphabet size, which its cutoff uses) */
+    enum assess_restart_def def;
+    /* Both definitions, whichever def is: -1.0 when not run. */
+    double h_r_strict, h_c_strict, h_r_nist, h_c_nist;
+    const char *h_r_by, *h_c_by;    /* the estimator that set h_r, h_c */
 };
 
 /*
- * Sanity-check cutoff U for a source of initial min-entropy h_i (0, 8]:
- * the smallest u with ceil(2^h_i) * P[Binomial(1000, 2^-h_i) > u] <=
- * ASSESS_RESTART_ALPHA, a union bound over the most likely values of the
- * worst-case distribution.  (ea_restart estimates the same quantile by
- * simulation; the bound is deterministic and at most a count or two more
- * lenient.)  Returns 1000 for h_i out of range.
+ * P[the largest count of one value in a row of ASSESS_RESTART_N samples
+ * exceeds u] for ea_restart's worst case at min-entropy h_i over k values:
+ * floor(2^h_i) values of probability 2^-h_i, the rest spread evenly over
+ * the other k - floor(2^h_i).  Exact (a convolution over the multinomial),
+ * not simulated.  -1.0 for h_i outside (0, 8] or k outside 2..256.
  */
+double assess_restart_tail(double h_i, unsigned k, unsigned u);
+
+/*
+ * Sanity-check cutoff U for initial min-entropy h_i (0, 8] and k values
+ * (2..256; ea_restart takes the matrix's).  ea_restart simulates the worst
+ * case above 5,000,000 times and takes the (1 - alpha) quantile,
+ * alpha = 1 - 0.99^(1/2000), so its cutoff varies from run to run: it is
+ * at most v exactly when at most 26 of the 5,000,000 simulated maxima
+ * exceed v.  U is the smallest v that ea_restart returns with probability
+ * at least 1e-6 (from assess_restart_tail), so it is never more lenient
+ * than NIST's cutoff but with probability below 1e-6.  Returns
+ * ASSESS_RESTART_N for arguments out of range.
+ */
+unsigned assess_restart_cutoff_k(double h_i, unsigned k);
+/* The same for k = 256. */
 unsigned assess_restart_cutoff(double h_i);
 
 /*
@@ -210,7 +255,10 @@ unsigned assess_restart_cutoff(double h_i);
  * transposed): about twice assess_run on 10^6 samples.  Returns 0 with
  * *out filled (pass or fail is in it), or -1 if m or out is NULL, h_i is
  * not in (0, 8], or memory ran out.  Reentrant; reads m only.
+ * assess_restart() is assess_restart_as() with ASSESS_RESTART_STRICT.
  */
+int assess_restart_as(const uint8_t *m, double h_i,
+                      enum assess_restart_def def, struct assess_restart *out);
 int assess_restart(const uint8_t *m, double h_i, struct assess_restart *out);
 
 #ifdef __cplusplus

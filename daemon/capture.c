@@ -30,7 +30,9 @@
  */
 #include "conn.h"
 
+#include <errno.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -101,10 +103,8 @@ static void restart_done(uv_work_t *w, int status)
     struct capture *cp = &srv->cap;
     (void)status;
     cp->restarting = false;
-    if (srv->stopping) {
-        server_stop_finish(srv); /* it waited for the thread to be gone */
-        return;
-    }
+    if (srv->stopping)
+        return; /* the thread is gone: the pass finishes the stop (server.c) */
     sampler_apply_cal(srv->sampler, &cp->cal);
     struct conn *c = cp->owner;
     if (c && c->p.state == R_CAPTURE && c->p.restart) {
@@ -115,10 +115,18 @@ static void restart_done(uv_work_t *w, int status)
         cp->dirty = false;
     }
     int rc = sampler_start(srv->sampler);
+#ifdef PBD_FAULT_INJECTION
+    /* The fault build's way to test an internal fatal stop (tests only). */
+    const char *fail = getenv("PBD_FAULT_RESTART_FAILS");
+    if (rc == 0 && fail && cp->restarts + 1 >= strtoull(fail, NULL, 10)) {
+        sampler_stop(srv->sampler);
+        rc = EAGAIN;
+    }
+#endif
     if (rc != 0) {
         log_err("capture: cannot restart the sampler thread: %s",
                 strerror(rc));
-        server_stop(srv, "no sampler");
+        srv->fail_why = "no sampler"; /* the pass stops the server */
         return;
     }
     cp->restarts++;
@@ -132,12 +140,12 @@ static void restart_done(uv_work_t *w, int status)
 
 /* ---- reads ------------------------------------------------------------- */
 
-int capture_start(struct conn *c, const struct proto_read *rd)
+int capture_start(struct conn *c, const struct request *rq)
 {
     struct server *srv = c->srv;
     struct capture *cp = &srv->cap;
     struct pending *p = &c->p;
-    bool restart = (rd->flags & PROTO_READ_RESTART) != 0;
+    bool restart = rq->restart;
 
     if (!reads_raw_allowed(c, true)) {
         send_error(c, PBD_EPERM, false);
@@ -147,14 +155,16 @@ int capture_start(struct conn *c, const struct proto_read *rd)
         send_error(c, PBD_EINUSE, false);
         return 0;
     }
+    /* During the start-up test (PBD_EAGAIN) a capture waits like any
+     * read: capture_serve arms it once the source is healthy. */
     int g = reads_gate(srv);
-    if (g != 0) {
+    if (g != 0 && g != PBD_EAGAIN) {
         send_error(c, g, false);
         return 0;
     }
     /* The whole reply is reserved now, so a capture never waits for
      * memory once its samples are in the tap. */
-    size_t size = PROTO_HDR_LEN + rd->len;
+    size_t size = PROTO_HDR_LEN + rq->len;
     if (!mem_admit(c, size)) {
         mem_block(c);
         return -1;
@@ -165,12 +175,7 @@ int capture_start(struct conn *c, const struct proto_read *rd)
         return 0;
     }
     p->bytes = p->w->data + PROTO_HDR_LEN;
-    p->mode = PBD_MODE_CAPTURE;
-    p->how = D_BINARY;
-    p->need = rd->len;
-    p->got = 0;
-    p->restart = restart;
-    p->deadline_ms = reads_deadline(srv, rd->wait_ms);
+    p->deadline_ms = reads_deadline(srv, rq->wait_ms);
     p->state = R_CAPTURE;
     if (cp->owner != c) {
         /* Audit trail: a capture holds every new sample for itself. */
@@ -223,6 +228,13 @@ void capture_serve(struct server *srv)
         return;
     }
     if (!cp->armed) {
+        int g = reads_gate(srv);
+        if (g == PBD_EHEALTH) {
+            reads_finish(c, g);
+            return;
+        }
+        if (g != 0)
+            return; /* the start-up test runs: tried again at the next tick */
         /* Not before the DRBG's first seed: right after start-up the ring
          * is nearly empty, and a capture (or a series of restarts) would
          * hold that seed back from every drbg client. (A quiet tap was

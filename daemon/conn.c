@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "egd.h"
+#include "egd.h" /* EGD_READ_NB: how EGD is told "no" */
 #include "log.h"
 #include "osdep.h"
 #include "pbd.h"
@@ -39,19 +39,41 @@ uint64_t now_ms(void)
 
 static void conn_process(struct conn *c);
 
+/* Only there so the loop polls without blocking while work is runnable;
+ * the pass itself runs in the check handle, after the poll. */
+static void keep_polling_cb(uv_idle_t *h)
+{
+    (void)h;
+}
+
+static void keep_polling(struct server *srv)
+{
+    if (!uv_is_active((uv_handle_t *)&srv->run_idle))
+        uv_idle_start(&srv->run_idle, keep_polling_cb);
+}
+
+
 /* ---- the memory budget ------------------------------------------------- */
 
+/* The budget is shared fairly: a client may always grow to its fair share
+ * (the budget over the clients connected) while the budget has room, and
+ * beyond it (up to MEM_MIN_SHARE, its largest request) only while a
+ * quarter of the budget stays free. So a crowd of large requests cannot
+ * take the last quarter from clients within their share, and a reply of
+ * MEM_SMALL to a client holding nothing always goes. */
 bool mem_admit(const struct conn *c, size_t len)
 {
     const struct server *srv = c->srv;
     if (c->mem == 0 && len <= MEM_SMALL)
         return true;
     size_t limit = srv->cfg.max_memory;
-    size_t share = limit / (srv->nconns ? srv->nconns : 1);
-    if (share < MEM_MIN_SHARE)
-        share = MEM_MIN_SHARE;
-    return c->mem + len <= share && len <= limit &&
-           srv->mem_used <= limit - len;
+    if (len > limit || srv->mem_used > limit - len)
+        return false;
+    size_t fair = limit / (srv->nconns ? srv->nconns : 1);
+    if (c->mem + len <= fair)
+        return true;
+    return c->mem + len <= MEM_MIN_SHARE &&
+           srv->mem_used + len <= limit - limit / 4;
 }
 
 /* Parks c until memory is handed back; its request stays unparsed in
@@ -72,10 +94,24 @@ static void mem_unblock(struct conn *c)
     TAILQ_REMOVE(&c->srv->mem_waiters, c, memq);
 }
 
+/* Memory handed back changes what other connections may do: it only sets
+ * a flag, and the next pass gives everyone parked another try. Never
+ * inside a walk: a walk's own test (say, "parked for memory") stays true
+ * until the walk is done. */
 static void mem_release(struct server *srv, size_t n)
 {
     srv->mem_used -= n;
-    /* Everyone parked gets another try in the next pass. */
+    if (!TAILQ_EMPTY(&srv->mem_waiters) && !srv->mem_freed) {
+        srv->mem_freed = true;
+        keep_polling(srv);
+    }
+}
+
+static void mem_wake_parked(struct server *srv)
+{
+    if (!srv->mem_freed)
+        return;
+    srv->mem_freed = false;
     struct conn *c;
     while ((c = TAILQ_FIRST(&srv->mem_waiters))) {
         mem_unblock(c);
@@ -131,7 +167,7 @@ static void write_cb(uv_write_t *req, int status)
         return;
     }
     c->last_active_ms = now_ms();
-    conn_schedule(c);
+    conn_schedule_if_due(c);
 }
 
 void conn_send(struct conn *c, struct wreq *w)
@@ -182,16 +218,20 @@ void send_frame(struct conn *c, uint8_t type, const void *payload,
     conn_send(c, w);
 }
 
-void send_text(struct conn *c, const char *s)
+void send_bytes(struct conn *c, const void *data, size_t len)
 {
-    size_t len = strlen(s);
     struct wreq *w = wreq_new(c, len, false);
     if (!w) {
-        conn_close(c);
+        conn_close(c); /* no reply can be made: never leave it waiting */
         return;
     }
-    memcpy(w->data, s, len);
+    memcpy(w->data, data, len);
     conn_send(c, w);
+}
+
+void send_text(struct conn *c, const char *s)
+{
+    send_bytes(c, s, strlen(s));
 }
 
 void send_error(struct conn *c, int err, bool fatal)
@@ -213,11 +253,7 @@ void send_error(struct conn *c, int err, bool fatal)
     } else if (c->dialect == D_EGD && c->p.egd_cmd == EGD_READ_NB &&
                !c->refuse) {
         static const char zero = 0; /* "no bytes": EGD's only way to say no */
-        struct wreq *w = wreq_new(c, 1, false);
-        if (w) {
-            memcpy(w->data, &zero, 1);
-            conn_send(c, w);
-        }
+        send_bytes(c, &zero, 1);
     } else {
         fatal = true; /* EGD has no error reply: hang up */
     }
@@ -240,6 +276,13 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void set_reading(struct conn *c, bool on);
 
+bool conn_peer_gone(struct conn *c)
+{
+    uv_os_fd_t fd;
+    return uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
+           osdep_peer_gone(fd);
+}
+
 static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     (void)buf;
@@ -250,9 +293,7 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
          * one that closed outright cancels its requests now. */
         c->reading = false;
         c->eof = true;
-        uv_os_fd_t fd;
-        if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
-            osdep_peer_gone(fd)) {
+        if (conn_peer_gone(c)) {
             if (c->p.state != R_NONE)
                 c->srv->hangups++;
             conn_close(c);
@@ -293,13 +334,6 @@ static void set_reading(struct conn *c, bool on)
 
 /* ---- processing -------------------------------------------------------- */
 
-/* Only there so the loop polls without blocking while work is runnable;
- * the pass itself runs in the check handle, after the poll. */
-static void keep_polling_cb(uv_idle_t *h)
-{
-    (void)h;
-}
-
 void conn_schedule(struct conn *c)
 {
     struct server *srv = c->srv;
@@ -308,8 +342,19 @@ void conn_schedule(struct conn *c)
     c->runnable = true;
     TAILQ_INSERT_TAIL(&srv->runnable, c, run);
     srv->nrunnable++;
-    if (!uv_is_active((uv_handle_t *)&srv->run_idle))
-        uv_idle_start(&srv->run_idle, keep_polling_cb);
+    keep_polling(srv);
+}
+
+/* Whether a pass has anything to do for c once a reply is out or its
+ * request ended: input already holds (part of) the next request, a stream
+ * goes on, it must be hung up, or reading must resume. Otherwise nothing:
+ * the next input schedules it, and the loop blocks in its poll meanwhile
+ * (one poll per request, not two). */
+void conn_schedule_if_due(struct conn *c)
+{
+    if (c->inlen > 0 || c->eof || c->close_after_write || !c->reading ||
+        c->p.state == R_STREAMING)
+        conn_schedule(c);
 }
 
 static void unschedule(struct conn *c)
@@ -325,54 +370,40 @@ void conn_run_pass(struct server *srv)
 {
     /* Only those runnable when the pass starts: one scheduled meanwhile
      * waits for the next pass, so a pass always ends. */
+    mem_wake_parked(srv);
     unsigned n = srv->nrunnable;
     struct conn *c;
     while (n-- > 0 && (c = TAILQ_FIRST(&srv->runnable))) {
         unschedule(c);
         conn_process(c);
     }
-}
-
-static enum dialect sniff(const struct conn *c)
-{
-    uint8_t b = c->in[0];
-    if (b == PROTO_MAGIC)
-        return D_BINARY;
-    if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z'))
-        return D_TEXT;
-    if (b <= EGD_PID && (c->srv->cfg.egd || c->refuse))
-        return D_EGD;
-    return D_UNKNOWN;
+    /* Nothing left for a pass: the next poll may block. */
+    if (TAILQ_EMPTY(&srv->runnable) && !srv->mem_freed)
+        uv_idle_stop(&srv->run_idle);
 }
 
 /* Answers c's requests in order until one is in progress, input runs out,
- * or c has as much output queued as it may. Called only from the pass. */
+ * or a reply waits to be written. That is the flow control: the next
+ * request is parsed only once every earlier reply is in the socket buffer
+ * (queued == 0), so a client that does not read stops being answered when
+ * its socket buffer is full, holding at most one reply of the budget.
+ * Called only from the pass. */
 static void conn_process(struct conn *c)
 {
     struct server *srv = c->srv;
-    if (c->closing)
-        return;
-    if (c->p.state == R_STREAMING)
-        reads_stream(c);
-    while (!c->closing && c->p.state == R_NONE && !c->close_after_write &&
-           !c->mem_blocked && c->queued < srv->cfg.max_queued &&
-           c->inlen > 0) {
-        if (c->dialect == D_UNKNOWN) {
-            c->dialect = sniff(c);
-            if (c->dialect == D_UNKNOWN) {
-                send_error(c, PBD_EPROTO, true);
-                break;
-            }
-        }
-        if (c->refuse || c->denied) {
-            send_error(c, c->refuse ? c->refuse : PBD_EPERM, true);
+    while (!c->closing) {
+        /* A drbg stream goes on as its socket drains; one that started
+         * just now sends its first chunk (often all of it) in this pass. */
+        if (c->p.state == R_STREAMING)
+            srv->hooks->resume(c);
+        if (c->closing || c->p.state != R_NONE || c->close_after_write ||
+            c->mem_blocked || c->queued != 0 || c->inlen == 0)
             break;
-        }
         if (!mem_admit(c, MEM_SMALL)) {
             mem_block(c);
             break;
         }
-        long n = dialect_handle(c);
+        long n = srv->hooks->request(c);
         if (n <= 0)
             break;
         memmove(c->in, c->in + n, c->inlen - (size_t)n);
@@ -381,9 +412,9 @@ static void conn_process(struct conn *c)
     if (c->closing)
         return;
     /* After EOF nothing more will arrive: once the last request is
-     * answered (a partial one never will be), hang up. */
-    if (c->eof && c->p.state == R_NONE && !c->mem_blocked &&
-        c->queued < srv->cfg.max_queued)
+     * answered (a partial one never will be), hang up. With a reply still
+     * queued, requests may remain: the write's completion comes back. */
+    if (c->eof && c->p.state == R_NONE && !c->mem_blocked && c->queued == 0)
         c->close_after_write = true;
     if (c->close_after_write && c->queued == 0) {
         conn_close(c);
@@ -408,8 +439,7 @@ void conn_close(struct conn *c)
     if (c->closing)
         return;
     struct server *srv = c->srv;
-    reads_cancel(c);
-    capture_conn_gone(c);
+    srv->hooks->gone(c);
     c->closing = true;
     unschedule(c);
     mem_unblock(c);
@@ -427,12 +457,8 @@ static void refuse_close_cb(uv_handle_t *h)
     free(h);
 }
 
-void conn_accept(struct server *srv, uv_stream_t *l, int status)
+void conn_accept(struct server *srv, uv_stream_t *l)
 {
-    if (status < 0) {
-        listener_accept_error(srv, status);
-        return;
-    }
     bool over = srv->nconns >= srv->cfg.max_clients;
     if (srv->stopping || (over && srv->nrefusing >= REFUSE_SLOTS)) {
         /* No slot even to say why: accept and close at once. */
@@ -478,7 +504,7 @@ void conn_accept(struct server *srv, uv_stream_t *l, int status)
     if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
         osdep_peer_cred(fd, &c->uid, &c->gid, &c->pid) != 0)
         log_warnx("cannot read peer credentials; treating peer as unknown");
-    c->denied = !listener_peer_allowed(&srv->cfg, fd, c->uid, c->gid);
+    c->denied = !srv->hooks->allowed(&srv->cfg, fd, c->uid, c->gid);
     if (c->denied)
         log_info("client uid %ld gid %ld not on the allow list",
                  (long)c->uid, (long)c->gid);
@@ -489,6 +515,15 @@ void conn_reap_idle(struct server *srv, uint64_t now)
 {
     for (struct conn *c = TAILQ_FIRST(&srv->conns), *nx; c; c = nx) {
         nx = TAILQ_NEXT(c, all);
+        /* Not reading (its input is full, or it pipelined past a reply it
+         * has not read): no end of file can reach us, so ask the socket.
+         * A dead peer's waiting request is cancelled, its capture ended. */
+        if (!c->reading && !c->eof && conn_peer_gone(c)) {
+            if (c->p.state != R_NONE || c->mem_blocked)
+                srv->hangups++;
+            conn_close(c);
+            continue;
+        }
         if (c->refuse) {
             if (now - c->accepted_ms >= REFUSE_MS)
                 conn_close(c);

@@ -58,14 +58,19 @@ static long handle_binary(struct conn *c)
         return -1;
     }
     switch (req.type) {
-    case PROTO_T_READ:
-        if ((req.rd.mode == PBD_MODE_CAPTURE
-                 ? capture_start(c, &req.rd)
-                 : reads_start(c, req.rd.mode, req.rd.len,
-                               (req.rd.flags & PROTO_READ_NOWAIT) != 0,
-                               req.rd.wait_ms, D_BINARY, 0)) != 0)
+    case PROTO_T_READ: {
+        struct request rq = {
+            .mode = req.rd.mode,
+            .len = req.rd.len,
+            .wait_ms = req.rd.wait_ms,
+            .nowait = (req.rd.flags & PROTO_READ_NOWAIT) != 0,
+            .restart = (req.rd.flags & PROTO_READ_RESTART) != 0,
+            .how = D_BINARY,
+        };
+        if (request_start(c, &rq) != 0)
             return 0; /* parked for memory: parsed again later */
         break;
+    }
     case PROTO_T_STATS:
         do_stats(c, false);
         break;
@@ -110,10 +115,13 @@ static long handle_text(struct conn *c)
         return n;
     }
     switch (req.cmd) {
-    case TEXT_READ:
-        if (reads_start(c, req.mode, req.n, req.nowait, 0, D_TEXT, 0) != 0)
+    case TEXT_READ: {
+        struct request rq = {.mode = req.mode, .len = req.n,
+                             .nowait = req.nowait, .how = D_TEXT};
+        if (request_start(c, &rq) != 0)
             return 0;
         break;
+    }
     case TEXT_STATS:
         do_stats(c, true);
         break;
@@ -149,17 +157,14 @@ static long handle_egd(struct conn *c)
         }
         return n;
     }
-    c->p.egd_cmd = (uint8_t)req.cmd; /* send_error answers in kind */
+    struct request rq = {.mode = PBD_MODE_CONDITIONED, .how = D_EGD,
+                         .egd_cmd = (uint8_t)req.cmd};
     switch (req.cmd) {
     case EGD_LEVEL: {
         size_t stock = reads_egd_stock(c->srv);
         uint8_t b[4];
         proto_put_u32(b, (uint32_t)(stock * 8));
-        struct wreq *w = wreq_new(c, 4, false);
-        if (w) {
-            memcpy(w->data, b, 4);
-            conn_send(c, w);
-        }
+        send_bytes(c, b, sizeof(b));
         break;
     }
     case EGD_READ_NB: {
@@ -167,17 +172,20 @@ static long handle_egd(struct conn *c)
         size_t stock = reads_egd_stock(c->srv);
         uint32_t k = req.n < stock ? req.n : (uint32_t)stock;
         if (k == 0) {
-            send_error(c, PBD_EAGAIN, false);
+            static const uint8_t none = 0; /* a zero count: EGD's "no" */
+            c->srv->errors++;
+            send_bytes(c, &none, 1);
             break;
         }
-        if (reads_start(c, PBD_MODE_CONDITIONED, k, true, 0, D_EGD,
-                        EGD_READ_NB) != 0)
+        rq.len = k;
+        rq.nowait = true;
+        if (request_start(c, &rq) != 0)
             return 0;
         break;
     }
     case EGD_READ:
-        if (reads_start(c, PBD_MODE_CONDITIONED, req.n, false, 0, D_EGD,
-                        EGD_READ) != 0)
+        rq.len = req.n;
+        if (request_start(c, &rq) != 0)
             return 0;
         break;
     case EGD_WRITE:
@@ -185,24 +193,42 @@ static long handle_egd(struct conn *c)
         break;
     case EGD_PID: {
         char pid[24];
-        int len = snprintf(pid, sizeof(pid), "%ld", (long)getpid());
-        struct wreq *w = wreq_new(c, 1 + (size_t)len, false);
-        if (w) {
-            w->data[0] = (uint8_t)len;
-            memcpy(w->data + 1, pid, (size_t)len);
-            conn_send(c, w);
-        }
+        int len = snprintf(pid + 1, sizeof(pid) - 1, "%ld", (long)getpid());
+        pid[0] = (char)len; /* a count byte, then the digits */
+        send_bytes(c, pid, 1 + (size_t)len);
         break;
     }
     }
-    if (c->p.state == R_NONE)
-        c->p.egd_cmd = 0;
     c->srv->requests++;
     return n;
 }
 
+static enum dialect sniff(const struct conn *c)
+{
+    uint8_t b = c->in[0];
+    if (b == PROTO_MAGIC)
+        return D_BINARY;
+    if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z'))
+        return D_TEXT;
+    if (b <= EGD_PID && (c->srv->cfg.egd || c->refuse))
+        return D_EGD;
+    return D_UNKNOWN;
+}
+
 long dialect_handle(struct conn *c)
 {
+    if (c->dialect == D_UNKNOWN) {
+        c->dialect = sniff(c);
+        if (c->dialect == D_UNKNOWN) {
+            send_error(c, PBD_EPROTO, true);
+            return -1;
+        }
+    }
+    /* Refused or denied: told why in its own dialect, then closed. */
+    if (c->refuse || c->denied) {
+        send_error(c, c->refuse ? c->refuse : PBD_EPERM, true);
+        return -1;
+    }
     switch (c->dialect) {
     case D_BINARY:
         return handle_binary(c);

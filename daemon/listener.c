@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <limits.h>
+#include <sodium.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
@@ -110,6 +111,27 @@ static int take_lock(struct listener_claim *cl, const char *path)
         log_err("cannot open the lock file %s: %s; run preemptd as the user "
                 "that owns it or may create it, or choose --socket", lock,
                 strerror(errno));
+        return -1;
+    }
+    /* In a shared directory anyone may have created it first and may
+     * hold it: trust only a regular file of our own (root's, for root). */
+    struct stat st;
+    const char *bad = NULL;
+    if (fstat(fd, &st) != 0)
+        bad = strerror(errno);
+    else if (!S_ISREG(st.st_mode))
+        bad = "not a regular file";
+    if (bad || st.st_uid != geteuid()) {
+        if (bad)
+            log_err("cannot use the lock file %s: %s; remove it or choose "
+                    "--socket", lock, bad);
+        else
+            log_err("the lock file %s is owned by uid %ld, not by us (uid "
+                    "%ld): someone else may be keeping preemptd from "
+                    "starting; remove it, or choose --socket in a directory "
+                    "only trusted users may write to", lock,
+                    (long)st.st_uid, (long)geteuid());
+        close(fd);
         return -1;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -234,9 +256,13 @@ static int claim_path(struct listener_claim *cl,
     if (split_dir(path, dir, sizeof(dir)) != 0 || check_dir(dir, path) != 0 ||
         take_lock(cl, path) != 0 || probe_path(path) != 0)
         return -1;
-    /* The temporary name is ours alone while we hold the lock; the pid only
-     * keeps two daemons with different sockets in one directory apart. */
-    int n = snprintf(tmp, sizeof(tmp), "%s/.preemptd-%ld", dir, (long)getpid());
+    /* The temporary name is unpredictable: in a shared directory anyone
+     * could plant a file at a name made of the pid alone. */
+    uint8_t rnd[8];
+    char hex[2 * sizeof(rnd) + 1];
+    randombytes_buf(rnd, sizeof(rnd));
+    sodium_bin2hex(hex, sizeof(hex), rnd, sizeof(rnd));
+    int n = snprintf(tmp, sizeof(tmp), "%s/.preemptd-%s", dir, hex);
     if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
         log_err("the directory of %s is too long for a temporary socket "
                 "name beside it (%d bytes; the limit is %zu): choose a "
@@ -244,8 +270,6 @@ static int claim_path(struct listener_claim *cl,
         return -1;
     }
     struct stat st;
-    if (lstat(tmp, &st) == 0 && S_ISSOCK(st.st_mode))
-        unlink(tmp); /* left by a crash of a daemon that had our pid */
     int fd = bind_listen(tmp, dir, cfg);
     if (fd < 0)
         return -1;
@@ -303,10 +327,18 @@ void server_unlisten(struct server *srv)
     if (cl->own_path) {
         struct stat st;
         cl->own_path = false;
-        if (lstat(path, &st) != 0 || st.st_dev != cl->dev ||
-            st.st_ino != cl->ino)
+        int e = lstat(path, &st) == 0 ? 0 : errno;
+        if (e == EACCES || e == EPERM)
+            /* --user: the directory is root's; we may not look, nor
+             * unlink. The next start replaces the socket. */
+            log_info("cannot remove %s as uid %ld (%s); the next start "
+                     "replaces it", path, (long)geteuid(), strerror(e));
+        else if (e == ENOENT || (e == 0 && (st.st_dev != cl->dev ||
+                                            st.st_ino != cl->ino)))
             log_warnx("%s is no longer the socket we created; leaving it",
                       path);
+        else if (e != 0)
+            log_warnx("cannot look at %s: %s; leaving it", path, strerror(e));
         else if (unlink(path) != 0 && errno != ENOENT)
             log_warn("cannot remove %s (the next start replaces it)", path);
     }

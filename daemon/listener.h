@@ -5,13 +5,15 @@
  * moment exists in which a client is refused or a second daemon can take
  * the path from a live one:
  *   1. the directory exists (else "no such directory");
- *   2. <path>.lock is locked (flock) for the daemon's life: a second
- *      instance fails here at once;
+ *   2. <path>.lock, a regular file of our own (one owned by anyone else
+ *      is not trusted: refuse and name its owner), is locked (flock) for
+ *      the daemon's life: a second instance fails here at once;
  *   3. a socket already at the path is probed without blocking: one that
  *      accepts or whose backlog is full is in use (refuse), one that
  *      refuses connections is stale (removed);
- *   4. a new socket is bound under a temporary name in the same
- *      directory, born 0600, given --mode and --group, and listen()ed;
+ *   4. a new socket is bound under a random temporary name in the same
+ *      directory (nobody can plant a file there first), born 0600, given
+ *      --mode and --group, and listen()ed;
  *   5. it is renamed onto the path: from the moment the path exists,
  *      connects queue in the backlog until the loop accepts them.
  * At exit the path is removed only if it is still the inode we put there.

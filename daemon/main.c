@@ -119,14 +119,15 @@ static void close_any_cb(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
-/* SIGTERM and SIGINT wait until the loop can handle them: before that their
- * default action would end us without removing the socket path. */
+/* The signals the loop handles (server_signals) wait until it can: before
+ * that their default action would end us without removing the socket
+ * path. */
 static void hold_stop_signals(int how)
 {
     sigset_t set;
     sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
+    for (size_t i = 0; i < server_nsignals; i++)
+        sigaddset(&set, server_signals[i]);
     sigprocmask(how, &set, NULL);
 }
 
@@ -253,7 +254,7 @@ int main(int argc, char **argv)
     osdep_notify("STATUS=running the start-up health test");
 
     uv_run(&loop, UV_RUN_DEFAULT);
-    status = 0;
+    status = srv.exit_status; /* 0, or SERVER_EXIT_FAILURE */
 out:
     if (sampler_ready) {
         sampler_stop(smp);
@@ -273,5 +274,7 @@ out:
 #endif
     if (status == 0)
         log_info("stopped");
+    else if (status == SERVER_EXIT_FAILURE)
+        log_err("stopped after an internal failure (exit %d)", status);
     return status;
 }

@@ -13,7 +13,6 @@
 #include "conditioner.h"
 #include "egd.h"
 #include "health.h"
-#include "osdep.h"
 #include "pbd.h"
 #include "proto.h"
 
@@ -123,17 +122,34 @@ void reads_finish(struct conn *c, int err)
         reply_finish(w, how, egd_cmd, n);
         conn_send(c, w);
     }
-    conn_schedule(c);
+    conn_schedule_if_due(c);
 }
 
 /* ---- drbg streams ------------------------------------------------------ */
 
+/* The caller sees that the stream runs: conn_process goes straight on
+ * with it; from the waiter queue, the connection is scheduled. */
 static void stream_begin(struct conn *c)
 {
     c->p.state = R_STREAMING;
     c->p.left = c->p.need;
     c->p.got = 0;
-    conn_schedule(c);
+}
+
+/* The next chunk of c's drbg stream, at most max bytes: its entropy
+ * bytes (returned), where they go in the reply and the reply's size. */
+static size_t stream_chunk(const struct conn *c, size_t max, size_t *at,
+                           size_t *size)
+{
+    const struct pending *p = &c->p;
+    size_t k = p->left < max ? p->left : max;
+    if (p->how == D_TEXT) {
+        *size = reply_size(D_TEXT, 0, k, at); /* text: one chunk */
+    } else {
+        *at = p->got == 0 ? PROTO_HDR_LEN : 0;
+        *size = *at + k;
+    }
+    return k;
 }
 
 void reads_stream(struct conn *c)
@@ -141,14 +157,12 @@ void reads_stream(struct conn *c)
     struct pending *p = &c->p;
     while (p->state == R_STREAMING && !c->closing && c->queued == 0 &&
            p->left > 0) {
-        size_t k = p->left < DRBG_CHUNK ? p->left : DRBG_CHUNK;
         size_t at, size;
-        if (p->how == D_TEXT) {
-            size = reply_size(D_TEXT, 0, k, &at); /* text: one chunk */
-        } else {
-            at = p->got == 0 ? PROTO_HDR_LEN : 0;
-            size = at + k;
-        }
+        size_t k = stream_chunk(c, DRBG_CHUNK, &at, &size);
+        /* Short of budget: a small chunk, which a client holding nothing
+         * may always have, so drbg replies flow whoever holds the rest. */
+        if (!mem_admit(c, size))
+            k = stream_chunk(c, DRBG_SMALL_CHUNK, &at, &size);
         if (!mem_admit(c, size)) {
             mem_block(c);
             return;
@@ -169,20 +183,18 @@ void reads_stream(struct conn *c)
         p->got += (uint32_t)k;
         conn_send(c, w);
     }
-    if (p->state == R_STREAMING && p->left == 0) {
-        memset(p, 0, sizeof(*p));
-        conn_schedule(c);
-    }
+    if (p->state == R_STREAMING && p->left == 0)
+        memset(p, 0, sizeof(*p)); /* done: conn_process parses on */
 }
 
 /* ---- starting a read --------------------------------------------------- */
 
 /* Serves n bytes from stock into a new reply. Returns 0, or -1 when the
  * budget has no room (c parked, nothing sent). */
-static int serve_now(struct conn *c, uint8_t mode, size_t n, enum dialect how,
-                     uint8_t egd_cmd)
+static int serve_now(struct conn *c)
 {
-    size_t at, size = reply_size(how, egd_cmd, n, &at);
+    const struct pending *p = &c->p;
+    size_t at, size = reply_size(p->how, p->egd_cmd, p->need, &at);
     if (!mem_admit(c, size)) {
         mem_block(c);
         return -1;
@@ -192,18 +204,20 @@ static int serve_now(struct conn *c, uint8_t mode, size_t n, enum dialect how,
         send_error(c, PBD_ENOMEM, false);
         return 0;
     }
-    pool_take(&c->srv->pool, mode, w->data + at, n); /* stock was checked */
+    /* stock was checked */
+    pool_take(&c->srv->pool, p->mode, w->data + at, p->need);
     sampler_kick(c->srv->sampler);
-    reply_finish(w, how, egd_cmd, n);
+    reply_finish(w, p->how, p->egd_cmd, p->need);
     conn_send(c, w);
     return 0;
 }
 
-int reads_start(struct conn *c, uint8_t mode, uint32_t n, bool nowait,
-                uint32_t wait_ms, enum dialect how, uint8_t egd_cmd)
+/* A raw, conditioned or drbg read; c->p says what was asked. */
+static int reads_start(struct conn *c, const struct request *rq)
 {
     struct server *srv = c->srv;
     struct pending *p = &c->p;
+    uint8_t mode = rq->mode;
     if (mode == PBD_MODE_RAW && !reads_raw_allowed(c, false)) {
         send_error(c, PBD_EPERM, false);
         return 0;
@@ -211,31 +225,26 @@ int reads_start(struct conn *c, uint8_t mode, uint32_t n, bool nowait,
     bool waits_seed = false;
     if (mode == PBD_MODE_DRBG) {
         pool_maintain(&srv->pool, now_ms(), reads_gate(srv) == 0);
-        if (!pool_seeded(&srv->pool) && nowait) {
+        if (!pool_seeded(&srv->pool) && rq->nowait) {
             send_error(c, PBD_ENOTSEEDED, false);
             return 0;
         }
         waits_seed = !pool_seeded(&srv->pool);
     } else {
         int g = reads_gate(srv);
-        if (g == PBD_EHEALTH || (g == PBD_EAGAIN && nowait)) {
+        if (g == PBD_EHEALTH || (g == PBD_EAGAIN && rq->nowait)) {
             send_error(c, g, false);
             return 0;
         }
         /* Served at once only when nobody waits ahead: no overtaking. */
         if (g == 0 && TAILQ_EMPTY(&srv->waiters) &&
-            pool_stock(&srv->pool, mode) >= n)
-            return serve_now(c, mode, n, how, egd_cmd);
-        if (nowait) {
+            pool_stock(&srv->pool, mode) >= rq->len)
+            return serve_now(c);
+        if (rq->nowait) {
             send_error(c, PBD_EAGAIN, false);
             return 0;
         }
     }
-    p->mode = mode;
-    p->how = how;
-    p->egd_cmd = egd_cmd;
-    p->need = n;
-    p->got = 0;
     if (mode == PBD_MODE_DRBG && !waits_seed) {
         stream_begin(c);
         return 0;
@@ -243,27 +252,44 @@ int reads_start(struct conn *c, uint8_t mode, uint32_t n, bool nowait,
     /* A waiting entropy read holds its reply buffer, filled as bytes come;
      * a drbg read waiting for the first seed holds nothing. */
     if (mode != PBD_MODE_DRBG) {
-        size_t at, size = reply_size(how, egd_cmd, n, &at);
+        size_t at, size = reply_size(p->how, p->egd_cmd, p->need, &at);
         if (!mem_admit(c, size)) {
-            memset(p, 0, sizeof(*p));
             mem_block(c);
             return -1;
         }
         p->w = wreq_new(c, size, true);
         if (!p->w) {
-            memset(p, 0, sizeof(*p));
             send_error(c, PBD_ENOMEM, false);
             return 0;
         }
         p->bytes = p->w->data + at;
     }
-    p->deadline_ms = reads_deadline(srv, wait_ms);
+    p->deadline_ms = reads_deadline(srv, rq->wait_ms);
     p->state = R_WAITING;
     TAILQ_INSERT_TAIL(&srv->waiters, c, wait);
     c->waitq = true;
     srv->nwaiting++;
     srv->serve_due = true; /* after the pass: never from inside it */
     return 0;
+}
+
+int request_start(struct conn *c, const struct request *rq)
+{
+    struct pending *p = &c->p;
+    /* c->p is the request's from here to its one reply: an error, even
+     * one given at once, answers in its dialect (EGD no-wait: a zero
+     * count), and nobody else fills it in. */
+    memset(p, 0, sizeof(*p));
+    p->mode = rq->mode;
+    p->how = rq->how;
+    p->egd_cmd = rq->egd_cmd;
+    p->restart = rq->restart;
+    p->need = rq->len;
+    int rc = rq->mode == PBD_MODE_CAPTURE ? capture_start(c, rq)
+                                          : reads_start(c, rq);
+    if (p->state == R_NONE)
+        memset(p, 0, sizeof(*p)); /* answered, failed, or parked */
+    return rc;
 }
 
 /* ---- the waiter queue -------------------------------------------------- */
@@ -278,6 +304,7 @@ static bool serve_one(struct server *srv, struct conn *c, int g)
             return false;
         dequeue(c);
         stream_begin(c);
+        conn_schedule(c);
         return true;
     }
     if (g == PBD_EHEALTH) {
@@ -336,9 +363,7 @@ void reads_expire(struct server *srv, uint64_t now)
 {
     for (struct conn *c = TAILQ_FIRST(&srv->waiters), *nx; c; c = nx) {
         nx = TAILQ_NEXT(c, wait);
-        uv_os_fd_t fd;
-        if (c->eof && uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
-            osdep_peer_gone(fd)) {
+        if (c->eof && conn_peer_gone(c)) {
             /* Half-closed, then gone: nobody to answer. */
             srv->hangups++;
             conn_close(c);

@@ -120,17 +120,31 @@ static void wake_cb(uv_async_t *a)
 
 /* The pass: parse and start requests of runnable connections, then serve
  * the waiters they queued. Runs after each poll for I/O. */
+static void server_fail(struct server *srv, const char *why);
+static void server_stop_finish(struct server *srv);
+
 static void run_check_cb(uv_check_t *h)
 {
     struct server *srv = h->data;
+    /* Stops asked for by those below (flags, never calls up): */
+    if (srv->fail_why && !srv->stopping)
+        server_fail(srv, srv->fail_why);
+    if (srv->stopping) {
+        /* Nothing more is processed; block until the restart's thread
+         * is joined (its completion wakes the loop), then finish. */
+        uv_idle_stop(&srv->run_idle);
+        if (!srv->stopped && !srv->cap.restarting)
+            server_stop_finish(srv);
+        return;
+    }
     conn_run_pass(srv);
     if (srv->serve_due) {
         reads_serve(srv);
         capture_serve(srv);
     }
     demand_update(srv);
-    if (TAILQ_EMPTY(&srv->runnable))
-        uv_idle_stop(&srv->run_idle);
+    if (TAILQ_EMPTY(&srv->runnable) && !srv->mem_freed)
+        uv_idle_stop(&srv->run_idle); /* serving may have scheduled some */
 }
 
 static void feed_kernel(struct server *srv, uint64_t now)
@@ -232,8 +246,19 @@ void server_stop(struct server *srv, const char *why)
         server_stop_finish(srv);
 }
 
-void server_stop_finish(struct server *srv)
+/* server_stop for an internal failure: the daemon exits
+ * SERVER_EXIT_FAILURE, so a service manager restarts it. */
+static void server_fail(struct server *srv, const char *why)
 {
+    if (!srv->stopping)
+        srv->exit_status = SERVER_EXIT_FAILURE;
+    server_stop(srv, why);
+}
+
+/* The part of server_stop that needs the sampler thread gone. */
+static void server_stop_finish(struct server *srv)
+{
+    srv->stopped = true;
     /* The sampler must be gone before the async handle it wakes. */
     sampler_stop(srv->sampler);
     /* Reads still waiting are told why they end (written now if the
@@ -246,6 +271,38 @@ void server_stop_finish(struct server *srv)
         conn_close(c);
     }
     uv_walk(srv->loop, close_walk_cb, NULL);
+}
+
+/* The eleventh default-fatal signal: SIGPWR on Linux; macOS has none, but
+ * has SIGEMT (default: core dump), which Linux on x86 and ARM lacks. */
+#if defined(SIGPWR)
+#define SIG_OTHER SIGPWR
+#define SIG_OTHER_NAME "SIGPWR"
+#elif defined(SIGEMT)
+#define SIG_OTHER SIGEMT
+#define SIG_OTHER_NAME "SIGEMT"
+#else
+#error "neither SIGPWR nor SIGEMT: name another default-fatal signal"
+#endif
+/* SIGPROF is left alone: a profiler's timer would find our handler. */
+const int server_signals[SERVER_NSIGNALS] = {
+    SIGTERM, SIGINT,  SIGUSR1, SIGHUP,  SIGUSR2, SIGALRM,
+    SIGVTALRM, SIGIO, SIGXCPU, SIGXFSZ, SIG_OTHER,
+};
+const size_t server_nsignals = SERVER_NSIGNALS;
+
+static const char *signal_name(int signum)
+{
+    switch (signum) {
+    case SIGUSR2: return "SIGUSR2";
+    case SIGALRM: return "SIGALRM";
+    case SIGVTALRM: return "SIGVTALRM";
+    case SIGIO: return "SIGIO";
+    case SIGXCPU: return "SIGXCPU";
+    case SIGXFSZ: return "SIGXFSZ";
+    case SIG_OTHER: return SIG_OTHER_NAME;
+    default: return "a signal";
+    }
 }
 
 static void signal_cb(uv_signal_t *h, int signum)
@@ -261,19 +318,46 @@ static void signal_cb(uv_signal_t *h, int signum)
         vmwatch_event(&srv->vmw, POOL_EV_SIGNAL, "SIGHUP");
         return;
     }
+    if (signum != SIGTERM && signum != SIGINT) {
+        /* Default-fatal, but nothing we are asked to do: dying of it would
+         * leave the socket path behind. */
+        log_warnx("ignoring %s (%d): only SIGTERM and SIGINT stop preemptd",
+                  signal_name(signum), signum);
+        return;
+    }
     server_stop(srv, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
 static void connection_cb(uv_stream_t *l, int status)
 {
-    conn_accept(l->data, l, status);
+    if (status < 0)
+        listener_accept_error(l->data, status);
+    else
+        conn_accept(l->data, l);
 }
+
+/* c is closing: its request ends (wiped, never served), and with it a
+ * capture session it owns. */
+static void request_gone(struct conn *c)
+{
+    reads_cancel(c);
+    capture_conn_gone(c);
+}
+
+/* The server's layers, wired: the transport calls up only through these. */
+static const struct conn_hooks hooks = {
+    .request = dialect_handle,
+    .resume = reads_stream,
+    .gone = request_gone,
+    .allowed = listener_peer_allowed,
+};
 
 /* ---- set-up and tear-down ---------------------------------------------- */
 
 int server_start(struct server *srv, struct sampler *sampler)
 {
     srv->sampler = sampler;
+    srv->hooks = &hooks;
     srv->start_ms = srv->rate_ms = srv->last_feed_ms = now_ms();
     srv->seen_health = HEALTH_STARTUP;
     TAILQ_INIT(&srv->conns);
@@ -302,11 +386,10 @@ int server_start(struct server *srv, struct sampler *sampler)
     uv_idle_init(srv->loop, &srv->run_idle);
     srv->run_idle.data = srv;
     vmwatch_start(&srv->vmw, srv);
-    static const int sigs[4] = {SIGTERM, SIGINT, SIGUSR1, SIGHUP};
-    for (int i = 0; i < 4; i++) {
+    for (size_t i = 0; i < server_nsignals; i++) {
         uv_signal_init(srv->loop, &srv->sig[i]);
         srv->sig[i].data = srv;
-        uv_signal_start(&srv->sig[i], signal_cb, sigs[i]);
+        uv_signal_start(&srv->sig[i], signal_cb, server_signals[i]);
     }
     int rc = uv_listen((uv_stream_t *)&srv->listener, 128, connection_cb);
     if (rc != 0) {

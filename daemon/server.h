@@ -21,6 +21,10 @@
 #include "vmwatch.h"
 
 #define SERVER_MAX_IDS 16
+/* Exit status after an internal failure stopped a running daemon
+ * (preemptd(8)): 1 is a failed start, 2 bad options. */
+#define SERVER_EXIT_FAILURE 3
+#define SERVER_NSIGNALS 11
 
 struct server_config {
     const char *socket_path;
@@ -48,6 +52,7 @@ struct server_config {
 };
 
 struct conn;
+struct conn_hooks;
 TAILQ_HEAD(conn_list, conn);
 
 /* The capture tap: one capture (or restart) at a time (capture.c). It
@@ -71,13 +76,14 @@ struct capture {
 
 struct server {
     struct server_config cfg;
+    const struct conn_hooks *hooks; /* the transport's calls up (conn.h) */
     uv_loop_t *loop;
     uv_pipe_t listener;
     uv_async_t wake;
     uv_timer_t tick;
     uv_check_t run_check;    /* processes runnable connections */
     uv_idle_t run_idle;      /* keeps the loop from blocking meanwhile */
-    uv_signal_t sig[4];
+    uv_signal_t sig[SERVER_NSIGNALS];
     struct sampler *sampler;
     struct pool pool;
     struct capture cap;
@@ -90,6 +96,9 @@ struct server {
     size_t mem_used, mem_peak; /* bytes of the budget in use, and the most */
     size_t mem_trim_mark;      /* peak since memory was last handed back */
     bool serve_due;            /* a waiter was queued: serve after the pass */
+    bool mem_freed;            /* memory handed back: the next pass wakes
+                                * those parked for it (conn.c) */
+    int exit_status;           /* main's: 0, or 3 after an internal failure */
     int seen_health;           /* last health state logged */
     uint64_t seen_epoch;       /* last failure epoch logged */
     uint64_t emfile_logged_ms;
@@ -97,6 +106,8 @@ struct server {
     struct listener_claim claim; /* lock and socket path (listener.c) */
     bool ready;              /* first start-up test passed, READY=1 sent */
     bool stopping;
+    bool stopped;            /* server_stop_finish ran */
+    const char *fail_why;    /* an internal failure: the pass stops us */
     bool off_cpu;            /* the sampler ran off its CPU since the last tick */
     const char *demand_why;  /* what needs entropy now (demand policy), or NULL */
     uint64_t last_migrations;
@@ -115,6 +126,12 @@ struct server {
  * The sampler must be initialised but need not be started yet. Returns 0 or
  * -1 after logging. */
 int server_start(struct server *srv, struct sampler *sampler);
+
+/* The signals server_start handles: SIGTERM and SIGINT stop, SIGUSR1
+ * logs the stats, the rest (default-fatal ones that can reasonably
+ * arrive) are logged and ignored. main blocks them until then. */
+extern const int server_signals[];
+extern const size_t server_nsignals;
 
 /* For the sampler's wake callback: thread-safe. */
 void server_wake(void *srv);

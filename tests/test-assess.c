@@ -205,7 +205,8 @@ static int nist_counts_row(const char *view, int j, const struct assess_pred *p,
 }
 
 /* Compare every estimator, and the combination, with ea_non_iid. */
-static void check_against_nist(const char *bin, const char *txt)
+static void check_against_nist(const char *bin, const char *txt,
+                               const char *limit)
 {
     struct nist_ref ref;
     struct assess_result r;
@@ -255,6 +256,8 @@ static void check_against_nist(const char *bin, const char *txt)
     assert_true(r.h_original == lit);
     assert_true(r.h_bitstring == bit);
     assert_true(r.h_min == fmin(r.h_original, 8.0 * r.h_bitstring));
+    /* the estimator NIST's printout shows with the minimum's figure */
+    assert_string_equal(assess_limiting(&r, 0), limit);
 }
 
 /* 1,000,000 samples, 57 distinct values (k = 57 for the predictors). */
@@ -262,7 +265,8 @@ static void test_nist_low8(void **state)
 {
     (void)state;
     check_against_nist("tsc-all-deltas-low8.bin",
-                       "tsc-all-deltas-low8.ea_non_iid.txt");
+                       "tsc-all-deltas-low8.ea_non_iid.txt",
+                       "t-Tuple (6.3.5), literal");
 }
 
 /* 149,013 samples, 256 values: H_original (5.949379) is MultiMCW's. */
@@ -270,7 +274,8 @@ static void test_nist_jumps(void **state)
 {
     (void)state;
     check_against_nist("tsc-jumps-folded.bin",
-                       "tsc-jumps-folded.ea_non_iid.txt");
+                       "tsc-jumps-folded.ea_non_iid.txt",
+                       "MultiMCW prediction (6.3.7), literal");
 }
 
 /* 400,000 samples of preemptd's raw output: 6.306919, MultiMCW again. */
@@ -278,7 +283,8 @@ static void test_nist_raw400k(void **state)
 {
     (void)state;
     check_against_nist("preemptd-raw-400k.bin",
-                       "preemptd-raw-400k.ea_non_iid.txt");
+                       "preemptd-raw-400k.ea_non_iid.txt",
+                       "MultiMCW prediction (6.3.7), literal");
 }
 
 /* ---- constant and uniform data ---- */
@@ -436,6 +442,117 @@ static void test_restart_cutoff(void **state)
         assert_true(assess_restart_cutoff(h) >= assess_restart_cutoff(h + 0.5));
     assert_int_equal(assess_restart_cutoff(0.0), ASSESS_RESTART_N);
     assert_int_equal(assess_restart_cutoff(9.0), ASSESS_RESTART_N);
+    assert_int_equal(assess_restart_cutoff_k(6.0, 1), ASSESS_RESTART_N);
+    assert_true(assess_restart_tail(6.0, 300, 10) == -1.0);
+}
+
+/* ea_restart's worst case for (h, k), drawn as it draws it: floor(2^h)
+ * values of probability 2^-h, the rest spread over the other values. */
+static unsigned simulated_max(double h, unsigned k, uint64_t *seed)
+{
+    double p = pow(2.0, -h);
+    unsigned kmax = (unsigned)floor(1.0 / p), c[256] = { 0 }, max = 0;
+    double top = p * kmax, pmin = (1.0 - top) / (k - kmax);
+
+    for (unsigned j = 0; j < ASSESS_RESTART_N; j++) {
+        double u = (double)(splitmix64(seed) >> 11) * 0x1.0p-53;
+        unsigned v = u < top ? (unsigned)floor(u / p)
+                             : kmax + (unsigned)floor((u - top) / pmin);
+
+        if (v >= k)
+            v = k - 1;
+        if (++c[v] > max)
+            max = c[v];
+    }
+    return max;
+}
+
+/* The exact tail the cutoff rests on agrees with a simulation of
+ * ea_restart's worst case, where a simulation can measure it. */
+static void test_restart_tail_vs_simulation(void **state)
+{
+    static const struct { double h; unsigned k; } cases[] = {
+        { 2.0, 256 }, { 4.416, 256 }, { 5.256, 256 }, { 7.35, 200 },
+    };
+    const unsigned rounds = 20000;
+    uint64_t seed = 2024;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        double h = cases[i].h;
+        unsigned k = cases[i].k, u = 1, over = 0;
+
+        /* a u where the tail is large enough to measure: 0.02..0.5 */
+        while (assess_restart_tail(h, k, u) > 0.2)
+            u++;
+        double q = assess_restart_tail(h, k, u);
+        for (unsigned r = 0; r < rounds; r++)
+            over += simulated_max(h, k, &seed) > u;
+        double sim = (double)over / rounds, sd = sqrt(q * (1 - q) / rounds);
+        print_message("H_I %.3f, k %u: P[max > %u] exact %.5f, simulated "
+                      "%.5f (sd %.5f)\n", h, k, u, q, sim, sd);
+        assert_true(q > 0.02 && q <= 0.2);
+        assert_true(fabs(sim - q) < 5 * sd);
+    }
+}
+
+/* Never more lenient than ea_restart (issue 24): its Monte-Carlo cutoff
+ * returns below U with probability < 1e-6. ea_restart gave 55 at H_I
+ * 5.256 and 84 at 4.416 on the issue's data (8-bit, 256 values); the
+ * union bound used before gave 56 and 84. */
+static void test_restart_cutoff_vs_nist(void **state)
+{
+    (void)state;
+    assert_true(assess_restart_cutoff_k(5.256, 256) <= 55);
+    assert_true(assess_restart_cutoff_k(4.416, 256) <= 84);
+    for (double h = 0.25; h <= 8.0; h += 0.25) {
+        unsigned u = assess_restart_cutoff_k(h, 256);
+        /* P[NIST's cutoff <= u - 1] = P[at most 26 of its 5,000,000
+         * simulated rows exceed u - 1]: negligible. */
+        double lam = 5e6 * assess_restart_tail(h, 256, u - 1);
+        double term = exp(-lam), sum = term;
+
+        for (unsigned i = 1; i <= 26; i++) {
+            term *= lam / i;
+            sum += term;
+        }
+        assert_true(sum < 1e-6);
+        /* ... while U itself is a value it returns: the tail at U is
+         * near ea_restart's alpha (5.03e-6), not far below it. */
+        assert_true(assess_restart_tail(h, 256, u) > 1e-6);
+        assert_true(assess_restart_tail(h, 256, u) < 5.03e-6 * 4);
+    }
+}
+
+/* The estimator named is the one whose figure is the minimum: literal or
+ * 8 x a bit-string one; the first in ea_non_iid's order on a tie. */
+static void test_limiting_estimator(void **state)
+{
+    struct assess_result r;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    r.mcv = 7.0; r.tuple = 6.5; r.lrs = 7.5;
+    for (int j = 0; j < ASSESS_NPRED; j++) {
+        r.pred[j].h = 6.9;
+        r.pred_bits[j].h = 0.99;
+    }
+    r.mcv_bits = 0.99; r.collision = 0.9; r.markov = 0.99;
+    r.compression = 0.8; r.tuple_bits = 0.95; r.lrs_bits = -1.0;
+    r.h_original = 6.5;
+    r.h_bitstring = 0.8;
+    r.h_min = 8.0 * 0.8;
+    assert_string_equal(assess_limiting(&r, 0),
+                        "Compression (6.3.4), bit string");
+    assert_string_equal(assess_limiting(&r, 1), "t-Tuple (6.3.5), literal");
+    r.h_min = 6.5;
+    assert_string_equal(assess_limiting(&r, 0), "t-Tuple (6.3.5), literal");
+    r.mcv = 6.5;        /* a tie: MCV comes first */
+    assert_string_equal(assess_limiting(&r, 0),
+                        "Most Common Value (6.3.1), literal");
+    r.h_min = r.h_original = -1.0;
+    assert_string_equal(assess_limiting(&r, 0), "none");
+    assert_string_equal(assess_limiting(NULL, 0), "none");
 }
 
 /* A source that restarts into the same state: every restart begins with
@@ -740,6 +857,9 @@ int main(void)
         cmocka_unit_test(test_constant),
         cmocka_unit_test(test_predictor_patterns),
         cmocka_unit_test(test_restart_cutoff),
+        cmocka_unit_test(test_restart_tail_vs_simulation),
+        cmocka_unit_test(test_restart_cutoff_vs_nist),
+        cmocka_unit_test(test_limiting_estimator),
         cmocka_unit_test(test_restart_sanity_fails),
         cmocka_unit_test(test_tuple_lrs_brute),
         cmocka_unit_test(test_uniform),

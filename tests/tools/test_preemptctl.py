@@ -476,8 +476,8 @@ def test_restart_and_calibrate_refuse():
             f.write(row * 1000)
         r = ctl(NOSOCK, "assess", "--restart-file", matrix, "--h-initial",
                 "6", check=1)
-        assert "in a column; cutoff" in r.stdout and "FAIL" in r.stdout, \
-            r.stdout
+        assert "in a column (column 0); cutoff" in r.stdout and \
+            "FAIL" in r.stdout, r.stdout
         assert r.stdout.rstrip().endswith("restart tests: FAIL"), r.stdout
         ctl(NOSOCK, "assess", "--restart-file", matrix, check=64)
         ctl(NOSOCK, "assess", "--restart-file", matrix, "-H", "9", check=64)
