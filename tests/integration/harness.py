@@ -282,6 +282,9 @@ class Daemon(Running):
             os.unlink(path)
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(path)
+        # A daemon that drops to --user must still reach it.
+        os.chmod(self.dir, 0o711)
+        os.chmod(path, 0o666)
         self.notified = self.ready = False
         self.proc = subprocess.Popen(self.argv, stdout=self.logf,
                                      stderr=self.logf, env=self.env)
