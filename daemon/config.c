@@ -71,9 +71,8 @@ void config_usage(FILE *f)
 "      --feed-kernel       feed conditioned output to the kernel (Linux, RNDADDENTROPY)\n"
 "      --feed-interval-ms MS  (default 60000)\n"
 #ifdef PBD_FAULT_INJECTION
-"      --fault stuck|periodic|periodic-after=N|toggle  test build only: replace\n"
-"                          the counter (periodic-after: real for N events\n"
-"                          first; toggle: each SIGUSR2 flips failing/real)\n"
+"      --fault stuck|periodic|periodic-after=N|toggle|sequence|rate=R\n"
+"                          test build only: a fake counter (docs/reliability.md)\n"
 #endif
 "      --log-level LEVEL   error, warn, info or debug (default info)\n"
 "  -h, --help              this text\n"
@@ -246,8 +245,9 @@ static int parse_fault(const char *arg, struct sampler_config *smp, char *msg,
 {
 #ifdef PBD_FAULT_INJECTION
     if (sampler_fault_parse(arg, smp) != 0)
-        return say(msg, cap, "--fault: stuck, periodic, periodic-after=N "
-                             "or toggle");
+        return say(msg, cap, "--fault: stuck, periodic, periodic-after=N, "
+                             "toggle, sequence or rate=R (1..1000000), "
+                             "the middle three with an optional ,rate=R");
     return 0;
 #else
     (void)arg;

@@ -105,31 +105,67 @@ void sampler_apply_cal(struct sampler *s, const struct sampler_cal *cal)
     atomic_store(&s->st.pin_known, false);
 }
 
+/* A decimal count 1..max, digits only; returns 0, or -1. */
+static int parse_count(const char *n, uint64_t max, uint64_t *out)
+{
+    char *end;
+    if (*n < '0' || *n > '9')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(n, &end, 10);
+    if (errno || *end || v < 1 || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 int sampler_fault_parse(const char *arg, struct sampler_config *cfg)
 {
-    static const char after[] = "periodic-after=";
-    if (strcmp(arg, "stuck") == 0) {
-        cfg->fault = SAMPLER_FAULT_STUCK;
-    } else if (strcmp(arg, "periodic") == 0) {
-        cfg->fault = SAMPLER_FAULT_PERIODIC;
-    } else if (strcmp(arg, "toggle") == 0) {
-        cfg->fault = SAMPLER_FAULT_TOGGLE;
-    } else if (strcmp(arg, "sequence") == 0) {
-        cfg->fault = SAMPLER_FAULT_SEQUENCE;
-    } else if (strncmp(arg, after, sizeof(after) - 1) == 0) {
-        const char *n = arg + sizeof(after) - 1;
-        char *end;
-        if (*n < '0' || *n > '9')
+    static const char after[] = "periodic-after=", rate[] = "rate=";
+    enum sampler_fault f;
+    uint64_t n_after = cfg->fault_after, n_rate = 0;
+    char mode[32];
+    const char *comma = strchr(arg, ',');
+    size_t len = comma ? (size_t)(comma - arg) : strlen(arg);
+    if (len >= sizeof(mode))
+        return -1;
+    memcpy(mode, arg, len);
+    mode[len] = '\0';
+
+    if (strcmp(mode, "stuck") == 0) {
+        f = SAMPLER_FAULT_STUCK;
+    } else if (strcmp(mode, "periodic") == 0) {
+        f = SAMPLER_FAULT_PERIODIC;
+    } else if (strcmp(mode, "toggle") == 0) {
+        f = SAMPLER_FAULT_TOGGLE;
+    } else if (strcmp(mode, "sequence") == 0) {
+        f = SAMPLER_FAULT_SEQUENCE;
+    } else if (strncmp(mode, rate, sizeof(rate) - 1) == 0) {
+        /* rate=R alone: the real counter, R more events a second. */
+        if (comma || parse_count(mode + sizeof(rate) - 1,
+                                 SAMPLER_FAULT_RATE_MAX, &n_rate) != 0)
             return -1;
-        errno = 0;
-        unsigned long long v = strtoull(n, &end, 10);
-        if (errno || *end || v < 1 || v > UINT64_MAX / 2)
+        f = SAMPLER_FAULT_RATE;
+    } else if (strncmp(mode, after, sizeof(after) - 1) == 0) {
+        if (parse_count(mode + sizeof(after) - 1, UINT64_MAX / 2,
+                        &n_after) != 0)
             return -1;
-        cfg->fault = SAMPLER_FAULT_PERIODIC_AFTER;
-        cfg->fault_after = v;
+        f = SAMPLER_FAULT_PERIODIC_AFTER;
     } else {
         return -1;
     }
+    if (comma) {
+        /* ",rate=R" only where the fault reads the real counter: stuck
+         * and periodic never do. */
+        if (f == SAMPLER_FAULT_STUCK || f == SAMPLER_FAULT_PERIODIC ||
+            strncmp(comma + 1, rate, sizeof(rate) - 1) != 0 ||
+            parse_count(comma + sizeof(rate), SAMPLER_FAULT_RATE_MAX,
+                        &n_rate) != 0)
+            return -1;
+    }
+    cfg->fault = f;
+    cfg->fault_after = n_after;
+    cfg->fault_rate = n_rate;
     return 0;
 }
 
@@ -142,6 +178,7 @@ const char *sampler_fault_name(enum sampler_fault f)
     case SAMPLER_FAULT_PERIODIC_AFTER: return "periodic-after";
     case SAMPLER_FAULT_TOGGLE:         return "toggle";
     case SAMPLER_FAULT_SEQUENCE:       return "sequence";
+    case SAMPLER_FAULT_RATE:           return "rate";
     }
     return "unknown";
 }
@@ -493,15 +530,41 @@ static void fault_flip_handler(int sig)
     atomic_fetch_add(&fault_flips, 1);
 }
 
+/* The real counter, plus with rate=R one injected jump every 1/R s of it:
+ * R events a second on top of the host's own, however loaded the host.
+ * A jump is the threshold plus a pseudo-random 0..255 grains, so its folded
+ * byte varies like a real one's and the health tests pass. A sampler that
+ * was away catches up one jump a read, for at most a tenth of a second's
+ * worth; further behind (stopped, or a restart) the schedule starts afresh,
+ * so no flood follows a pause. */
+static inline uint64_t real_read(struct sampler *s)
+{
+    uint64_t now = counter_read();
+    if (!s->cfg.fault_rate || (int64_t)(now - s->fake_next) < 0)
+        return now + s->fake_offset;
+    if (now - s->fake_next > s->freq / 10)
+        s->fake_next = now;
+    s->fake_next += s->fake_period;
+    uint64_t x = s->fake_prng; /* xorshift64 */
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    s->fake_prng = x;
+    s->fake_offset += s->threshold + (x >> 56) * s->grain;
+    return now + s->fake_offset;
+}
+
 static inline uint64_t fake_read(struct sampler *s)
 {
-    if (s->cfg.fault == SAMPLER_FAULT_SEQUENCE)
-        return counter_read(); /* real events; on_event numbers them */
+    if (s->cfg.fault == SAMPLER_FAULT_SEQUENCE ||
+        s->cfg.fault == SAMPLER_FAULT_RATE)
+        return real_read(s); /* real events (sequence: on_event numbers
+                              * them) */
     if (s->cfg.fault == SAMPLER_FAULT_STUCK)
         return 12345;
     if (s->cfg.fault == SAMPLER_FAULT_TOGGLE) {
         if (!(atomic_load_explicit(&fault_flips, memory_order_relaxed) & 1u))
-            return counter_read();
+            return real_read(s);
         /* Failing: periodic until the tests trip (at once, like a real
          * broken source), then stuck, so a long failed spell is one stall
          * failure per stall_ms rather than a storm of RCT failures. The
@@ -514,7 +577,7 @@ static inline uint64_t fake_read(struct sampler *s)
     if (s->cfg.fault == SAMPLER_FAULT_PERIODIC_AFTER &&
         atomic_load_explicit(&s->st.events, memory_order_relaxed) <
             s->cfg.fault_after)
-        return counter_read();
+        return real_read(s);
     /* Periodic: 20 ticks a read, and every 1000th read a jump of 5000. */
     s->fake += 20;
     if (s->fake % 20000 == 0)
@@ -630,6 +693,15 @@ static void *sampler_main(void *arg)
 int sampler_start(struct sampler *s)
 {
 #ifdef PBD_FAULT_INJECTION
+    if (s->cfg.fault_rate) {
+        /* The injected schedule starts with the thread: a restart of the
+         * noise source starts it afresh too. */
+        s->fake_period = s->freq / s->cfg.fault_rate;
+        if (s->fake_period == 0)
+            s->fake_period = 1;
+        s->fake_next = counter_read();
+        s->fake_prng = s->fake_next | 1;
+    }
     if (s->cfg.fault == SAMPLER_FAULT_TOGGLE) {
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));

@@ -56,6 +56,9 @@ enum sampler_fault {
     SAMPLER_FAULT_SEQUENCE, /* real events, but event k's byte is k mod 256:
                              * passes the health tests, and a gap in what
                              * a consumer got shows as a break in the count */
+    SAMPLER_FAULT_RATE, /* the real counter, plus fault_rate injected
+                         * events a second (below): a healthy source as
+                         * fast on a loaded host as on an idle one */
 };
 
 #define SAMPLER_JUMP_BUCKETS 40 /* log2 buckets of the jump size in ticks */
@@ -72,6 +75,9 @@ struct sampler_config {
     unsigned stall_ms;    /* no event for this long is a health failure */
     enum sampler_fault fault; /* honoured only in fault-injection builds */
     uint64_t fault_after;     /* events before PERIODIC_AFTER turns on */
+    uint64_t fault_rate;      /* ",rate=N": injected events a second on
+                               * top of the real counter's, wherever a
+                               * fault reads the real counter; 0: none */
     const struct sampler_cal *cal; /* calibration to use; NULL: measure */
     void (*wake)(void *arg);  /* called from the sampler thread */
     void *wake_arg;
@@ -168,6 +174,10 @@ struct sampler {
     pthread_cond_t cv;
     uint64_t fake;          /* fault-injection counter state */
     uint64_t fake_seq;      /* --fault sequence: the next event's number */
+    uint64_t fake_offset;   /* rate=N: the injected jumps so far, in ticks */
+    uint64_t fake_next;     /* rate=N: real counter value of the next one */
+    uint64_t fake_period;   /* rate=N: real ticks between injected jumps */
+    uint64_t fake_prng;     /* rate=N: xorshift state, varies the jumps */
     struct sampler_tap tap;
     /* Demand-driven sampling: the loop sets demand; the budget is the
      * thread's (it outlives a restart, so a restart does not refill it). */
@@ -180,11 +190,13 @@ struct sampler {
     uint64_t acct_wall_us, acct_cpu_us; /* last accounting point */
 };
 
-/* Parses a --fault argument (stuck, periodic, periodic-after=N, toggle,
- * sequence)
- * into cfg->fault and cfg->fault_after. Returns 0, or -1 leaving cfg
- * untouched. Pure; the fault itself is honoured only in fault-injection
- * builds. */
+/* Parses a --fault argument into cfg->fault, cfg->fault_after and
+ * cfg->fault_rate: stuck, periodic, periodic-after=N, toggle, sequence or
+ * rate=R; those that read the real counter (periodic-after, toggle,
+ * sequence) may end in ",rate=R" (1..SAMPLER_FAULT_RATE_MAX events a
+ * second injected on top of it). Returns 0, or -1 leaving cfg untouched.
+ * Pure; the fault itself is honoured only in fault-injection builds. */
+#define SAMPLER_FAULT_RATE_MAX 1000000u
 int sampler_fault_parse(const char *arg, struct sampler_config *cfg);
 
 /* The name of a fault for the log: "none", "stuck", "periodic", ... */

@@ -1,6 +1,7 @@
 /* test-ring.c - SPSC ring: wrap-around, watermarks, full/empty, wiping, and
  * a two-thread producer/consumer run (also built under ThreadSanitizer). */
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -103,6 +104,8 @@ static void *producer(void *arg)
         /* Values are a function of position, never 0 (0 = wiped). */
         if (ring_put(&s->r, (uint8_t)(i % 251 + 1)))
             i++;
+        else
+            sched_yield(); /* full: sharing a CPU, let the consumer run */
     }
     return NULL;
 }
@@ -118,6 +121,8 @@ static void test_two_threads(void **state)
     uint32_t seen = 0;
     while (seen < N_BYTES) {
         size_t got = ring_take(&s.r, out, sizeof(out));
+        if (got == 0)
+            sched_yield(); /* empty: let the producer run */
         for (size_t i = 0; i < got; i++, seen++)
             assert_int_equal(out[i], seen % 251 + 1);
     }

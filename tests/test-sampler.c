@@ -1,7 +1,16 @@
 /* test-sampler.c - the real sampler thread against a consumer thread: the
  * start-up test passes, bytes flow only after it, the sampler sleeps when
- * the ring is full and wakes when drained, and stops promptly. Also built
- * under ThreadSanitizer. */
+ * the ring is full and wakes when drained, and stops promptly; the capture
+ * tap.
+ *
+ * Built twice. As test-sampler, the production sampler.c on the real
+ * counter: the hand-off test is one of the few tests that wait on the
+ * host's own events (docs/reliability.md, "Real-source tests"). As
+ * test-sampler-fault, sampler.c compiled with PBD_FAULT_INJECTION: the
+ * same tests, the capture tap's among them, on the real counter plus an
+ * injected 50,000 events a second (--fault rate=R), so they take the same
+ * short time on any host; and the tests of that rate itself. The fault
+ * build also runs under ThreadSanitizer. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,8 +23,16 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "counter.h"
 #include "osdep.h"
 #include "sampler.h"
+
+/* The source of a test: R injected events a second in the fault build. */
+#ifdef PBD_FAULT_INJECTION
+#define SOURCE(r) .fault = SAMPLER_FAULT_RATE, .fault_rate = (r)
+#else
+#define SOURCE(r) .fault = SAMPLER_FAULT_NONE
+#endif
 
 static _Atomic unsigned wakes;
 
@@ -69,11 +86,15 @@ static void test_handoff(void **state)
     assert_int_equal(ring_init(&r, buf, sizeof(buf), 384, 512), 0);
     struct sampler_config cfg = {
         .cpu = -1, .h_bits = 2.0, .alpha_log2 = -30, .permanent_after = 3,
-        .stall_ms = 20000, .wake = on_wake,
+        .stall_ms = 20000, .wake = on_wake, SOURCE(50000),
     };
     assert_int_equal(sampler_init(&s, &cfg, &r), 0);
     assert_true(s.threshold >= 2);
     assert_true(s.freq > 0);
+    /* Ask to be woken at 64 bytes. Before the start: a fast source fills
+     * the ring moments after the start-up test, and a want set on a full
+     * ring is never met (no byte goes in to meet it). */
+    sampler_want(&s, 64);
     assert_int_equal(sampler_start(&s), 0);
 
     /* The start-up test needs 1024 events; nothing enters the ring first. */
@@ -81,8 +102,7 @@ static void test_handoff(void **state)
     assert_true(atomic_load(&s.st.discarded) >= HEALTH_STARTUP_SAMPLES);
     assert_true(atomic_load(&wakes) >= 1); /* the pass woke the loop */
 
-    /* Ask to be woken at 64 bytes, then let the ring fill: it sleeps. */
-    sampler_want(&s, 64);
+    /* Let the ring fill: it sleeps. */
     assert_true(wait_for(is_sleeping, &s, 60));
     assert_int_equal(ring_level(&r), 512);
     assert_int_equal(atomic_load(&s.want), 0); /* the want was honoured */
@@ -112,6 +132,7 @@ static void test_handoff(void **state)
     assert_false(atomic_load(&s.st.running));
 }
 
+#ifdef PBD_FAULT_INJECTION
 static struct sampler *tap_s;
 static struct ring *tap_r;
 
@@ -154,14 +175,16 @@ static void test_tap(void **state)
     (void)state;
     static struct sampler s;
     static struct ring r, t;
-    static uint8_t buf[512], tbuf[256], sink[512];
+    static uint8_t buf[512], tbuf[2048], sink[512];
     assert_int_equal(ring_init(&r, buf, sizeof(buf), 384, 512), 0);
-    assert_int_equal(ring_init(&t, tbuf, sizeof(tbuf), 256, 256), 0);
+    assert_int_equal(ring_init(&t, tbuf, sizeof(tbuf), 2048, 2048), 0);
     tap_s = &s;
     tap_r = &t;
     struct sampler_config cfg = {
         .cpu = -1, .h_bits = 2.0, .alpha_log2 = -30, .permanent_after = 3,
-        .stall_ms = 20000, .wake = on_wake,
+        /* A rate the consumer's 1 ms polls drain with room to spare
+         * (a 2 KiB tap: 0.4 s of samples), the top of real rates seen. */
+        .stall_ms = 20000, .wake = on_wake, SOURCE(5000),
     };
     assert_int_equal(sampler_init(&s, &cfg, &r), 0);
     assert_true(sampler_tap_quiet(&s));
@@ -211,7 +234,9 @@ static void test_tap(void **state)
     sampler_destroy(&s);
 }
 
-/* --fault parsing: every form, decimal only, cfg untouched on error. */
+#endif
+
+#ifndef PBD_FAULT_INJECTION
 static bool is_boosted(struct sampler *s)
 {
     return atomic_load(&s->st.boosted);
@@ -265,7 +290,9 @@ static void test_demand_budget(void **state)
     sampler_stop(&s);
     sampler_destroy(&s);
 }
+#endif
 
+/* --fault parsing: every form, decimal only, cfg untouched on error. */
 static void test_fault_parse(void **state)
 {
     (void)state;
@@ -276,6 +303,7 @@ static void test_fault_parse(void **state)
     assert_int_equal(cfg.fault, SAMPLER_FAULT_PERIODIC);
     assert_int_equal(sampler_fault_parse("sequence", &cfg), 0);
     assert_int_equal(cfg.fault, SAMPLER_FAULT_SEQUENCE);
+    assert_int_equal(cfg.fault_rate, 0);
     assert_string_equal(sampler_fault_name(cfg.fault), "sequence");
     assert_int_equal(sampler_fault_parse("toggle", &cfg), 0);
     assert_int_equal(cfg.fault, SAMPLER_FAULT_TOGGLE);
@@ -287,13 +315,171 @@ static void test_fault_parse(void **state)
         "", "Stuck", "toggle ", "periodic-after=", "periodic-after=0",
         "periodic-after=-1", "periodic-after=0x10", "periodic-after=12x",
         "periodic-after=99999999999999999999", "periodic-after= 5",
+        /* rate=R: 1..SAMPLER_FAULT_RATE_MAX, alone or after a fault that
+         * reads the real counter, once, last */
+        "rate", "rate=", "rate=0", "rate=-5", "rate=1000001", "rate=1e5",
+        "rate=5,sequence", "rate=5,rate=6", "stuck,rate=5",
+        "periodic,rate=5", "sequence,", "sequence,rate=", "sequence,rate=0",
+        "sequence,rate=5,rate=6", "sequence,rate=5,", "sequence;rate=5",
+        "toggle,rate=5x", "sequence,after=5", "periodic-after=0,rate=5",
+        "averyveryveryverylongfaultnamethatgoesonandon,rate=5",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(sampler_fault_parse(bad[i], &cfg), -1);
         assert_int_equal(cfg.fault, SAMPLER_FAULT_PERIODIC_AFTER);
         assert_int_equal(cfg.fault_after, 2000);
+        assert_int_equal(cfg.fault_rate, 0);
     }
+    assert_int_equal(sampler_fault_parse("rate=1000000", &cfg), 0);
+    assert_int_equal(cfg.fault, SAMPLER_FAULT_RATE);
+    assert_int_equal(cfg.fault_rate, SAMPLER_FAULT_RATE_MAX);
+    assert_string_equal(sampler_fault_name(cfg.fault), "rate");
+    assert_int_equal(sampler_fault_parse("sequence,rate=25", &cfg), 0);
+    assert_int_equal(cfg.fault, SAMPLER_FAULT_SEQUENCE);
+    assert_int_equal(cfg.fault_rate, 25);
+    assert_int_equal(sampler_fault_parse("toggle,rate=7", &cfg), 0);
+    assert_int_equal(cfg.fault, SAMPLER_FAULT_TOGGLE);
+    assert_int_equal(cfg.fault_rate, 7);
+    assert_int_equal(sampler_fault_parse("periodic-after=30,rate=8", &cfg), 0);
+    assert_int_equal(cfg.fault, SAMPLER_FAULT_PERIODIC_AFTER);
+    assert_int_equal(cfg.fault_after, 30);
+    assert_int_equal(cfg.fault_rate, 8);
+    /* A fault without a rate clears an earlier one. */
+    assert_int_equal(sampler_fault_parse("sequence", &cfg), 0);
+    assert_int_equal(cfg.fault_rate, 0);
 }
+
+#ifdef PBD_FAULT_INJECTION
+/* Real counter ticks as seconds, the sampler's own clock. */
+static double counter_s(const struct sampler *s)
+{
+    return (double)counter_read() / (double)s->freq;
+}
+
+static bool is_running(struct sampler *s)
+{
+    return atomic_load(&s->st.running);
+}
+
+static bool is_ok_or_failed(struct sampler *s)
+{
+    return is_ok(s) || atomic_load(&s->st.fail_epoch) > 0;
+}
+
+static uint64_t seq_events;
+static bool has_seq_events(struct sampler *s)
+{
+    return atomic_load(&s->st.events) >= seq_events;
+}
+
+/* --fault sequence,rate=R against the real thread: with a threshold no
+ * real preemption under half a second reaches, every event is an injected
+ * one, yet the start-up test passes and what reaches the ring counts up by
+ * one (the sequence semantics hold); events never outrun the schedule (R a
+ * second of the real counter, plus the one the schedule starts with); and
+ * after a stop and start (the noise-source restart of a capture) the count
+ * goes on where it stopped and the schedule starts afresh. */
+static void test_rate(void **state)
+{
+    (void)state;
+    static struct sampler s;
+    static struct ring r;
+    static uint8_t buf[8192], out[8192];
+    assert_int_equal(ring_init(&r, buf, sizeof(buf), 6144, 8192), 0);
+    struct sampler_config cfg = {
+        .cpu = -1, .h_bits = 2.0, .alpha_log2 = -30, .permanent_after = 3,
+        .stall_ms = 20000, .wake = on_wake,
+        .fault = SAMPLER_FAULT_SEQUENCE, .fault_rate = 20000,
+    };
+    cfg.threshold = counter_frequency() / 2;
+    assert_int_equal(sampler_init(&s, &cfg, &r), 0);
+    assert_true(s.threshold == cfg.threshold);
+
+    for (int run = 0; run < 2; run++) {
+        double t0 = counter_s(&s);
+        uint64_t ev0 = atomic_load(&s.st.events);
+        uint64_t gaps0 = atomic_load(&s.st.gaps);
+        assert_int_equal(sampler_start(&s), 0);
+        /* Twice the start-up test's events, or a full ring. */
+        seq_events = ev0 + 2 * HEALTH_STARTUP_SAMPLES;
+        assert_true(wait_for(has_seq_events, &s, 120));
+        assert_true(wait_for(is_ok, &s, 120));
+        uint64_t ev = atomic_load(&s.st.events) - ev0;
+        double t1 = counter_s(&s);
+        /* One injected event per period of the counter at most, however
+         * the sampler was scheduled: catching up never overtakes. (And
+         * at most two real ones a second: only a jump of over half a
+         * second reaches this threshold.) */
+        assert_true((double)ev <=
+                    (t1 - t0) * (double)(cfg.fault_rate + 2) + 1.0);
+        assert_int_equal(atomic_load(&s.st.backwards), 0);
+        /* A jump of a threshold and up to 255 grains is no gap (a gap
+         * could only be the thread away for over a second). */
+        uint64_t gaps = atomic_load(&s.st.gaps) - gaps0;
+        assert_true(gaps * 1000 <= ev);
+        sampler_stop(&s);
+        if (run == 0) {
+            assert_int_equal(atomic_load(&s.st.health_state), HEALTH_OK);
+            assert_true(atomic_load(&s.st.pushed) > 0);
+        }
+        /* A restart: recalibrated (same threshold: it is given), then
+         * started again on the same struct. */
+        struct sampler_cal cal;
+        sampler_calibrate(&cfg, &cal);
+        sampler_apply_cal(&s, &cal);
+    }
+    /* Whatever reached the ring counts up by one, across the restart. */
+    size_t n = ring_take(&r, out, sizeof(out));
+    assert_true(n > 1);
+    for (size_t i = 1; i < n; i++)
+        assert_int_equal((uint8_t)(out[i - 1] + 1), out[i]);
+    assert_false(is_running(&s));
+    sampler_destroy(&s);
+}
+
+/* rate=R alone: the real counter and its own bytes, plus R injected
+ * events a second whose folded bytes vary: a healthy source, at a rate
+ * that does not depend on the host. Two samplers that differ only in R
+ * over the same stretch of time: the faster one makes more events. */
+static void test_rate_alone(void **state)
+{
+    (void)state;
+    static struct sampler s[2];
+    static struct ring r[2];
+    static uint8_t buf[2][1024];
+    const uint64_t rates[2] = {2000, 200000};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(ring_init(&r[i], buf[i], sizeof(buf[i]), 768,
+                                   1024), 0);
+        struct sampler_config cfg = {
+            .cpu = -1, .h_bits = 2.0, .alpha_log2 = -30,
+            .permanent_after = 3, .stall_ms = 20000, .wake = on_wake,
+            .fault = SAMPLER_FAULT_RATE, .fault_rate = rates[i],
+            .threshold = counter_frequency() / 2,
+        };
+        assert_int_equal(sampler_init(&s[i], &cfg, &r[i]), 0);
+    }
+    double t0 = counter_s(&s[0]);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(sampler_start(&s[i]), 0);
+    /* The fast one passes the start-up test with varied bytes... */
+    assert_true(wait_for(is_ok_or_failed, &s[1], 120));
+    assert_true(is_ok(&s[1]));
+    uint64_t slow = atomic_load(&s[0].st.events);
+    uint64_t fast = atomic_load(&s[1].st.events);
+    double t1 = counter_s(&s[0]);
+    for (int i = 0; i < 2; i++)
+        sampler_stop(&s[i]);
+    /* ...and had more events than the slow one over the same time, which
+     * the schedule bounds. */
+    assert_true(fast > slow);
+    assert_true((double)slow <= (t1 - t0) * (double)(rates[0] + 2) + 1.0);
+    assert_true(atomic_load(&s[1].st.apt_failures) == 0);
+    assert_true(atomic_load(&s[1].st.rct_failures) == 0);
+    for (int i = 0; i < 2; i++)
+        sampler_destroy(&s[i]);
+}
+#endif
 
 int main(void)
 {
@@ -302,8 +488,14 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fault_parse),
         cmocka_unit_test(test_handoff),
+#ifdef PBD_FAULT_INJECTION
         cmocka_unit_test(test_tap),
+        cmocka_unit_test(test_rate),
+        cmocka_unit_test(test_rate_alone),
+#else
+        /* The priority policy, on the real counter: the production build's. */
         cmocka_unit_test(test_demand_budget),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

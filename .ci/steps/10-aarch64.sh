@@ -115,7 +115,8 @@ PREEMPTD_WRAPPER=qemu-aarch64 \
 PYTHONPATH=tests/integration PYTHONDONTWRITEBYTECODE=1 python3 - <<'EOF'
 import re, sys
 import harness
-with harness.Daemon(ring=2048, ready_timeout=120.0) as d:
+# real=True: the production daemon on qemu's own counter, cntvct_el0.
+with harness.Daemon(real=True, ring=2048, ready_timeout=120.0) as d:
     ver = d.text("version")
     line = d.text("read 16")
     st = d.stats()

@@ -1,20 +1,34 @@
 """Start the real preemptd on a temporary socket with a small ring, and talk
 to it in all three dialects. Shared by the integration tests.
 
-The binary comes from $PREEMPTD (meson sets it); $PREEMPTD_FAULT names the
-fault-injection build.
+The source (docs/reliability.md, "Tests that never wait on the host"): a
+Daemon is the fault-injection build ($PREEMPTD_FAULT) with `--fault
+rate=$PBD_TEST_RATE` (default RATE below): the real counter plus that many
+injected events a second, so a test that needs events takes the same short
+time on an idle host and a loaded one. A test's own `--fault` that reads the
+real counter (sequence, toggle, periodic-after=N) gets `,rate=...` added;
+stuck and periodic have no real counter to add to. Its sampler runs at
+`--priority normal` (see fast_source). Daemon(real=True) is the
+production build ($PREEMPTD) on the host's own events: only the few tests
+that are about the real source use it, and they say why.
+
+Readiness comes from the daemon itself: Daemon binds a datagram socket and
+passes it as $NOTIFY_SOCKET; preemptd sends its first STATUS once it
+listens and READY=1 once the start-up health test has passed.
 
 $PBD_TEST_DAEMON_ARGS (optional, split like a shell would) is appended to
 every test daemon's arguments, after the test's own: e.g.
-PBD_TEST_DAEMON_ARGS="--threshold 40000" slows the sampler to a few hundred
-events a second, as on the slowest hosts seen (150 ev/s), so a test that
-silently counts on a fast source fails here too. An option the test gives
-itself is not given again (the --fault tests' fake counter needs a
-threshold below its 5,020-tick jumps). Tests that start preemptd without
-Daemon take the extra arguments from daemon_args().
+PBD_TEST_DAEMON_ARGS="--threshold 40000" slows the real source to a few
+hundred events a second, as on the slowest hosts seen (150 ev/s), so a
+real-source test that silently counts on a fast source fails here too. An
+option the test gives itself is not given again (the --fault tests' fake
+counter needs a threshold below its 5,020-tick jumps). Tests that start
+preemptd without Daemon take the extra arguments from daemon_args().
 """
 import json
 import os
+import re
+import select
 import shlex
 import shutil
 import signal
@@ -24,17 +38,54 @@ import subprocess
 import tempfile
 import time
 
-MAGIC = 0xBD
-VERSION = 1
-T_READ, T_STATS, T_HEALTH, T_VERSION = 1, 2, 3, 4
-T_REPLY, T_ERROR = 0x80, 0xFF
-MODE = {"conditioned": 0, "raw": 1, "drbg": 2, "capture": 3}
-F_NOWAIT, F_RESTART = 0x01, 0x02
-# positive wire codes of PBD_E* (see include/pbd.h)
-E = {"EINVAL": 1, "ECONNECT": 2, "EIO": 3, "ECLOSED": 4, "EPROTO": 5,
-     "EVERSION": 6, "EHEALTH": 7, "EAGAIN": 8, "ETIMEDOUT": 9, "ETOOBIG": 10,
-     "EPERM": 11, "ENOMEM": 12, "EBUSY": 13, "ENOTSEEDED": 14, "EPATH": 15,
-     "ESHUTDOWN": 16, "EFORKED": 17, "EOVERRUN": 18, "EINUSE": 19}
+PREEMPTD = os.environ.get("PREEMPTD", "build/daemon/preemptd")
+PREEMPTD_FAULT = os.environ.get("PREEMPTD_FAULT",
+                                "build/daemon/preemptd-fault")
+# Injected events a second (--fault rate=R): a 64 KiB capture in about a
+# second, the start-up test in tens of ms, and well within what the sampler
+# handles under ASan, TSan and valgrind.
+RATE = int(os.environ.get("PBD_TEST_RATE", "50000"))
+
+
+# ---- the wire constants, read from the headers that define them ----------
+
+def _header(rel):
+    root = os.environ.get("PBD_SOURCE_ROOT") or os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    with open(os.path.join(root, rel)) as f:
+        return f.read()
+
+
+def _define(src, name):
+    """The value of `#define NAME 0x1Fu` or of `NAME = 0x1F,` in src."""
+    m = re.search(r"(?:#define\s+%s\s+|\b%s\s*=\s*)(0x[0-9A-Fa-f]+|\d+)u?\b"
+                  % (name, name), src)
+    if not m:
+        raise RuntimeError("%s not found in the headers" % name)
+    return int(m.group(1), 0)
+
+
+_PBD_H = _header(os.path.join("include", "pbd.h"))
+_PROTO_H = _header(os.path.join("common", "proto.h"))
+MAGIC = _define(_PROTO_H, "PROTO_MAGIC")
+VERSION = _define(_PROTO_H, "PROTO_VERSION")
+T_READ, T_STATS, T_HEALTH, T_VERSION = (
+    _define(_PROTO_H, "PROTO_T_" + t)
+    for t in ("READ", "STATS", "HEALTH", "VERSION"))
+T_REPLY, T_ERROR = _define(_PROTO_H, "PROTO_T_REPLY"), \
+    _define(_PROTO_H, "PROTO_T_ERROR")
+MODE = {m.lower(): _define(_PBD_H, "PBD_MODE_" + m)
+        for m in ("CONDITIONED", "RAW", "DRBG", "CAPTURE")}
+F_NOWAIT, F_RESTART = _define(_PROTO_H, "PROTO_READ_NOWAIT"), \
+    _define(_PROTO_H, "PROTO_READ_RESTART")
+# PBD_ERRNO_MAP's rows, X(NAME, -N, "text" "text"...): E has the positive
+# wire code by name, STRERROR pbd_strerror()'s text.
+_ROWS = [(m.group(1), -int(m.group(2)),
+          "".join(re.findall(r'"([^"]*)"', m.group(3))))
+         for m in re.finditer(r'X\((E[A-Z]+),\s*(-\d+),((?:\s*\\?\s*"[^"]*")+)\)',
+                              _PBD_H)]
+E = {name: code for name, code, _ in _ROWS}
+STRERROR = {name: text for name, _, text in _ROWS}
 
 
 class Skipped(Exception):
@@ -97,6 +148,29 @@ def daemon_args(own=()):
     return out
 
 
+def fast_source(args, rate=None):
+    """args for the fault build on the injected event rate: `--fault
+    rate=R` when they name no fault, `,rate=R` after one that reads the real
+    counter (and has none yet), stuck and periodic as they are; and
+    `--priority normal` unless they give a priority: an idle-priority
+    sampler makes no events at all while a loaded host has other work, and
+    these tests are not about the sampler's manners (the real-source ones
+    keep the default)."""
+    rate = RATE if rate is None else rate
+    args = list(args)
+    if "--priority" not in args:
+        args += ["--priority", "normal"]
+    for i, a in enumerate(args):
+        if a == "--fault" and i + 1 < len(args):
+            f = args[i + 1]
+            if ",rate=" not in f and not f.startswith("rate=") and (
+                    f in ("sequence", "toggle") or
+                    f.startswith("periodic-after=")):
+                args[i + 1] = "%s,rate=%d" % (f, rate)
+            return args
+    return args + ["--fault", "rate=%d" % rate]
+
+
 class Running:
     """What every test needs of a started preemptd: talk to it, read its
     log, wait for it. Subclasses set self.sock, self.log and self.proc."""
@@ -155,11 +229,19 @@ class Running:
 
 
 class Daemon(Running):
-    """A preemptd on a temporary socket. Use as a context manager."""
+    """A preemptd on a temporary socket. Use as a context manager.
 
-    def __init__(self, *args, binary=None, ring=2048, wait_ready=True,
-                 ready_timeout=30.0, env=None):
-        self.binary = binary or os.environ.get("PREEMPTD", "build/daemon/preemptd")
+    real=False (the default): the fault build on the injected rate (see the
+    top of this file); real=True: the production build on the host's own
+    events. binary overrides either (the aarch64 step's cross build); the
+    injected rate is added only to the fault build ($PREEMPTD_FAULT)."""
+
+    def __init__(self, *args, real=False, binary=None, ring=2048,
+                 wait_ready=True, ready_timeout=None, env=None):
+        self.binary = binary or (PREEMPTD if real else PREEMPTD_FAULT)
+        self.real = real or self.binary != PREEMPTD_FAULT
+        if not self.real:
+            args = fast_source(args)
         self.dir = tempfile.mkdtemp(prefix="pbd-")
         self.sock = os.path.join(self.dir, "preemptd.sock")
         self.log = os.path.join(self.dir, "log")
@@ -171,15 +253,19 @@ class Daemon(Running):
         wrapper = os.environ.get("PREEMPTD_WRAPPER", "")
         if wrapper:
             argv = shlex.split(wrapper) + argv
-        e = dict(os.environ)
-        e.update(env or {})
+        self.argv = argv
+        self.env = dict(os.environ)
+        self.env.update(env or {})
+        self.env["NOTIFY_SOCKET"] = os.path.join(self.dir, "notify")
+        self.notify = None
         self.logf = open(self.log, "wb")
-        self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=self.logf,
-                                     env=e)
+        self.launch()
+        if ready_timeout is None:
+            # The injected rate passes the start-up test in milliseconds;
+            # the host's own events may take a while on a loaded machine.
+            ready_timeout = 120.0 if self.real or wrapper else 30.0
         try:
-            self.wait_socket(10.0)
-            if wait_ready:
-                self.wait_health("ok", ready_timeout)
+            self.wait_notify(ready=wait_ready, timeout=ready_timeout)
         except BaseException:
             # No context manager owns it yet: a daemon that never became
             # ready must not outlive the test (one ran on for an hour).
@@ -187,6 +273,55 @@ class Daemon(Running):
             self.proc.wait()
             self.logf.close()
             raise
+
+    def launch(self):
+        """Starts (or starts again, after a kill) the daemon process, with
+        a fresh socket for its sd_notify messages."""
+        path = self.env["NOTIFY_SOCKET"]
+        if os.path.exists(path):
+            os.unlink(path)
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(path)
+        # A daemon that drops to --user must still reach it.
+        os.chmod(self.dir, 0o711)
+        os.chmod(path, 0o666)
+        self.notified = self.ready = False
+        self.proc = subprocess.Popen(self.argv, stdout=self.logf,
+                                     stderr=self.logf, env=self.env)
+
+    def wait_notify(self, ready=True, timeout=30.0):
+        """Waits for the daemon's word: READY=1 (the start-up test passed)
+        when ready, else any message (it listens by its first). Then
+        closes the notify socket: nobody would drain it, and a full one
+        would block the daemon's next sd_notify (its later messages get
+        ECONNREFUSED instead, which it ignores)."""
+        try:
+            self._wait_notify(ready, timeout)
+        finally:
+            self.notify.close()
+
+    def _wait_notify(self, ready, timeout):
+        end = time.monotonic() + timeout
+        while not (self.ready if ready else self.notified):
+            if self.proc.poll() is not None:
+                raise RuntimeError("preemptd exited %s:\n%s" %
+                                   (self.proc.returncode, self.logtext()))
+            left = end - time.monotonic()
+            if left <= 0:
+                raise RuntimeError("preemptd not %s after %.0f s:\n%s" % (
+                    "ready" if ready else "listening", timeout,
+                    self.logtext()))
+            # A short timeout: an exit sends no message.
+            r, _, _ = select.select([self.notify], [], [], min(left, 0.25))
+            if r:
+                msg = self.notify.recv(4096).decode(errors="replace")
+                self.notified = True
+                self.ready |= "READY=1" in msg.split("\n")
+
+    def relaunch(self, timeout=120.0):
+        """After the process was killed: the same daemon again, ready."""
+        self.launch()
+        self.wait_notify(ready=True, timeout=timeout)
 
     def __enter__(self):
         return self
@@ -209,6 +344,20 @@ class Daemon(Running):
         rc = self.proc.returncode
         shutil.rmtree(self.dir, ignore_errors=True)
         return rc
+
+
+def peer_pid(path, timeout=5.0):
+    """The pid of the process listening on path (SO_PEERCRED names the
+    listener even while the connection waits in its backlog)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(path)
+        cred = s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                            struct.calcsize("3i"))
+        return struct.unpack("3i", cred)[0]
+    finally:
+        s.close()
 
 
 def recv_exact(s, n):

@@ -1,6 +1,9 @@
-/* test-client.c - libpbd against the real daemon ($PREEMPTD) on a temporary
- * socket: every mode, exact lengths, uniqueness, errors, one-call form, a
- * stopped daemon, fork, close-on-exec. */
+/* test-client.c - libpbd against the real daemon on a temporary socket:
+ * every mode, exact lengths, uniqueness, errors, one-call form, a stopped
+ * daemon, fork, close-on-exec. The daemon is the fault build
+ * ($PREEMPTD_FAULT) on an injected event rate (--fault rate=R, R from
+ * $PBD_TEST_RATE, and --priority normal, as harness.py's fast_source), so
+ * the test takes as long on a loaded host as on an idle one. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -42,7 +45,7 @@ static uint64_t now_ms(void)
 /* Waits (up to 60 s) until the daemon answers and reports health ok. */
 static int wait_healthy(void)
 {
-    for (int i = 0; i < 600; i++) {
+    for (int i = 0; i < 3000; i++) {
         pbd_t *p;
         if (pbd_open(&p, sock) == 0) {
             pbd_health_state hs;
@@ -52,7 +55,7 @@ static int wait_healthy(void)
             if (rc == 0 && hs == PBD_HEALTH_OK)
                 return 0;
         }
-        usleep(100000);
+        usleep(20000);
     }
     return -1;
 }
@@ -60,9 +63,12 @@ static int wait_healthy(void)
 static int start_daemon(void **state)
 {
     (void)state;
-    const char *bin = getenv("PREEMPTD");
-    if (!bin || !mkdtemp(dir))
+    const char *bin = getenv("PREEMPTD_FAULT");
+    const char *rate = getenv("PBD_TEST_RATE");
+    char fault[64];
+    if (!bin || !rate || !mkdtemp(dir))
         return -1;
+    snprintf(fault, sizeof(fault), "rate=%s", rate);
     snprintf(sock, sizeof(sock), "%s/s.sock", dir);
     daemon_pid = fork();
     if (daemon_pid == 0) {
@@ -72,8 +78,9 @@ static int start_daemon(void **state)
         /* $PBD_TEST_DAEMON_ARGS as in harness.py, split at blanks (no
          * quoting here). */
         char *argv[64] = {(char *)bin, "--foreground", "--socket", sock,
-                          "--ring-size", "2048"};
-        int argc = 6;
+                          "--ring-size", "2048", "--fault", fault,
+                          "--priority", "normal"};
+        int argc = 10;
         const char *extra = getenv("PBD_TEST_DAEMON_ARGS");
         char *copy = extra ? strdup(extra) : NULL;
         for (char *w = copy ? strtok(copy, " \t\n") : NULL;

@@ -203,7 +203,7 @@ def wait_failed(d):
 t.check("openssl list -random-generators -provider preemptd shows PREEMPTD",
         listed)
 
-with harness.Daemon(binary=PREEMPTD, ring=2048) as d:
+with harness.Daemon(ring=2048) as d:
     dflt, strict = config(d.sock, False), config(d.sock, True)
     t.check("daemon up: openssl rand seeds from preemptd (+32 conditioned)",
             cli_seeds_from_daemon, d, dflt)
@@ -299,7 +299,7 @@ def comes_back(strict):
     first = [p.stdout.readline(), p.stdout.readline()]
     st = status("".join(first), "first")
     assert st["source"] == ("refused" if strict else "os-only"), first
-    with harness.Daemon(binary=PREEMPTD, ring=2048) as d:
+    with harness.Daemon(ring=2048) as d:
         os.symlink(d.sock, link)  # the configured path now reaches it
         before = served(d)
         out, err = p.communicate("go\n", timeout=120)
@@ -321,7 +321,7 @@ t.check("daemon back, default: the next seed comes from it again",
 t.check("daemon back, strict: RAND_bytes works again", comes_back, True)
 
 with harness.Daemon("--fault", "stuck", "--stall-ms", "500",
-                    binary=PREEMPTD_FAULT, ring=2048, wait_ready=False) as d:
+                    ring=2048, wait_ready=False) as d:
     dflt, strict = config(d.sock, False), config(d.sock, True)
     t.check("fault build reports a failed source", wait_failed, d)
     t.check("failed source, default: OS-only seed, quiet, state reported",
@@ -363,7 +363,7 @@ def stopped_full_backlog(d, cnf):
             s.close()
 
 
-with harness.Daemon(binary=PREEMPTD, ring=2048) as d:
+with harness.Daemon(ring=2048) as d:
     t.check("stopped daemon, full backlog: a seed ends by timeout_ms",
             stopped_full_backlog, d, config(d.sock, False))
     t.ok("daemon exits 0", d.stop() == 0)

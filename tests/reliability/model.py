@@ -7,13 +7,12 @@ every request gets exactly one reply, in order, of the right type and exact
 length, or an error the request may get. A byte that arrives while nothing
 is expected is unsolicited. Violations are raised as Violation."""
 import json
-import os
 import re
 import socket
 import struct
 import time
 
-from harness import E, MAGIC, VERSION, hdr, read_req
+from harness import E, MAGIC, STRERROR, VERSION, hdr, read_req
 
 E_NAME = {v: k for k, v in E.items()}
 PROTO_MAX_TEXT = 65536
@@ -21,18 +20,6 @@ MAX_READ = {"conditioned": 1 << 16, "raw": 1 << 16, "drbg": 1 << 20}
 TEXT_MAX_READ = 4096
 
 
-def _strerrors():
-    """pbd_strerror texts by code name, read from include/pbd.h so the text
-    dialect's `error: ...` lines are checked against the one table."""
-    root = os.environ.get("PBD_SOURCE_ROOT") or os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "..")
-    with open(os.path.join(root, "include", "pbd.h")) as f:
-        src = f.read()
-    return {m.group(1): m.group(2) for m in
-            re.finditer(r'X\((E[A-Z]+),\s*-\d+,\s*"([^"]*)"\)', src)}
-
-
-STRERROR = _strerrors()
 TEXT_ERROR = {"error: " + msg: name for name, msg in STRERROR.items()}
 
 # Errors a well-formed request may get. A no-wait read never times out and a

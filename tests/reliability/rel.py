@@ -13,10 +13,8 @@ import time
 import traceback
 
 import harness
-from harness import E, T_ERROR, T_READ, T_REPLY, hdr, read_req, recv_frame
-
-PREEMPTD = os.environ.get("PREEMPTD", "build/daemon/preemptd")
-PREEMPTD_FAULT = os.environ.get("PREEMPTD_FAULT", "build/daemon/preemptd-fault")
+from harness import (E, PREEMPTD, PREEMPTD_FAULT, T_ERROR, T_READ, T_REPLY,
+                     hdr, read_req, recv_frame)
 
 
 class Tally:

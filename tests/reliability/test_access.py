@@ -4,7 +4,7 @@
 nobody (65534) before it connects; we run as root."""
 import harness
 from harness import closed, read_req, recv_frame, recv_line
-from rel import (NOBODY, PREEMPTD, Tally, as_nobody, expect_error, open_up,
+from rel import (NOBODY, Tally, as_nobody, expect_error, open_up,
                  read_ok)
 
 t = Tally()
@@ -64,7 +64,7 @@ def root_served(d, mode):
 
 
 with harness.Daemon("--mode", "0666", "--allow-uid", "0",
-                    binary=PREEMPTD, ring=2048) as d:
+                    ring=2048) as d:
     open_up(d)
     t.check("not on --allow-uid: EPERM frame + close", as_nobody, denied_binary, d)
     t.check("not on --allow-uid: text error: not permitted + close", as_nobody, denied_text, d)
@@ -74,7 +74,7 @@ with harness.Daemon("--mode", "0666", "--allow-uid", "0",
 # nobody gets in through its gid, but is not on the raw list.
 with harness.Daemon("--mode", "0666", "--allow-uid", "1234",
                     "--allow-gid", str(NOBODY), "--raw-uid", "1234",
-                    binary=PREEMPTD, ring=2048) as d:
+                    ring=2048) as d:
     open_up(d)
     t.check("on --allow-gid: served", as_nobody, served, d)
     t.check("--raw-uid: raw -> EPERM (not fatal), conditioned and drbg fine",
@@ -87,7 +87,7 @@ with harness.Daemon("--mode", "0666", "--allow-uid", "1234",
 # No --raw-uid: raw is open to anyone who may connect, but capture, which
 # takes every new sample from everyone else, still needs to be root, the
 # daemon's uid or listed.
-with harness.Daemon("--mode", "0666", binary=PREEMPTD, ring=2048) as d:
+with harness.Daemon("--mode", "0666", ring=2048) as d:
     open_up(d)
     t.check("no --raw-uid: raw served to nobody", as_nobody,
             lambda d: root_served(d, "raw") or True, d)

@@ -11,7 +11,7 @@ import time
 
 import harness
 from harness import E, T_READ, T_REPLY, closed, hdr, read_req, recv_frame, recv_line
-from rel import PREEMPTD, Bystander, Tally, alive, expect_error, read_ok
+from rel import Bystander, Tally, alive, expect_error, read_ok
 
 IDLE_MS = 1000
 
@@ -166,7 +166,7 @@ def vanish_mid_reply(d):
 
 
 with harness.Daemon("--idle-ms", str(IDLE_MS), "--max-queued", "65536",
-                    binary=PREEMPTD, ring=2048) as d:
+                    ring=2048) as d:
     by = Bystander(d)
     by.start()
     # A well-formed first frame decides the dialect; the bad one follows.

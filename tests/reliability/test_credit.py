@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""No credit above the evidence (issue 12): `--credit 8` on a real source.
-1024 start-up samples cannot show more than about 5.7 bits per byte even
-for ideal bytes, so every start-up test fails its credit test, the source
+"""No credit above the evidence (issue 12): `--credit 8`. 1024 start-up
+samples cannot show more than about 5.7 bits per byte even for ideal bytes
+(the injected source's are near-uniform), so every start-up test fails its
+credit test, the source
 ends permanent, raw and conditioned fail closed with EHEALTH, the DRBG is
 never seeded, and the log and health say why. And where the credit comes
 from: --credit-file (stats and the log name it), a bad file refuses to
@@ -92,21 +93,20 @@ cf = os.path.join(tmp, "credit")
 with open(cf, "w") as f:
     f.write("# preemptctl calibrate\ncredit = 3.25\n"
             "date = 2026-11-30T18:00:00Z\nh_min = 7.2\n")
-with harness.Daemon("--credit-file", cf, binary=PREEMPTD, ring=2048) as d:
+with harness.Daemon("--credit-file", cf, ring=2048) as d:
     t.check("--credit-file: its credit, named in stats and the log",
             credit_file_used, d, cf)
-with harness.Daemon("--credit-file", cf, "--credit", "2", binary=PREEMPTD,
-                    ring=2048) as d:
+with harness.Daemon("--credit-file", cf, "--credit", "2", ring=2048) as d:
     t.ok("--credit wins over --credit-file",
          d.stats()["entropy"]["credit_source"] == "--credit")
 t.check("a bad or missing --credit-file: refuses to start",
         bad_credit_file, os.path.join(tmp, "bad"))
-with harness.Daemon("--credit", "8", binary=PREEMPTD, ring=2048,
+with harness.Daemon("--credit", "8", ring=2048,
                     wait_ready=False) as d:
     t.check("--credit 8: credit test fails, permanent, EHEALTH, logged",
             credit_8_refused, d)
     t.ok("exits 0", d.stop() == 0)
-with harness.Daemon(binary=PREEMPTD, ring=2048) as d:
+with harness.Daemon(ring=2048) as d:
     t.check("default credit 2.0: start-up credit test passes",
             credit_default_serves, d)
 t.finish()

@@ -7,7 +7,7 @@ import time
 
 import harness
 from harness import closed, read_req, recv_frame
-from rel import PREEMPTD, Tally, alive, read_ok
+from rel import Tally, alive, read_ok
 
 t = Tally()
 MAX = 10  # the fairness check needs 8 connections at once
@@ -141,7 +141,7 @@ def idle(d):
 
 
 with harness.Daemon("--max-clients", str(MAX), "--idle-ms", "1500",
-                    "--wait-ms", "90000", binary=PREEMPTD, ring=2048) as d:
+                    "--wait-ms", "90000", ring=2048) as d:
     t.check("fairness: 6 small waiters all served before a big one", fairness, d)
     t.check("--max-clients %d: extra connection closed, freed slot reused" % MAX,
             max_clients, d)

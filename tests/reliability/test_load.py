@@ -9,7 +9,7 @@ import time
 
 import harness
 from harness import recv_frame, recv_line
-from rel import PREEMPTD, Tally, alive, read_ok, vmhwm_kib
+from rel import Tally, alive, read_ok, vmhwm_kib
 
 N_CLIENTS = 12
 M_REQUESTS = 40
@@ -74,7 +74,7 @@ def run(fn, d, seed, idx):
 # Conditioned output is slow on a slow source (32 bytes per 160 events,
 # and 150 events/s have been seen): text clients, which cannot ask for a
 # wait limit, get a long default one.
-with harness.Daemon("--wait-ms", "90000", binary=PREEMPTD, ring=2048) as d:
+with harness.Daemon("--wait-ms", "90000", ring=2048) as d:
     t0 = time.time()
     ths = [threading.Thread(target=run, args=(
         binary_client if i % 2 == 0 else text_client, d, 1000 + i, i))

@@ -6,7 +6,7 @@ also fine without it. Exit status: non-zero on any failure, including a
 non-zero daemon exit (valgrind's --error-exitcode)."""
 import harness
 from harness import hdr, read_req, recv_exact, recv_frame, recv_line
-from rel import PREEMPTD, Tally, expect_error, read_ok
+from rel import Tally, expect_error, read_ok
 
 t = Tally()
 
@@ -42,7 +42,7 @@ def tour(d):
         read_ok(s, 64, "drbg")
 
 
-d = harness.Daemon(binary=PREEMPTD, ring=2048, ready_timeout=300)
+d = harness.Daemon(ring=2048, ready_timeout=300)
 try:
     t.check("every dialect and mode, bad frames, vanishing client", tour, d)
 finally:

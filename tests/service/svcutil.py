@@ -1,7 +1,10 @@
 """Helpers for the service-integration tests: a pass/fail counter and a
 preemptd launcher that, unlike harness.Daemon (whose base, harness.Running,
 it shares), lets a test choose the socket path, the environment, the argv
-prefix (systemd-socket-activate) and how the process ends."""
+prefix (systemd-socket-activate) and how the process ends. Its daemon is
+harness.Daemon's: the fault build on the injected event rate (these tests
+are about the listener, the options and the service protocol, not the
+source), unless the test names a binary (the installed one) or real=True."""
 import os
 import signal
 import subprocess
@@ -11,7 +14,7 @@ import time
 
 import harness
 
-PREEMPTD = os.environ.get("PREEMPTD", "build/daemon/preemptd")
+PREEMPTD = harness.PREEMPTD
 BUILD = os.environ.get("PBD_BUILD_ROOT", "build")
 SOURCE = os.environ.get("PBD_SOURCE_ROOT", ".")
 
@@ -57,12 +60,16 @@ def tmpdir():
 class Proc(harness.Running):
     """One preemptd (or a wrapper that execs it) with its log in a file."""
 
-    def __init__(self, sock, *args, prefix=(), binary=None, env=None,
-                 ring=2048, logdir=None):
+    def __init__(self, sock, *args, prefix=(), binary=None, real=False,
+                 env=None, ring=2048, logdir=None):
         self.sock = sock
         self.log = os.path.join(logdir or os.path.dirname(sock) or ".",
                                 "log-%d" % time.monotonic_ns())
-        argv = list(prefix) + [binary or PREEMPTD, "--foreground",
+        if binary is None and not real:
+            binary = harness.PREEMPTD_FAULT
+            args = harness.fast_source(args)
+        self.binary = binary or PREEMPTD
+        argv = list(prefix) + [self.binary, "--foreground",
                                "--ring-size", str(ring),
                                "--log-level", "debug"] + list(args)
         argv += harness.daemon_args(args)  # after the wrapper's, the daemon's

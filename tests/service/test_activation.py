@@ -8,7 +8,7 @@ import socket
 import stat
 import time
 
-from svcutil import PREEMPTD, Checks, Proc, is_hex, tmpdir
+from svcutil import Checks, Proc, is_hex, tmpdir
 
 ACTIVATE = shutil.which("systemd-socket-activate") or \
     "/usr/bin/systemd-socket-activate"
@@ -24,7 +24,7 @@ def t_socket_activation(c):
     try:
         p.wait_ready()
         c.ok(os.path.realpath("/proc/%d/exe" % p.pid) ==
-             os.path.realpath(PREEMPTD),
+             os.path.realpath(p.binary),
              "systemd-socket-activate exec'd preemptd in place")
         c.ok("using the socket handed over by the service manager" in
              p.logtext(), "daemon adopted the activation socket", p.logtext())

@@ -94,14 +94,16 @@ def test_feed_as_nobody():
 
     # nobody may not reach the build tree (a clone under /root, mode 0700):
     # it runs a copy from tmp, and from there (the daemon needs no other file
-    # of ours; its libraries are the system's).
+    # of ours; its libraries are the system's). The fault build on the
+    # injected event rate, like harness.Daemon's.
     binary = os.path.join(tmp, "preemptd")
-    shutil.copy(os.environ.get("PREEMPTD", "build/daemon/preemptd"), binary)
+    shutil.copy(harness.PREEMPTD_FAULT, binary)
     os.chmod(binary, 0o755)
     with open(logpath, "wb") as logf:
         p = subprocess.Popen([binary, "--foreground", "--socket", sock,
                               "--ring-size", "2048", "--log-level", "debug",
                               "--feed-kernel", "--feed-interval-ms", "200"]
+                             + harness.fast_source([])
                              + harness.daemon_args(),
                              stdout=logf, stderr=logf, preexec_fn=drop,
                              cwd=tmp)
