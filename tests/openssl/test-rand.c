@@ -33,7 +33,8 @@
 static int syslog_lines;
 
 /* Counts the provider's syslog lines and shows them on stdout. */
-void syslog(int prio, const char *fmt, ...);
+void syslog(int prio, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void syslog(int prio, const char *fmt, ...)
 {
     va_list ap;
