@@ -54,6 +54,8 @@ bool reads_raw_allowed(const struct conn *c, bool listed)
 /* Where the n entropy bytes of a reply go, and the reply's size: binary
  * has a header first, EGD no-wait a count byte, text is hex made from a
  * scratch area at the end of the same buffer (wiped before sending). */
+static void expiry_arm(struct server *srv, uint64_t at);
+
 static size_t reply_size(enum dialect how, uint8_t egd_cmd, size_t n,
                          size_t *at)
 {
@@ -269,6 +271,7 @@ static int reads_start(struct conn *c, const struct request *rq)
     TAILQ_INSERT_TAIL(&srv->waiters, c, wait);
     c->waitq = true;
     srv->nwaiting++;
+    expiry_arm(srv, p->deadline_ms);
     srv->serve_due = true; /* after the pass: never from inside it */
     return 0;
 }
@@ -357,6 +360,38 @@ void reads_serve(struct server *srv)
      * waiters, or to seed the DRBG as soon as the first block exists. */
     if (!TAILQ_EMPTY(&srv->waiters) || !pool_seeded(&srv->pool))
         sampler_want(srv->sampler, srv->pool.block_in);
+}
+
+/*
+ * A wait ends at its deadline, not at the next tick: a read that asked to
+ * wait 1 ms must not be filled during the 200 ms until then (a fast source
+ * fills 512 raw bytes in a few ms). One timer, for the earliest deadline;
+ * it finds the next one when it fires.
+ */
+static void expiry_cb(uv_timer_t *t)
+{
+    struct server *srv = t->data;
+    uint64_t now = now_ms();
+    srv->expiry_at = 0;
+    reads_expire(srv, now);
+    uint64_t next = 0;
+    struct conn *c;
+    TAILQ_FOREACH(c, &srv->waiters, wait)
+        if (next == 0 || c->p.deadline_ms < next)
+            next = c->p.deadline_ms;
+    if (next != 0)
+        expiry_arm(srv, next);
+}
+
+static void expiry_arm(struct server *srv, uint64_t at)
+{
+    if (srv->expiry.loop == NULL) /* a server without its loop (unit tests) */
+        return;
+    if (srv->expiry_at != 0 && srv->expiry_at <= at)
+        return;
+    uint64_t now = now_ms();
+    srv->expiry_at = at;
+    uv_timer_start(&srv->expiry, expiry_cb, at > now ? at - now : 0, 0);
 }
 
 void reads_expire(struct server *srv, uint64_t now)

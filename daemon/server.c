@@ -380,6 +380,8 @@ int server_start(struct server *srv, struct sampler *sampler)
     uv_timer_init(srv->loop, &srv->tick);
     srv->tick.data = srv;
     uv_timer_start(&srv->tick, tick_cb, TICK_MS, TICK_MS);
+    uv_timer_init(srv->loop, &srv->expiry);
+    srv->expiry.data = srv;
     uv_check_init(srv->loop, &srv->run_check);
     srv->run_check.data = srv;
     uv_check_start(&srv->run_check, run_check_cb);

@@ -81,6 +81,8 @@ struct server {
     uv_pipe_t listener;
     uv_async_t wake;
     uv_timer_t tick;
+    uv_timer_t expiry;       /* reads.c: the earliest waiting read's deadline */
+    uint64_t expiry_at;      /* when expiry fires (ms, now_ms()); 0: idle */
     uv_check_t run_check;    /* processes runnable connections */
     uv_idle_t run_idle;      /* keeps the loop from blocking meanwhile */
     uv_signal_t sig[SERVER_NSIGNALS];

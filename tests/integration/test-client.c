@@ -198,6 +198,12 @@ static void test_errors(void **state)
      * (200 ms was met on a busy machine, whose preemptions feed the source). */
     assert_int_equal(pbd_read_ex(p, big, sizeof(big), PBD_MODE_RAW, 0, 1),
                      PBD_ETIMEDOUT);
+    /* The same, one request at a time: a 1 ms wait ends at its deadline,
+     * not at the daemon's next 200 ms tick, by which the test source
+     * ($PBD_TEST_RATE, far below 512 bytes a millisecond) has filled it. */
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(pbd_read_ex(p, big, 512, PBD_MODE_RAW, 0, 1),
+                         PBD_ETIMEDOUT);
     /* Still usable afterwards. */
     assert_int_equal(pbd_read(p, buf, 16, PBD_MODE_DRBG), 0);
     pbd_close(p);
