@@ -48,7 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                                 : 0)));
         CHECK(req.type == again.type);
         CHECK(req.type == PROTO_T_READ || req.type == PROTO_T_STATS ||
-              req.type == PROTO_T_HEALTH || req.type == PROTO_T_VERSION);
+              req.type == PROTO_T_HEALTH || req.type == PROTO_T_VERSION ||
+              req.type == PROTO_T_RESEED);
         if (req.type == PROTO_T_READ) {
             CHECK(memcmp(&req.rd, &again.rd, sizeof(req.rd)) == 0);
             CHECK(req.rd.len >= 1 && req.rd.len <= proto_max_read(req.rd.mode));
