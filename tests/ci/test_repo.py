@@ -26,7 +26,11 @@ def tracked_files():
         for root, dirs, names in os.walk(SOURCE):
             rel = os.path.relpath(root, SOURCE)
             if rel == ".":
-                dirs[:] = [d for d in dirs if not d.startswith("build")]
+                # No git (a fresh chroot has none): neither its directory
+                # nor the macOS step's zig cache is part of the tree.
+                dirs[:] = [d for d in dirs
+                           if not d.startswith("build")
+                           and d not in (".git", ".cache")]
             files += [os.path.normpath(os.path.join(rel, n)) for n in names]
         return files
 

@@ -17,11 +17,21 @@ tmp = tempfile.mkdtemp(prefix="pbd-conn-")
 os.chmod(tmp, 0o755)
 
 
+# A copy uid 65534 may run: the build tree may sit where it cannot (root's
+# home is 0700 on a fresh Debian, as in tools/fresh-debian-check.sh).
+# preemptctl links libpbd statically, so the copy needs nothing else here.
+CTL_ANY = os.path.join(tmp, "preemptctl")
+shutil.copy2(CTL, CTL_ANY)
+os.chmod(CTL_ANY, 0o755)
+
+
 def health(sock, as_nobody=False):
     def drop():
+        os.setgroups([])
         os.setgid(65534)
         os.setuid(65534)
-    return subprocess.run([CTL, "-s", sock, "health"], capture_output=True,
+    return subprocess.run([CTL_ANY if as_nobody else CTL, "-s", sock, "health"],
+                          capture_output=True,
                           text=True, timeout=60,
                           preexec_fn=drop if as_nobody else None)
 
