@@ -219,8 +219,12 @@ static void test_tap(void **state)
     /* A counted arm: exactly 100 samples, then the ring again. */
     ring_take(&r, sink, sizeof(sink));
     sampler_kick(&s);
+    /* Arming empties the tap: it was full from the overrun, and after the
+     * arm it holds only this arm's samples (at most 100). Not "0": the
+     * running sampler may divert one before we look. */
+    assert_true(ring_level(&t) > 100);
     sampler_tap_arm(&s, &t, 100);
-    assert_int_equal(ring_level(&t), 0); /* arming empties the tap */
+    assert_true(ring_level(&t) <= 100);
     assert_true(wait_for(tap_hundred, &s, 60));
     pushed0 = atomic_load(&s.st.pushed);
     ring_take(&r, sink, sizeof(sink));
