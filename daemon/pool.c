@@ -186,6 +186,14 @@ bool pool_wants_block(const struct pool *p, uint64_t now_ms)
            pool_stock(p, PBD_MODE_CONDITIONED) < COND_BLOCK_BYTES;
 }
 
+bool pool_below_reserve(const struct pool *p)
+{
+    /* A ring too small for the reserve is full before it: the sampler
+     * sleeps then, and so does the demand. */
+    return pool_stock(p, PBD_MODE_CONDITIONED) < POOL_RESERVE_BYTES &&
+           !ring_above_high(p->ring);
+}
+
 int pool_drbg(struct pool *p, uint8_t *dst, size_t n)
 {
     if (p->guard)

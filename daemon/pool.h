@@ -55,6 +55,11 @@ enum pool_os_mix {
 
 #define POOL_GAP_RESEED_MS 10000u
 
+/* Conditioned stock the sampler keeps ready under the demand policy: two
+ * 32-byte seeds (an OpenSSL seed and a DRBG reseed, say), so the first
+ * client after a quiet spell is answered from stock, not from events. */
+#define POOL_RESERVE_BYTES (2u * COND_BLOCK_BYTES)
+
 struct pool_secret {
     struct drbg drbg;
     uint8_t spare[COND_BLOCK_BYTES];
@@ -131,5 +136,7 @@ const char *pool_event_name(int why);
  * never seeded, or a reseed is due (pool_maintain's rule), and less than a block is made. The
  * sampler's demand (sampler_demand) follows it. */
 bool pool_wants_block(const struct pool *p, uint64_t now_ms);
+/* Whether the conditioned stock is under POOL_RESERVE_BYTES. */
+bool pool_below_reserve(const struct pool *p);
 
 #endif

@@ -80,7 +80,8 @@ static bool feed_wants_block(struct server *srv, uint64_t now)
 
 /* What needs entropy now, for the sampler's demand policy: the start-up
  * test (or a re-test), a capture, reads waiting, the DRBG's seed or
- * reseed, a due kernel feed. NULL: nothing; the sampler may rest. */
+ * reseed, a due kernel feed, a stock under the reserve. NULL: nothing;
+ * the sampler may rest. */
 static const char *demand_reason(struct server *srv, uint64_t now)
 {
     int hs = atomic_load(&srv->sampler->st.health_state);
@@ -96,6 +97,8 @@ static const char *demand_reason(struct server *srv, uint64_t now)
         return pool_seeded(&srv->pool) ? "drbg reseed" : "drbg seed";
     if (feed_wants_block(srv, now))
         return "kernel feed";
+    if (pool_below_reserve(&srv->pool))
+        return "reserve";
     return NULL;
 }
 

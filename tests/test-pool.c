@@ -113,6 +113,34 @@ static void test_raw_take(void **state)
     assert_int_equal(pool_take(&f->pool, PBD_MODE_RAW, out, 1), 0);
 }
 
+/* The demand policy's reserve: two blocks' worth, or a full ring when the
+ * ring is too small for two. */
+static void test_reserve(void **state)
+{
+    struct fx *f = *state;
+    size_t in = f->pool.block_in;
+    assert_true(pool_below_reserve(&f->pool));
+    fill(f, 2 * in - 1);
+    assert_true(pool_below_reserve(&f->pool));
+    fill(f, 1);
+    assert_false(pool_below_reserve(&f->pool));
+    pool_gate(&f->pool, HEALTH_OK, 0);
+    uint8_t out[COND_BLOCK_BYTES];
+    assert_int_equal(pool_take(&f->pool, PBD_MODE_RAW, out, 1), 1);
+    assert_true(pool_below_reserve(&f->pool));
+
+    struct ring r;
+    uint8_t b[256];
+    struct pool p;
+    ring_init(&r, b, sizeof(b), 128, 192); /* high: under two blocks */
+    assert_int_equal(pool_init(&p, &r, 2.0, 60000), 0);
+    assert_int_equal(p.block_in, 160);
+    for (unsigned i = 0; i < 200; i++)
+        assert_true(ring_put(&r, (uint8_t)i));
+    assert_false(pool_below_reserve(&p)); /* above the high mark */
+    pool_free(&p);
+}
+
 static void test_gate_fails_closed(void **state)
 {
     struct fx *f = *state;
@@ -273,6 +301,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_conditioned_is_sha256_of_raw, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spare_served_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw_take, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reserve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gate_fails_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drbg_seeding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_changes_output_at_once, setup, teardown),

@@ -304,9 +304,11 @@ served() { daemon_stat served conditioned; }
 openssl list -random-generators -provider preemptd 2>&1 | grep -q PREEMPTD ||
     die "openssl does not find PREEMPTD in $ossl_modules/preemptd.so"
 # The provider waits timeout_ms (1 s) for a seed, then seeds from the OS
-# alone; the reads above may have taken the stock, and an idle-priority
-# sampler on a busy machine refills it slowly (CI saw 0 bytes drawn). Wait
-# for two seeds' worth first: this checks the packaging, not the timing.
+# alone; the reads above may have taken the stock. The demand policy
+# refills its reserve (two seeds' worth) with nobody asking, also when the
+# sampler rests asleep as it does here under --user (CI once waited 180 s
+# for a stock that a sampler asleep never made). Wait for it first: this
+# checks the packaging, not the timing.
 n=0
 while [ "$(daemon_stat entropy conditioned_stock)" -lt 64 ]; do
     n=$((n + 1))

@@ -12,12 +12,17 @@ length of each check:
   seeded, the daemon (all its threads) uses under 2% of one CPU (its
   sampler rests at SCHED_IDLE, weight 3 against the workers' 1024).
 
+- resting asleep (--user nobody cannot leave SCHED_IDLE again), the
+  daemon refills a drained stock to its reserve, two 32-byte seeds, with
+  no client asking: on the fault build's injected rate, so in seconds.
+
 The idle policy fails the first (its sampler starves: tens of seconds for
 almost no CPU time), the normal policy the second (half a CPU)."""
 import os
 import time
 
 import harness
+from harness import T_ERROR, T_READ, T_REPLY, recv_frame, read_req
 from rel import EventWatch, Load, Tally, read_ok
 
 t = Tally()
@@ -83,6 +88,49 @@ def idle_costs_nothing():
         assert used < 0.02, (used, st["policy"])
 
 
+def reserve_refilled_asleep():
+    """Regression: resting asleep, the sampler made nothing ahead of
+    demand, so the stock a seed needs was never there (the Debian check's
+    OpenSSL seed waited 180 s for it in CI)."""
+    with harness.Daemon("--priority", "demand", "--user", "nobody",
+                        ring=65536) as d:
+        deadline = time.time() + 30
+        while True:
+            st = d.stats()
+            if st["drbg"]["seeded"] and st["health"]["source"] == "ok":
+                break
+            assert time.time() < deadline, st
+            time.sleep(0.05)
+        assert st["policy"]["name"] == "demand (rests asleep)", st["policy"]
+        # Drain the stock: conditioned reads that must not wait.
+        s = d.connect()
+        drained, emptied = 0, False
+        for _ in range(100000):
+            s.sendall(read_req(32, "conditioned", nowait=True))
+            typ, payload = recv_frame(s)
+            if typ == T_ERROR:
+                emptied = True  # under one block: EAGAIN, not a wait
+                break
+            assert typ == (T_READ | T_REPLY), typ
+            drained += 1
+        s.close()
+        assert emptied, drained
+        # Nobody asks now; the reserve alone must bring the stock back.
+        deadline = time.time() + 20
+        while True:
+            st = d.stats()
+            stock = st["entropy"]["conditioned_stock"]
+            if stock >= 64 and st["policy"]["demand"] is None:
+                break
+            assert time.time() < deadline, (drained, st["entropy"],
+                                            st["policy"], st["sampler"])
+            time.sleep(0.05)
+        print("     drained %d blocks to under one; refilled to %d bytes, "
+              "resting" % (drained, stock))
+
+
+t.check("resting asleep, the stock is refilled to its reserve",
+        reserve_refilled_asleep)
 t.check("first byte with every CPU busy within the budget's deadline",
         first_byte_within_budget)
 t.check("no client, every CPU busy: under 2% of one CPU", idle_costs_nothing)
