@@ -229,7 +229,8 @@ int main(int argc, char **argv)
              (unsigned long long)smp->median_delta,
              (unsigned long long)smp->threshold,
              smp->threshold * 1e6 / (double)smp->freq, o.smp.h_bits,
-             smp->health.rct_cutoff, smp->health.apt_cutoff,
+             atomic_load(&smp->st.rct_cutoff),
+             atomic_load(&smp->st.apt_cutoff),
              HEALTH_APT_WINDOW, o.ring_size);
 #ifdef PBD_FAULT_INJECTION
     if (o.smp.fault)

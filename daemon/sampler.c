@@ -199,6 +199,10 @@ int sampler_init(struct sampler *s, const struct sampler_config *cfg,
     if (health_init(&s->health, cfg->h_bits, cfg->alpha_log2,
                     permanent_after) != 0)
         return -1;
+    /* The tests' own state is the thread's; the loop reads their cutoffs
+     * (fixed from here on, a restart keeps the tests) from the stats. */
+    atomic_store(&s->st.rct_cutoff, s->health.rct_cutoff);
+    atomic_store(&s->st.apt_cutoff, s->health.apt_cutoff);
     if (s->cfg.stall_ms == 0)
         s->cfg.stall_ms = 5000;
     s->freq = counter_frequency();
@@ -220,6 +224,7 @@ int sampler_init(struct sampler *s, const struct sampler_config *cfg,
         s->budget_us = s->budget_cap_us;
         atomic_store(&s->st.budget_us, s->budget_us);
         s->rest_asleep = !osdep_priority_reversible(&s->boost_nice);
+        atomic_store(&s->st.boost_nice, s->boost_nice);
         /* A fresh source runs its start-up test: that is a demand. */
         atomic_store(&s->demand, true);
     }
@@ -607,8 +612,10 @@ static void *sampler_main(void *arg)
     bool pinned = osdep_sampler_thread_setup(s->cpu, prio, s->pin_note,
                                              sizeof(s->pin_note)) == 1;
     if (demand && !s->rest_asleep && s->boost_nice != 0 &&
-        osdep_thread_nice(s->boost_nice) != 0)
+        osdep_thread_nice(s->boost_nice) != 0) {
         s->boost_nice = 0;
+        atomic_store(&s->st.boost_nice, 0);
+    }
     atomic_store(&s->st.boosted, false);
     atomic_store(&s->st.pin_known, true);
     uint64_t batch_us = mono_us();

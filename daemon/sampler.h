@@ -83,7 +83,8 @@ struct sampler_config {
     void *wake_arg;
 };
 
-/* Written by the sampler thread, read by anyone. */
+/* Written by the sampler thread, read by anyone; what sampler_init
+ * publishes before the thread exists is marked "init". */
 struct sampler_stats {
     _Atomic uint64_t loops;      /* counter reads */
     _Atomic uint64_t events;     /* deltas at or above the threshold */
@@ -103,6 +104,8 @@ struct sampler_stats {
     _Atomic int32_t credit_millibits; /* estimate that failed the credit */
     _Atomic uint32_t startup_seen;  /* samples into the current start-up test */
     _Atomic int32_t mcv_millibits;  /* online MCV estimate x1000; -1: none */
+    _Atomic unsigned rct_cutoff;    /* init: the health tests' cutoffs, */
+    _Atomic unsigned apt_cutoff;    /* fixed for the sampler's life */
     _Atomic bool running;        /* thread started and calibrated */
     _Atomic bool pin_known;      /* pin_note and cpu are final (release) */
     _Atomic bool sleeping;
@@ -113,6 +116,7 @@ struct sampler_stats {
     _Atomic uint64_t boost_cpu_us; /* CPU time charged to the budget */
     _Atomic int64_t budget_us;    /* CPU time left in the bucket */
     _Atomic uint64_t budget_outs; /* times the bucket ran dry while wanted */
+    _Atomic int boost_nice;       /* init, and the thread once it knows */
     _Atomic uint64_t jumps[SAMPLER_JUMP_BUCKETS];
 };
 
@@ -157,7 +161,8 @@ struct sampler_tap {
 struct sampler {
     struct sampler_config cfg;
     struct ring *ring;
-    struct health health;   /* the sampler thread's own */
+    struct health health;   /* the sampler thread's own: the loop reads
+                             * its cutoffs from st */
     struct sampler_stats st;
     uint64_t threshold;     /* in effect, after calibration */
     uint64_t freq;          /* counter Hz */
@@ -184,7 +189,8 @@ struct sampler {
     _Atomic bool demand;
     bool rest_asleep;       /* idle priority cannot be left: rest asleep */
     bool live;              /* under mu: thread may be named (not joined) */
-    int boost_nice;         /* nice value while boosted (Linux) */
+    int boost_nice;         /* nice value while boosted (Linux): the
+                             * thread's once it runs, published in st */
     int64_t budget_cap_us, budget_min_us;
     int64_t budget_us;      /* thread only; published in st.budget_us */
     uint64_t acct_wall_us, acct_cpu_us; /* last accounting point */

@@ -296,6 +296,41 @@ static void test_demand_budget(void **state)
 }
 #endif
 
+/* What the loop reads of the sampler's private state it reads from the
+ * stats: the health tests' cutoffs, published by sampler_init, equal what
+ * the health module computes for the credit (two credits: no constant),
+ * and so does the boost nice value init found. No thread runs. */
+static void test_published(void **state)
+{
+    (void)state;
+    static struct sampler s;
+    static struct ring r;
+    static uint8_t buf[256];
+    assert_int_equal(ring_init(&r, buf, sizeof(buf), 192, 256), 0);
+    const struct sampler_cal cal = {
+        .median_delta = 30, .step = 1, .grain = 1, .threshold = 1000,
+    };
+    static const double credits[] = {1.0, 6.0};
+    for (unsigned i = 0; i < 2; i++) {
+        struct sampler_config cfg = {
+            .cpu = -1, .h_bits = credits[i], .alpha_log2 = -30,
+            .permanent_after = 3, .priority = OSDEP_PRIO_DEMAND,
+            .max_cpu_pct = 1.0, .cal = &cal,
+        };
+        assert_int_equal(sampler_init(&s, &cfg, &r), 0);
+        unsigned rct = health_rct_cutoff(credits[i], -30);
+        unsigned apt = health_apt_cutoff(credits[i], -30, HEALTH_APT_WINDOW);
+        assert_true(rct >= 2 && apt >= 2);
+        assert_int_equal(atomic_load(&s.st.rct_cutoff), rct);
+        assert_int_equal(atomic_load(&s.st.apt_cutoff), apt);
+        assert_int_equal(s.health.rct_cutoff, rct);
+        assert_int_equal(s.health.apt_cutoff, apt);
+        assert_int_equal(atomic_load(&s.st.boost_nice), s.boost_nice);
+        assert_int_equal(s.threshold, cal.threshold);
+        sampler_destroy(&s);
+    }
+}
+
 /* --fault parsing: every form, decimal only, cfg untouched on error. */
 static void test_fault_parse(void **state)
 {
@@ -491,6 +526,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fault_parse),
+        cmocka_unit_test(test_published),
         cmocka_unit_test(test_handoff),
 #ifdef PBD_FAULT_INJECTION
         cmocka_unit_test(test_tap),
