@@ -59,21 +59,23 @@ static int record(uint64_t n, const char *path, int cpu)
         free(d);
         return 1;
     }
-    osdep_sampler_thread_setup(s.cpu, s.cfg.priority, note, sizeof(note));
+    osdep_sampler_thread_setup(s.setup.cpu, s.setup.cfg.priority, note,
+                               sizeof(note));
     fprintf(stderr, "counter %s %.3f MHz, median %llu, step %llu, grain "
-            "%llu, threshold %llu ticks; %s\n", COUNTER_NAME, s.freq / 1e6,
-            (unsigned long long)s.median_delta, (unsigned long long)s.step,
-            (unsigned long long)s.grain, (unsigned long long)s.threshold,
-            note);
+            "%llu, threshold %llu ticks; %s\n", COUNTER_NAME,
+            s.setup.freq / 1e6, (unsigned long long)s.setup.median_delta,
+            (unsigned long long)s.setup.step,
+            (unsigned long long)s.setup.grain,
+            (unsigned long long)s.setup.threshold, note);
 
     time_t t0 = time(NULL);
     uint64_t got = 0, prev = counter_read(), skipped = 0;
     while (got < n) {
         uint64_t cur = counter_read(), delta = cur - prev;
         prev = cur;
-        if (delta < s.threshold)
+        if (delta < s.setup.threshold)
             continue;
-        if (delta > s.freq) {   /* a suspend, as the sampler skips it */
+        if (delta > s.setup.freq) {   /* a suspend, as the sampler skips it */
             skipped++;
             continue;
         }
@@ -229,14 +231,15 @@ static void *restart_thread(void *arg)
     char note[96];
     unsigned got = 0;
 
-    osdep_sampler_thread_setup(s->cpu, s->cfg.priority, note, sizeof(note));
+    osdep_sampler_thread_setup(s->setup.cpu, s->setup.cfg.priority, note,
+                               sizeof(note));
     uint64_t prev = counter_read();
     while (got < ASSESS_RESTART_N) {
         uint64_t cur = counter_read(), delta = cur - prev;
 
         prev = cur;
-        if (delta >= s->threshold && delta <= s->freq)
-            j->row[got++] = fold_delta(delta, s->grain);
+        if (delta >= s->setup.threshold && delta <= s->setup.freq)
+            j->row[got++] = fold_delta(delta, s->setup.grain);
     }
     return NULL;
 }
@@ -269,9 +272,10 @@ static int restart_record(const char *path, int cpu)
         if (r % 100 == 99)
             fprintf(stderr, "%zu restarts, %lld s; last: step %llu, grain "
                     "%llu, threshold %llu\n", r + 1,
-                    (long long)(time(NULL) - t0), (unsigned long long)s.step,
-                    (unsigned long long)s.grain,
-                    (unsigned long long)s.threshold);
+                    (long long)(time(NULL) - t0),
+                    (unsigned long long)s.setup.step,
+                    (unsigned long long)s.setup.grain,
+                    (unsigned long long)s.setup.threshold);
     }
     f = fopen(path, "wb");
     if (f == NULL || fwrite(m, 1, n * n, f) != n * n || fclose(f) != 0) {

@@ -94,7 +94,7 @@ static void restart_work(uv_work_t *w)
 {
     struct server *srv = w->data;
     sampler_stop(srv->sampler);
-    sampler_calibrate(&srv->sampler->cfg, &srv->cap.cal);
+    sampler_calibrate(&srv->sampler->setup.cfg, &srv->cap.cal);
 }
 
 static void restart_done(uv_work_t *w, int status)
@@ -132,9 +132,9 @@ static void restart_done(uv_work_t *w, int status)
     cp->restarts++;
     log_debug("capture: noise source restarted (%llu): threshold %llu, "
               "step %llu, grain %llu", (unsigned long long)cp->restarts,
-              (unsigned long long)srv->sampler->threshold,
-              (unsigned long long)srv->sampler->step,
-              (unsigned long long)srv->sampler->grain);
+              (unsigned long long)srv->sampler->setup.threshold,
+              (unsigned long long)srv->sampler->setup.step,
+              (unsigned long long)srv->sampler->setup.grain);
     capture_serve(srv);
 }
 
@@ -204,7 +204,7 @@ void capture_serve(struct server *srv)
     struct conn *c = cp->owner;
     if (cp->restarting)
         return;
-    int broken = atomic_load(&srv->sampler->tap.broken);
+    int broken = atomic_load(&srv->sampler->shared.tap.broken);
     if (cp->armed && broken != TAP_OK) {
         /* The capture ended: what the tap holds goes with it (never a
          * gap), wiped as soon as the sampler is out, whether or not a read

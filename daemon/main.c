@@ -225,12 +225,13 @@ int main(int argc, char **argv)
     log_info("preemptd %s: counter %s at %.3f MHz, median delta %llu ticks, "
              "threshold %llu ticks (%.2f us); credit %.3f bits/byte; "
              "RCT cutoff %u, APT cutoff %u/%u; ring %zu bytes",
-             PBD_VERSION_STRING, COUNTER_NAME, smp->freq / 1e6,
-             (unsigned long long)smp->median_delta,
-             (unsigned long long)smp->threshold,
-             smp->threshold * 1e6 / (double)smp->freq, o.smp.h_bits,
-             atomic_load(&smp->st.rct_cutoff),
-             atomic_load(&smp->st.apt_cutoff),
+             PBD_VERSION_STRING, COUNTER_NAME, smp->setup.freq / 1e6,
+             (unsigned long long)smp->setup.median_delta,
+             (unsigned long long)smp->setup.threshold,
+             smp->setup.threshold * 1e6 / (double)smp->setup.freq,
+             o.smp.h_bits,
+             atomic_load(&smp->shared.st.rct_cutoff),
+             atomic_load(&smp->shared.st.apt_cutoff),
              HEALTH_APT_WINDOW, o.ring_size);
 #ifdef PBD_FAULT_INJECTION
     if (o.smp.fault)
@@ -249,7 +250,7 @@ int main(int argc, char **argv)
         goto out;
     }
     /* The thread fills in how pinning went as its first act. */
-    for (int i = 0; i < 200 && !atomic_load(&smp->st.running); i++)
+    for (int i = 0; i < 200 && !atomic_load(&smp->shared.st.running); i++)
         usleep(1000);
     log_info("sampler: %s", sampler_pin_note(smp));
     osdep_notify("STATUS=running the start-up health test");

@@ -18,7 +18,7 @@
 
 int reads_gate(struct server *srv)
 {
-    struct sampler_stats *st = &srv->sampler->st;
+    struct sampler_stats *st = &srv->sampler->shared.st;
     return pool_gate(&srv->pool, atomic_load(&st->health_state),
                      atomic_load(&st->fail_epoch));
 }

@@ -97,12 +97,12 @@ void sampler_calibrate_quick(const struct sampler_config *cfg, uint64_t hz,
 
 void sampler_apply_cal(struct sampler *s, const struct sampler_cal *cal)
 {
-    s->median_delta = cal->median_delta;
-    s->step = cal->step;
-    s->grain = cal->grain;
-    s->threshold = cal->threshold;
+    s->setup.median_delta = cal->median_delta;
+    s->setup.step = cal->step;
+    s->setup.grain = cal->grain;
+    s->setup.threshold = cal->threshold;
     /* The new thread writes its pin note afresh: unpublish the old one. */
-    atomic_store(&s->st.pin_known, false);
+    atomic_store(&s->shared.st.pin_known, false);
 }
 
 /* A decimal count 1..max, digits only; returns 0, or -1. */
@@ -187,8 +187,8 @@ int sampler_init(struct sampler *s, const struct sampler_config *cfg,
                  struct ring *ring)
 {
     memset(s, 0, sizeof(*s));
-    s->cfg = *cfg;
-    s->ring = ring;
+    s->setup.cfg = *cfg;
+    s->setup.ring = ring;
     unsigned permanent_after = cfg->permanent_after;
 #ifdef PBD_FAULT_INJECTION
     /* A toggled source must be able to recover when the real counter is
@@ -196,37 +196,37 @@ int sampler_init(struct sampler *s, const struct sampler_config *cfg,
     if (cfg->fault == SAMPLER_FAULT_TOGGLE)
         permanent_after = UINT_MAX;
 #endif
-    if (health_init(&s->health, cfg->h_bits, cfg->alpha_log2,
+    if (health_init(&s->own.health, cfg->h_bits, cfg->alpha_log2,
                     permanent_after) != 0)
         return -1;
     /* The tests' own state is the thread's; the loop reads their cutoffs
      * (fixed from here on, a restart keeps the tests) from the stats. */
-    atomic_store(&s->st.rct_cutoff, s->health.rct_cutoff);
-    atomic_store(&s->st.apt_cutoff, s->health.apt_cutoff);
-    if (s->cfg.stall_ms == 0)
-        s->cfg.stall_ms = 5000;
-    s->freq = counter_frequency();
+    atomic_store(&s->shared.st.rct_cutoff, s->own.health.rct_cutoff);
+    atomic_store(&s->shared.st.apt_cutoff, s->own.health.apt_cutoff);
+    if (s->setup.cfg.stall_ms == 0)
+        s->setup.cfg.stall_ms = 5000;
+    s->setup.freq = counter_frequency();
     struct sampler_cal cal;
     if (cfg->cal)
         cal = *cfg->cal;
     else
         sampler_calibrate(cfg, &cal);
-    s->cfg.cal = NULL; /* the caller's; a restart measures afresh */
+    s->setup.cfg.cal = NULL; /* the caller's; a restart measures afresh */
     sampler_apply_cal(s, &cal);
-    s->cpu = cfg->cpu >= 0 ? cfg->cpu : osdep_last_cpu();
-    atomic_store(&s->st.health_state, HEALTH_STARTUP);
-    atomic_store(&s->st.mcv_millibits, -1);
+    s->setup.cpu = cfg->cpu >= 0 ? cfg->cpu : osdep_last_cpu();
+    atomic_store(&s->shared.st.health_state, HEALTH_STARTUP);
+    atomic_store(&s->shared.st.mcv_millibits, -1);
     if (cfg->priority == OSDEP_PRIO_DEMAND) {
         double pct = cfg->max_cpu_pct > 0 ? cfg->max_cpu_pct : 100.0;
-        s->budget_cap_us =
+        s->setup.budget_cap_us =
             (int64_t)(pct / 100.0 * SAMPLER_BUDGET_WINDOW_S * 1e6);
-        s->budget_min_us = (int64_t)(pct / 100.0 * 1e6); /* 1 s of refill */
-        s->budget_us = s->budget_cap_us;
-        atomic_store(&s->st.budget_us, s->budget_us);
-        s->rest_asleep = !osdep_priority_reversible(&s->boost_nice);
-        atomic_store(&s->st.boost_nice, s->boost_nice);
+        s->setup.budget_min_us = (int64_t)(pct / 100.0 * 1e6); /* 1 s */
+        s->own.budget_us = s->setup.budget_cap_us;
+        atomic_store(&s->shared.st.budget_us, s->own.budget_us);
+        s->setup.rest_asleep = !osdep_priority_reversible(&s->own.boost_nice);
+        atomic_store(&s->shared.st.boost_nice, s->own.boost_nice);
         /* A fresh source runs its start-up test: that is a demand. */
-        atomic_store(&s->demand, true);
+        atomic_store(&s->shared.demand, true);
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
@@ -235,15 +235,15 @@ int sampler_init(struct sampler *s, const struct sampler_config *cfg,
 
 static void wake_loop(struct sampler *s)
 {
-    if (s->cfg.wake)
-        s->cfg.wake(s->cfg.wake_arg);
+    if (s->setup.cfg.wake)
+        s->setup.cfg.wake(s->setup.cfg.wake_arg);
 }
 
 /* Ends an armed capture, telling the loop why: a capture has no holes, so
  * a sample it cannot have ends it instead. */
 static void tap_break(struct sampler *s, enum sampler_tap_break why)
 {
-    struct sampler_tap *t = &s->tap;
+    struct sampler_tap *t = &s->shared.tap;
     if (!atomic_load_explicit(&t->armed, memory_order_relaxed))
         return;
     int ok = TAP_OK;
@@ -255,7 +255,7 @@ static void tap_break(struct sampler *s, enum sampler_tap_break why)
  * (it must then go nowhere else). */
 static bool tap_divert(struct sampler *s, uint8_t byte)
 {
-    struct sampler_tap *t = &s->tap;
+    struct sampler_tap *t = &s->shared.tap;
     /* Unarmed, the common case, costs one relaxed load: a stale "armed"
      * only leads into the bracket below, which re-checks. */
     if (!atomic_load_explicit(&t->armed, memory_order_relaxed))
@@ -293,60 +293,63 @@ static bool tap_divert(struct sampler *s, uint8_t byte)
  * must not put the sampler to sleep then. */
 static bool tap_wants(struct sampler *s)
 {
-    struct sampler_tap *t = &s->tap;
+    struct sampler_tap *t = &s->shared.tap;
     return atomic_load(&t->armed) && atomic_load(&t->broken) == TAP_OK &&
            atomic_load_explicit(&t->left, memory_order_relaxed) > 0;
 }
 
 static void publish_health(struct sampler *s, enum health_event ev)
 {
-    const struct health *h = &s->health;
-    atomic_store(&s->st.rct_failures, h->rct_failures);
-    atomic_store(&s->st.apt_failures, h->apt_failures);
-    atomic_store(&s->st.stall_failures, h->stall_failures);
-    atomic_store(&s->st.credit_failures, h->credit_failures);
-    atomic_store(&s->st.credit_millibits,
+    struct sampler_stats *st = &s->shared.st;
+    const struct health *h = &s->own.health;
+    atomic_store(&st->rct_failures, h->rct_failures);
+    atomic_store(&st->apt_failures, h->apt_failures);
+    atomic_store(&st->stall_failures, h->stall_failures);
+    atomic_store(&st->credit_failures, h->credit_failures);
+    atomic_store(&st->credit_millibits,
                  (int32_t)(h->credit_evidence * 1000));
-    atomic_store(&s->st.passes, h->passes);
+    atomic_store(&st->passes, h->passes);
     if (ev != HEALTH_EV_PASSED) {
         tap_break(s, TAP_HEALTH);
-        atomic_store(&s->st.last_failure, ev);
-        atomic_store(&s->st.last_failure_time, (int64_t)time(NULL));
-        atomic_fetch_add(&s->st.fail_epoch, 1);
+        atomic_store(&st->last_failure, ev);
+        atomic_store(&st->last_failure_time, (int64_t)time(NULL));
+        atomic_fetch_add(&st->fail_epoch, 1);
     }
-    atomic_store(&s->st.health_state, health_get_state(h));
+    atomic_store(&st->health_state, health_get_state(h));
     wake_loop(s);
 }
 
 /* One event: fold, test, and push once the source has passed start-up. */
 static void on_event(struct sampler *s, uint64_t delta)
 {
+    struct sampler_stats *st = &s->shared.st;
+    struct health *h = &s->own.health;
     unsigned b = 63u - (unsigned)__builtin_clzll(delta | 1);
     if (b >= SAMPLER_JUMP_BUCKETS)
         b = SAMPLER_JUMP_BUCKETS - 1;
-    atomic_fetch_add_explicit(&s->st.jumps[b], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->st.events, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->jumps[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->events, 1, memory_order_relaxed);
 
-    uint8_t byte = fold_delta(delta, s->grain);
+    uint8_t byte = fold_delta(delta, s->setup.grain);
 #ifdef PBD_FAULT_INJECTION
-    if (s->cfg.fault == SAMPLER_FAULT_SEQUENCE)
-        byte = (uint8_t)s->fake_seq++;
+    if (s->setup.cfg.fault == SAMPLER_FAULT_SEQUENCE)
+        byte = (uint8_t)s->own.fake_seq++;
 #endif
-    enum health_state before = health_get_state(&s->health);
-    enum health_event ev = health_update(&s->health, byte);
-    if ((s->health.samples & 255u) == 0)
-        atomic_store_explicit(&s->st.mcv_millibits,
-                              (int32_t)(health_mcv_estimate(&s->health) * 1000),
+    enum health_state before = health_get_state(h);
+    enum health_event ev = health_update(h, byte);
+    if ((h->samples & 255u) == 0)
+        atomic_store_explicit(&st->mcv_millibits,
+                              (int32_t)(health_mcv_estimate(h) * 1000),
                               memory_order_relaxed);
 
     /* A sample that completed or sat inside a start-up test is not served:
      * only bytes drawn after a pass, from a source still passing, are. */
     bool discard = before != HEALTH_OK || ev != HEALTH_EV_NONE;
     if (discard) {
-        atomic_store_explicit(&s->st.startup_seen,
-                              (uint32_t)s->health.startup_count,
+        atomic_store_explicit(&st->startup_seen,
+                              (uint32_t)h->startup_count,
                               memory_order_relaxed);
-        atomic_fetch_add_explicit(&s->st.discarded, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&st->discarded, 1, memory_order_relaxed);
     }
     /* Published once the sample is counted: whoever sees "ok" sees every
      * start-up sample among the discarded. */
@@ -362,11 +365,11 @@ static void on_event(struct sampler *s, uint64_t delta)
     }
     if (tap_divert(s, byte))
         return;
-    if (ring_put(s->ring, byte))
-        atomic_fetch_add_explicit(&s->st.pushed, 1, memory_order_relaxed);
-    size_t want = atomic_load_explicit(&s->want, memory_order_relaxed);
-    if (want && ring_level(s->ring) >= want &&
-        atomic_exchange(&s->want, 0) != 0)
+    if (ring_put(s->setup.ring, byte))
+        atomic_fetch_add_explicit(&st->pushed, 1, memory_order_relaxed);
+    size_t want = atomic_load_explicit(&s->shared.want, memory_order_relaxed);
+    if (want && ring_level(s->setup.ring) >= want &&
+        atomic_exchange(&s->shared.want, 0) != 0)
         wake_loop(s);
 }
 
@@ -374,17 +377,17 @@ static void on_event(struct sampler *s, uint64_t delta)
  * second anyway so a lost wake-up could cost at most that. */
 static void sleep_while_full(struct sampler *s)
 {
-    atomic_fetch_add_explicit(&s->st.sleeps, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->shared.st.sleeps, 1, memory_order_relaxed);
     pthread_mutex_lock(&s->mu);
-    atomic_store(&s->st.sleeping, true);
-    while (!atomic_load(&s->stop) && !ring_below_low(s->ring) &&
+    atomic_store(&s->shared.st.sleeping, true);
+    while (!atomic_load(&s->shared.stop) && !ring_below_low(s->setup.ring) &&
            !tap_wants(s)) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;
         pthread_cond_timedwait(&s->cv, &s->mu, &ts);
     }
-    atomic_store(&s->st.sleeping, false);
+    atomic_store(&s->shared.st.sleeping, false);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -403,24 +406,24 @@ static uint64_t thread_cpu_us(void)
 static bool set_boost(struct sampler *s, bool on, bool self)
 {
     pthread_mutex_lock(&s->mu);
-    bool was = atomic_load(&s->st.boosted);
+    bool was = atomic_load(&s->shared.st.boosted);
     /* The loop must not name a thread being joined (a capture restart
      * stops it on the thread pool). */
     if (was != on && (self || s->live)) {
         int rc = 0;
-        if (!s->rest_asleep)
+        if (!s->setup.rest_asleep)
             rc = osdep_thread_priority(self ? pthread_self() : s->thread,
                                        on ? OSDEP_PRIO_NORMAL
                                           : OSDEP_PRIO_IDLE);
         else if (on)
             pthread_cond_signal(&s->cv); /* it rests asleep: wake it */
         if (rc == 0) {
-            atomic_store(&s->st.boosted, on);
+            atomic_store(&s->shared.st.boosted, on);
             if (on)
-                atomic_fetch_add(&s->st.boosts, 1);
+                atomic_fetch_add(&s->shared.st.boosts, 1);
         }
     }
-    bool now = atomic_load(&s->st.boosted);
+    bool now = atomic_load(&s->shared.st.boosted);
     pthread_mutex_unlock(&s->mu);
     return now;
 }
@@ -431,31 +434,33 @@ static bool set_boost(struct sampler *s, bool on, bool self)
  * CPU time per batch (a system call on Linux: ~1 us per ~1 ms batch). */
 static void demand_account(struct sampler *s, uint64_t now_us)
 {
+    struct sampler_stats *st = &s->shared.st;
+    struct sampler_own *own = &s->own;
     uint64_t cpu = thread_cpu_us();
-    const double pct = (double)s->budget_min_us / 1e4; /* percent */
-    int64_t b = s->budget_us +
-                (int64_t)((double)(now_us - s->acct_wall_us) * pct / 100.0);
-    bool boosted = atomic_load(&s->st.boosted);
+    const double pct = (double)s->setup.budget_min_us / 1e4; /* percent */
+    int64_t b = own->budget_us +
+                (int64_t)((double)(now_us - own->acct_wall_us) * pct / 100.0);
+    bool boosted = atomic_load(&st->boosted);
     if (boosted) {
-        b -= (int64_t)(cpu - s->acct_cpu_us);
-        atomic_fetch_add_explicit(&s->st.boosted_us, now_us - s->acct_wall_us,
+        b -= (int64_t)(cpu - own->acct_cpu_us);
+        atomic_fetch_add_explicit(&st->boosted_us, now_us - own->acct_wall_us,
                                   memory_order_relaxed);
-        atomic_fetch_add_explicit(&s->st.boost_cpu_us, cpu - s->acct_cpu_us,
+        atomic_fetch_add_explicit(&st->boost_cpu_us, cpu - own->acct_cpu_us,
                                   memory_order_relaxed);
     }
-    if (b > s->budget_cap_us)
-        b = s->budget_cap_us;
-    s->budget_us = b;
-    s->acct_wall_us = now_us;
-    s->acct_cpu_us = cpu;
-    atomic_store_explicit(&s->st.budget_us, b, memory_order_relaxed);
-    bool want = atomic_load_explicit(&s->demand, memory_order_relaxed);
+    if (b > s->setup.budget_cap_us)
+        b = s->setup.budget_cap_us;
+    own->budget_us = b;
+    own->acct_wall_us = now_us;
+    own->acct_cpu_us = cpu;
+    atomic_store_explicit(&st->budget_us, b, memory_order_relaxed);
+    bool want = atomic_load_explicit(&s->shared.demand, memory_order_relaxed);
     if (boosted && (!want || b <= 0)) {
         if (want)
-            atomic_fetch_add_explicit(&s->st.budget_outs, 1,
+            atomic_fetch_add_explicit(&st->budget_outs, 1,
                                       memory_order_relaxed);
         set_boost(s, false, true);
-    } else if (!boosted && want && b >= s->budget_min_us) {
+    } else if (!boosted && want && b >= s->setup.budget_min_us) {
         set_boost(s, true, true);
     }
 }
@@ -465,19 +470,19 @@ static void demand_account(struct sampler *s, uint64_t now_us)
  * slept, so the caller starts a fresh delta. */
 static bool rest_asleep(struct sampler *s)
 {
-    if (!s->rest_asleep || atomic_load(&s->st.boosted))
+    if (!s->setup.rest_asleep || atomic_load(&s->shared.st.boosted))
         return false;
-    atomic_fetch_add_explicit(&s->st.sleeps, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->shared.st.sleeps, 1, memory_order_relaxed);
     pthread_mutex_lock(&s->mu);
-    atomic_store(&s->st.sleeping, true);
-    while (!atomic_load(&s->stop) && !tap_wants(s)) {
+    atomic_store(&s->shared.st.sleeping, true);
+    while (!atomic_load(&s->shared.stop) && !tap_wants(s)) {
         /* Wait for the loop's signal, or for the refill a boost needs. */
-        int64_t short_us = s->budget_min_us - s->budget_us;
+        int64_t short_us = s->setup.budget_min_us - s->own.budget_us;
         uint64_t wait_us = 1000000;
-        if (atomic_load(&s->demand) && short_us > 0)
+        if (atomic_load(&s->shared.demand) && short_us > 0)
             wait_us = (uint64_t)short_us * 1000000u /
-                          (uint64_t)s->budget_min_us + 1000;
-        else if (atomic_load(&s->demand))
+                          (uint64_t)s->setup.budget_min_us + 1000;
+        else if (atomic_load(&s->shared.demand))
             break;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -490,33 +495,33 @@ static bool rest_asleep(struct sampler *s)
         pthread_mutex_unlock(&s->mu);
         demand_account(s, mono_us()); /* refills; boosts when it may */
         pthread_mutex_lock(&s->mu);
-        if (atomic_load(&s->st.boosted))
+        if (atomic_load(&s->shared.st.boosted))
             break;
     }
-    atomic_store(&s->st.sleeping, false);
+    atomic_store(&s->shared.st.sleeping, false);
     pthread_mutex_unlock(&s->mu);
     return true;
 }
 
 void sampler_demand(struct sampler *s, bool on)
 {
-    if (s->cfg.priority != OSDEP_PRIO_DEMAND ||
-        atomic_load_explicit(&s->demand, memory_order_relaxed) == on)
+    if (s->setup.cfg.priority != OSDEP_PRIO_DEMAND ||
+        atomic_load_explicit(&s->shared.demand, memory_order_relaxed) == on)
         return;
-    atomic_store(&s->demand, on);
+    atomic_store(&s->shared.demand, on);
     /* Raise it now: at SCHED_IDLE on a busy CPU it may not run for a
      * while. Only a running thread, and only with budget; on macOS
      * (ENOTSUP) the thread does it after its batch. */
-    if (on && atomic_load(&s->st.running) &&
-        atomic_load(&s->st.budget_us) >= s->budget_min_us)
+    if (on && atomic_load(&s->shared.st.running) &&
+        atomic_load(&s->shared.st.budget_us) >= s->setup.budget_min_us)
         set_boost(s, true, false);
 }
 
 const char *sampler_policy_name(const struct sampler *s)
 {
-    switch (s->cfg.priority) {
+    switch (s->setup.cfg.priority) {
     case OSDEP_PRIO_DEMAND:
-        return s->rest_asleep ? "demand (rests asleep)" : "demand";
+        return s->setup.rest_asleep ? "demand (rests asleep)" : "demand";
     case OSDEP_PRIO_IDLE:
         return "idle";
     default:
@@ -545,29 +550,29 @@ static void fault_flip_handler(int sig)
 static inline uint64_t real_read(struct sampler *s)
 {
     uint64_t now = counter_read();
-    if (!s->cfg.fault_rate || (int64_t)(now - s->fake_next) < 0)
-        return now + s->fake_offset;
-    if (now - s->fake_next > s->freq / 10)
-        s->fake_next = now;
-    s->fake_next += s->fake_period;
-    uint64_t x = s->fake_prng; /* xorshift64 */
+    if (!s->setup.cfg.fault_rate || (int64_t)(now - s->own.fake_next) < 0)
+        return now + s->own.fake_offset;
+    if (now - s->own.fake_next > s->setup.freq / 10)
+        s->own.fake_next = now;
+    s->own.fake_next += s->own.fake_period;
+    uint64_t x = s->own.fake_prng; /* xorshift64 */
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;
-    s->fake_prng = x;
-    s->fake_offset += s->threshold + (x >> 56) * s->grain;
-    return now + s->fake_offset;
+    s->own.fake_prng = x;
+    s->own.fake_offset += s->setup.threshold + (x >> 56) * s->setup.grain;
+    return now + s->own.fake_offset;
 }
 
 static inline uint64_t fake_read(struct sampler *s)
 {
-    if (s->cfg.fault == SAMPLER_FAULT_SEQUENCE ||
-        s->cfg.fault == SAMPLER_FAULT_RATE)
+    if (s->setup.cfg.fault == SAMPLER_FAULT_SEQUENCE ||
+        s->setup.cfg.fault == SAMPLER_FAULT_RATE)
         return real_read(s); /* real events (sequence: on_event numbers
                               * them) */
-    if (s->cfg.fault == SAMPLER_FAULT_STUCK)
+    if (s->setup.cfg.fault == SAMPLER_FAULT_STUCK)
         return 12345;
-    if (s->cfg.fault == SAMPLER_FAULT_TOGGLE) {
+    if (s->setup.cfg.fault == SAMPLER_FAULT_TOGGLE) {
         if (!(atomic_load_explicit(&fault_flips, memory_order_relaxed) & 1u))
             return real_read(s);
         /* Failing: periodic until the tests trip (at once, like a real
@@ -575,21 +580,21 @@ static inline uint64_t fake_read(struct sampler *s)
          * failure per stall_ms rather than a storm of RCT failures. The
          * jumps between the real and the fake counter are skipped as a gap
          * or as going backwards. */
-        if (health_get_state(&s->health) != HEALTH_OK)
-            return s->fake;
+        if (health_get_state(&s->own.health) != HEALTH_OK)
+            return s->own.fake;
     }
     /* The jump from the real counter to the fake one is skipped as a gap. */
-    if (s->cfg.fault == SAMPLER_FAULT_PERIODIC_AFTER &&
-        atomic_load_explicit(&s->st.events, memory_order_relaxed) <
-            s->cfg.fault_after)
+    if (s->setup.cfg.fault == SAMPLER_FAULT_PERIODIC_AFTER &&
+        atomic_load_explicit(&s->shared.st.events, memory_order_relaxed) <
+            s->setup.cfg.fault_after)
         return real_read(s);
     /* Periodic: 20 ticks a read, and every 1000th read a jump of 5000. */
-    s->fake += 20;
-    if (s->fake % 20000 == 0)
-        s->fake += 5000;
-    return s->fake;
+    s->own.fake += 20;
+    if (s->own.fake % 20000 == 0)
+        s->own.fake += 5000;
+    return s->own.fake;
 }
-#define READ_COUNTER(s) ((s)->cfg.fault ? fake_read(s) : counter_read())
+#define READ_COUNTER(s) ((s)->setup.cfg.fault ? fake_read(s) : counter_read())
 #else
 #define READ_COUNTER(s) counter_read()
 #endif
@@ -597,37 +602,39 @@ static inline uint64_t fake_read(struct sampler *s)
 static void *sampler_main(void *arg)
 {
     struct sampler *s = arg;
-    const uint64_t thr = s->threshold;
+    struct sampler_stats *st = &s->shared.st;
+    const uint64_t thr = s->setup.threshold;
     /* Jumps over a second are a suspend or a stopped VM, not a preemption. */
-    const uint64_t max_jump = s->freq;
+    const uint64_t max_jump = s->setup.freq;
     uint64_t last_event_ms = mono_ms();
     uint64_t events_before = 0;
 
-    const bool demand = s->cfg.priority == OSDEP_PRIO_DEMAND;
+    const bool demand = s->setup.cfg.priority == OSDEP_PRIO_DEMAND;
     /* Under demand the thread starts at rest; demand_account() below
      * boosts it at once for the start-up test. */
-    int prio = !demand         ? s->cfg.priority
-               : s->rest_asleep ? OSDEP_PRIO_NORMAL
-                                : OSDEP_PRIO_IDLE;
-    bool pinned = osdep_sampler_thread_setup(s->cpu, prio, s->pin_note,
-                                             sizeof(s->pin_note)) == 1;
-    if (demand && !s->rest_asleep && s->boost_nice != 0 &&
-        osdep_thread_nice(s->boost_nice) != 0) {
-        s->boost_nice = 0;
-        atomic_store(&s->st.boost_nice, 0);
+    int prio = !demand                ? s->setup.cfg.priority
+               : s->setup.rest_asleep ? OSDEP_PRIO_NORMAL
+                                      : OSDEP_PRIO_IDLE;
+    bool pinned = osdep_sampler_thread_setup(s->setup.cpu, prio,
+                                             s->shared.pin_note,
+                                             sizeof(s->shared.pin_note)) == 1;
+    if (demand && !s->setup.rest_asleep && s->own.boost_nice != 0 &&
+        osdep_thread_nice(s->own.boost_nice) != 0) {
+        s->own.boost_nice = 0;
+        atomic_store(&st->boost_nice, 0);
     }
-    atomic_store(&s->st.boosted, false);
-    atomic_store(&s->st.pin_known, true);
+    atomic_store(&st->boosted, false);
+    atomic_store(&st->pin_known, true);
     uint64_t batch_us = mono_us();
     if (demand) {
-        s->acct_wall_us = batch_us;
-        s->acct_cpu_us = thread_cpu_us();
+        s->own.acct_wall_us = batch_us;
+        s->own.acct_cpu_us = thread_cpu_us();
         demand_account(s, batch_us);
     }
-    atomic_store(&s->st.running, true);
+    atomic_store(&st->running, true);
 
     uint64_t prev = READ_COUNTER(s);
-    while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
+    while (!atomic_load_explicit(&s->shared.stop, memory_order_relaxed)) {
         uint64_t gap = 0; /* the batch's longest gap, in ticks */
         for (unsigned i = 0; i < BATCH; i++) {
             uint64_t cur = READ_COUNTER(s);
@@ -636,10 +643,10 @@ static void *sampler_main(void *arg)
             if (__builtin_expect(d >= thr, 0)) {
                 if (d > max_jump) {
                     if (d > UINT64_MAX / 2)
-                        atomic_fetch_add_explicit(&s->st.backwards, 1,
+                        atomic_fetch_add_explicit(&st->backwards, 1,
                                                   memory_order_relaxed);
                     else {
-                        atomic_fetch_add_explicit(&s->st.gaps, 1,
+                        atomic_fetch_add_explicit(&st->gaps, 1,
                                                   memory_order_relaxed);
                         gap = d > gap ? d : gap;
                     }
@@ -648,39 +655,39 @@ static void *sampler_main(void *arg)
                 on_event(s, d);
             }
         }
-        atomic_fetch_add_explicit(&s->st.loops, BATCH, memory_order_relaxed);
+        atomic_fetch_add_explicit(&st->loops, BATCH, memory_order_relaxed);
 
         /* Between batches: vDSO clock and CPU look-ups, no system calls. */
         uint64_t now_us = mono_us();
-        atomic_fetch_add_explicit(&s->st.sampling_us, now_us - batch_us,
+        atomic_fetch_add_explicit(&st->sampling_us, now_us - batch_us,
                                   memory_order_relaxed);
         /* A gap the wall clock saw too is time this thread was away (a
          * stopped process, or starved on a busy host), not a silent source:
          * like a sleep, it does not count towards the stall test. A
          * counter that leaps while the batch took no time still does. */
         bool away = gap && (double)(now_us - batch_us) * 1e-6 >=
-                               (double)gap / (double)s->freq / 2;
+                               (double)gap / (double)s->setup.freq / 2;
         batch_us = now_us;
         uint64_t now = now_us / 1000u;
-        uint64_t ev = atomic_load_explicit(&s->st.events, memory_order_relaxed);
+        uint64_t ev = atomic_load_explicit(&st->events, memory_order_relaxed);
         if (away || ev != events_before) {
             events_before = ev;
             last_event_ms = now;
-        } else if (now - last_event_ms >= s->cfg.stall_ms) {
+        } else if (now - last_event_ms >= s->setup.cfg.stall_ms) {
             /* Once permanent, a stall is no news: publishing it would move
              * the failure time and epoch every stall_ms. */
-            enum health_event hev = health_fail_stall(&s->health);
+            enum health_event hev = health_fail_stall(&s->own.health);
             if (hev != HEALTH_EV_NONE)
                 publish_health(s, hev);
             last_event_ms = now;
         }
-        if (pinned && osdep_current_cpu() != s->cpu)
-            atomic_fetch_add_explicit(&s->st.migrations, 1, memory_order_relaxed);
+        if (pinned && osdep_current_cpu() != s->setup.cpu)
+            atomic_fetch_add_explicit(&st->migrations, 1, memory_order_relaxed);
         if (demand)
             demand_account(s, now_us);
 
         bool slept = false;
-        if (ring_above_high(s->ring) && !tap_wants(s)) {
+        if (ring_above_high(s->setup.ring) && !tap_wants(s)) {
             sleep_while_full(s);
             slept = true;
         }
@@ -693,23 +700,23 @@ static void *sampler_main(void *arg)
             last_event_ms = batch_us / 1000u;
         }
     }
-    atomic_store(&s->st.running, false);
+    atomic_store(&st->running, false);
     return NULL;
 }
 
 int sampler_start(struct sampler *s)
 {
 #ifdef PBD_FAULT_INJECTION
-    if (s->cfg.fault_rate) {
+    if (s->setup.cfg.fault_rate) {
         /* The injected schedule starts with the thread: a restart of the
          * noise source starts it afresh too. */
-        s->fake_period = s->freq / s->cfg.fault_rate;
-        if (s->fake_period == 0)
-            s->fake_period = 1;
-        s->fake_next = counter_read();
-        s->fake_prng = s->fake_next | 1;
+        s->own.fake_period = s->setup.freq / s->setup.cfg.fault_rate;
+        if (s->own.fake_period == 0)
+            s->own.fake_period = 1;
+        s->own.fake_next = counter_read();
+        s->own.fake_prng = s->own.fake_next | 1;
     }
-    if (s->cfg.fault == SAMPLER_FAULT_TOGGLE) {
+    if (s->setup.cfg.fault == SAMPLER_FAULT_TOGGLE) {
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = fault_flip_handler;
@@ -719,7 +726,7 @@ int sampler_start(struct sampler *s)
             return errno;
     }
 #endif
-    atomic_store(&s->stop, false);
+    atomic_store(&s->shared.stop, false);
     pthread_mutex_lock(&s->mu);
     int rc = pthread_create(&s->thread, NULL, sampler_main, s);
     s->started = rc == 0;
@@ -730,7 +737,7 @@ int sampler_start(struct sampler *s)
 
 void sampler_stop(struct sampler *s)
 {
-    if (atomic_exchange(&s->stop, true) || !s->started)
+    if (atomic_exchange(&s->shared.stop, true) || !s->started)
         return;
     pthread_mutex_lock(&s->mu);
     s->live = false;
@@ -749,7 +756,7 @@ void sampler_kick(struct sampler *s)
 {
     /* Pairs with the seq-cst tail store in ring_take(): either we see the
      * sampler asleep, or it sees the new tail before it waits. */
-    if (atomic_load(&s->st.sleeping) && ring_below_low(s->ring)) {
+    if (atomic_load(&s->shared.st.sleeping) && ring_below_low(s->setup.ring)) {
         pthread_mutex_lock(&s->mu);
         pthread_cond_signal(&s->cv);
         pthread_mutex_unlock(&s->mu);
@@ -758,19 +765,20 @@ void sampler_kick(struct sampler *s)
 
 const char *sampler_pin_note(const struct sampler *s)
 {
-    return atomic_load(&s->st.pin_known) ? s->pin_note : "starting";
+    return atomic_load(&s->shared.st.pin_known) ? s->shared.pin_note
+                                                : "starting";
 }
 
 void sampler_want(struct sampler *s, size_t level)
 {
-    atomic_store(&s->want, level);
+    atomic_store(&s->shared.want, level);
 }
 
 /* ---- the capture tap --------------------------------------------------- */
 
 void sampler_tap_arm(struct sampler *s, struct ring *ring, uint64_t count)
 {
-    struct sampler_tap *t = &s->tap;
+    struct sampler_tap *t = &s->shared.tap;
     t->ring = ring;
     ring_flush(ring);
     atomic_store(&t->broken, TAP_OK);
@@ -784,18 +792,18 @@ void sampler_tap_arm(struct sampler *s, struct ring *ring, uint64_t count)
 
 void sampler_tap_disarm(struct sampler *s)
 {
-    atomic_store(&s->tap.want, 0);
-    atomic_store(&s->tap.armed, false);
+    atomic_store(&s->shared.tap.want, 0);
+    atomic_store(&s->shared.tap.armed, false);
 }
 
 bool sampler_tap_quiet(struct sampler *s)
 {
-    struct sampler_tap *t = &s->tap;
+    struct sampler_tap *t = &s->shared.tap;
     return !atomic_load(&t->armed) &&
            atomic_load(&t->landed) == atomic_load(&t->claimed);
 }
 
 void sampler_tap_want(struct sampler *s, size_t level)
 {
-    atomic_store(&s->tap.want, level);
+    atomic_store(&s->shared.tap.want, level);
 }

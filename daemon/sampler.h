@@ -107,7 +107,7 @@ struct sampler_stats {
     _Atomic unsigned rct_cutoff;    /* init: the health tests' cutoffs, */
     _Atomic unsigned apt_cutoff;    /* fixed for the sampler's life */
     _Atomic bool running;        /* thread started and calibrated */
-    _Atomic bool pin_known;      /* pin_note and cpu are final (release) */
+    _Atomic bool pin_known;      /* pin_note is final (release) */
     _Atomic bool sleeping;
     /* Demand-driven sampling (see the top of this file). */
     _Atomic bool boosted;         /* at normal priority for a demand */
@@ -158,42 +158,76 @@ struct sampler_tap {
     _Atomic uint64_t diverted;       /* samples that went to a tap, ever */
 };
 
-struct sampler {
+/*
+ * struct sampler, in three parts by the thread that may touch each (every
+ * access names its part, so a reader sees which rule it follows):
+ *
+ *  - setup: written by the loop thread only while the sampler thread is
+ *    stopped (sampler_init, sampler_apply_cal); read by both. The thread
+ *    never writes it.
+ *  - shared: what both threads touch while the thread runs: atomics only,
+ *    plus the tap's ring and the pin note, each handed over by an atomic
+ *    (see struct sampler_tap and sampler_pin_note).
+ *  - own: the sampler thread's while it runs. The loop may initialise it
+ *    while the thread is stopped (pthread_create and pthread_join order
+ *    that), and never reads it: what the loop needs from it, the health
+ *    tests' cutoffs among them, is published in shared.st.
+ *
+ * mu and cv stand apart: cv is how the thread sleeps (a full ring, resting
+ * asleep) and is woken; mu guards live and the priority changes of
+ * set_boost, so the loop never names a thread being joined.
+ */
+struct sampler_setup {
     struct sampler_config cfg;
-    struct ring *ring;
-    struct health health;   /* the sampler thread's own: the loop reads
-                             * its cutoffs from st */
-    struct sampler_stats st;
+    struct ring *ring;      /* the main ring */
     uint64_t threshold;     /* in effect, after calibration */
     uint64_t freq;          /* counter Hz */
     uint64_t median_delta;  /* calibrated ordinary read-to-read delta */
     uint64_t step;          /* smallest non-zero delta (the read's cost) */
     uint64_t grain;         /* counter_grain(): deltas are folded in it */
     int cpu;                /* pinned CPU, or -1 when pinning failed */
-    char pin_note[96];      /* how pinning went: read via sampler_pin_note */
+    /* Demand-driven sampling (see the top of this file). */
+    bool rest_asleep;       /* idle priority cannot be left: rest asleep */
+    int64_t budget_cap_us;  /* the bucket's size */
+    int64_t budget_min_us;  /* what a boost needs in it: 1 s of refill */
+};
+
+struct sampler_shared {
+    struct sampler_stats st; /* the thread writes, anyone reads */
+    struct sampler_tap tap;
     _Atomic size_t want;    /* wake the loop when level >= want; 0: don't */
-    _Atomic bool stop;
-    bool started;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    uint64_t fake;          /* fault-injection counter state */
+    _Atomic bool stop;      /* loop sets, thread obeys */
+    _Atomic bool demand;    /* loop sets: something needs entropy */
+    char pin_note[96];      /* how pinning went: the thread writes it, then
+                             * sets st.pin_known; read via sampler_pin_note */
+};
+
+struct sampler_own {
+    struct health health;   /* the tests' state; cutoffs published in st */
+    int boost_nice;         /* nice value while boosted (Linux); published
+                             * in st.boost_nice */
+    /* The demand budget: it outlives a restart, so a restart does not
+     * refill it; published in st.budget_us. */
+    int64_t budget_us;
+    uint64_t acct_wall_us, acct_cpu_us; /* last accounting point */
+    /* Fault injection: the fake counter's state. */
+    uint64_t fake;          /* stuck, periodic: the fake counter */
     uint64_t fake_seq;      /* --fault sequence: the next event's number */
     uint64_t fake_offset;   /* rate=N: the injected jumps so far, in ticks */
     uint64_t fake_next;     /* rate=N: real counter value of the next one */
     uint64_t fake_period;   /* rate=N: real ticks between injected jumps */
     uint64_t fake_prng;     /* rate=N: xorshift state, varies the jumps */
-    struct sampler_tap tap;
-    /* Demand-driven sampling: the loop sets demand; the budget is the
-     * thread's (it outlives a restart, so a restart does not refill it). */
-    _Atomic bool demand;
-    bool rest_asleep;       /* idle priority cannot be left: rest asleep */
+};
+
+struct sampler {
+    struct sampler_setup setup;
+    struct sampler_shared shared;
+    struct sampler_own own;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
     bool live;              /* under mu: thread may be named (not joined) */
-    int boost_nice;         /* nice value while boosted (Linux): the
-                             * thread's once it runs, published in st */
-    int64_t budget_cap_us, budget_min_us;
-    int64_t budget_us;      /* thread only; published in st.budget_us */
-    uint64_t acct_wall_us, acct_cpu_us; /* last accounting point */
+    bool started;           /* loop: sampler_start made a thread to join */
+    pthread_t thread;       /* set under mu by sampler_start */
 };
 
 /* Parses a --fault argument into cfg->fault, cfg->fault_after and

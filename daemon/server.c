@@ -38,7 +38,7 @@ void server_wake(void *arg)
  * changes: a failure must never be silent. */
 static void health_watch(struct server *srv)
 {
-    struct sampler_stats *st = &srv->sampler->st;
+    struct sampler_stats *st = &srv->sampler->shared.st;
     int hs = atomic_load(&st->health_state);
     uint64_t epoch = atomic_load(&st->fail_epoch);
     if (hs == srv->seen_health && epoch == srv->seen_epoch)
@@ -84,7 +84,7 @@ static bool feed_wants_block(struct server *srv, uint64_t now)
  * the sampler may rest. */
 static const char *demand_reason(struct server *srv, uint64_t now)
 {
-    int hs = atomic_load(&srv->sampler->st.health_state);
+    int hs = atomic_load(&srv->sampler->shared.st.health_state);
     if (hs == HEALTH_PERMANENT)
         return NULL; /* nothing to gain: it serves nothing again */
     if (hs != HEALTH_OK)
@@ -182,7 +182,7 @@ static void update_rates(struct server *srv, uint64_t now)
 {
     if (now - srv->rate_ms < 1000)
         return;
-    struct sampler_stats *st = &srv->sampler->st;
+    struct sampler_stats *st = &srv->sampler->shared.st;
     uint64_t ev = atomic_load(&st->events);
     uint64_t us = atomic_load(&st->sampling_us);
     double dev = (double)(ev - srv->rate_events);
@@ -213,7 +213,7 @@ static void tick_cb(uv_timer_t *t)
     update_rates(srv, now);
     /* Batches seen off the pinned CPU since the last tick: the kernel broke
      * the affinity (CPU hot-unplugged) or someone changed it. */
-    uint64_t mig = atomic_load(&srv->sampler->st.migrations);
+    uint64_t mig = atomic_load(&srv->sampler->shared.st.migrations);
     srv->off_cpu = mig != srv->last_migrations;
     srv->last_migrations = mig;
     health_watch(srv);
@@ -367,7 +367,7 @@ int server_start(struct server *srv, struct sampler *sampler)
     TAILQ_INIT(&srv->waiters);
     TAILQ_INIT(&srv->runnable);
     TAILQ_INIT(&srv->mem_waiters);
-    if (pool_init(&srv->pool, sampler->ring, srv->cfg.h_bits,
+    if (pool_init(&srv->pool, sampler->setup.ring, srv->cfg.h_bits,
                   srv->cfg.reseed_ms) != 0) {
         log_err("cannot set up the entropy pool (credit %.3f)",
                 srv->cfg.h_bits);

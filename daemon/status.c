@@ -15,7 +15,7 @@
 
 int status_health(struct server *srv, char *msg, size_t cap)
 {
-    struct sampler_stats *st = &srv->sampler->st;
+    struct sampler_stats *st = &srv->sampler->shared.st;
     int hs = atomic_load(&st->health_state);
     int last = atomic_load(&st->last_failure);
     int64_t when = atomic_load(&st->last_failure_time);
@@ -73,23 +73,22 @@ int status_health(struct server *srv, char *msg, size_t cap)
         snprintf(msg, cap,
                  "degraded: sampler is running off CPU %d (CPU offline, or "
                  "its affinity was changed)",
-                 srv->sampler->cpu);
+                 srv->sampler->setup.cpu);
         return PBD_HEALTH_DEGRADED;
     }
     const char *pin = sampler_pin_note(srv->sampler);
-    if (srv->sampler->cpu < 0 || strncmp(pin, "not", 3) == 0) {
+    if (srv->sampler->setup.cpu < 0 || strncmp(pin, "not", 3) == 0) {
         snprintf(msg, cap, "degraded: sampler %s", pin);
         return PBD_HEALTH_DEGRADED;
     }
     char pol[96] = "";
-    if (srv->sampler->cfg.priority == OSDEP_PRIO_DEMAND)
+    if (srv->sampler->setup.cfg.priority == OSDEP_PRIO_DEMAND)
         snprintf(pol, sizeof(pol), "; policy demand: %s%s%s",
-                 atomic_load(&srv->sampler->st.boosted) ? "boosted for "
-                                                        : "at rest",
-                 atomic_load(&srv->sampler->st.boosted) && srv->demand_why
+                 atomic_load(&st->boosted) ? "boosted for " : "at rest",
+                 atomic_load(&st->boosted) && srv->demand_why
                      ? srv->demand_why
                      : "",
-                 atomic_load(&srv->sampler->st.boosted) && !srv->demand_why
+                 atomic_load(&st->boosted) && !srv->demand_why
                      ? "nothing (dropping back)"
                      : "");
     snprintf(msg, cap, "ok: source healthy; %s%s%s", pin, pol,
@@ -115,7 +114,7 @@ static void app(char *buf, size_t cap, size_t *len, const char *fmt, ...)
 size_t server_stats_json(struct server *srv, char *buf, size_t cap)
 {
     struct sampler *s = srv->sampler;
-    struct sampler_stats *st = &s->st;
+    struct sampler_stats *st = &s->shared.st;
     struct pool *p = &srv->pool;
     size_t n = 0;
     /* Escaping: every string here is ours and has no quotes or controls. */
@@ -126,7 +125,8 @@ size_t server_stats_json(struct server *srv, char *buf, size_t cap)
         ",\"grain\":%" PRIu64
         ",\"threshold_ticks\":%" PRIu64 ",\"cpu\":%d,\"pinning\":\"%s\"},",
         PBD_VERSION_STRING, (now_ms() - srv->start_ms) / 1000.0, COUNTER_NAME,
-        s->freq, s->median_delta, s->step, s->grain, s->threshold, s->cpu,
+        s->setup.freq, s->setup.median_delta, s->setup.step, s->setup.grain,
+        s->setup.threshold, s->setup.cpu,
         sampler_pin_note(s));
     app(buf, cap, &n,
         "\"sampler\":{\"loops\":%" PRIu64 ",\"events\":%" PRIu64
@@ -203,7 +203,7 @@ size_t server_stats_json(struct server *srv, char *buf, size_t cap)
         p->served[PBD_MODE_CONDITIONED],
         p->served[PBD_MODE_RAW], p->served[PBD_MODE_DRBG], p->blocks);
     int64_t left = atomic_load(&st->budget_us);
-    double bcap = (double)s->budget_cap_us;
+    double bcap = (double)s->setup.budget_cap_us;
     app(buf, cap, &n,
         "\"policy\":{\"name\":\"%s\",\"max_cpu_pct\":%g,\"window_s\":%d"
         ",\"boost_nice\":%d"
@@ -212,7 +212,8 @@ size_t server_stats_json(struct server *srv, char *buf, size_t cap)
         ",\"budget_left_s\":%.3f,\"budget_used_pct\":%.1f"
         ",\"budget_outs\":%" PRIu64 "},",
         sampler_policy_name(s),
-        s->cfg.priority == OSDEP_PRIO_DEMAND ? s->cfg.max_cpu_pct : 0.0,
+        s->setup.cfg.priority == OSDEP_PRIO_DEMAND ? s->setup.cfg.max_cpu_pct
+                                                   : 0.0,
         SAMPLER_BUDGET_WINDOW_S, atomic_load(&st->boost_nice),
         srv->demand_why ? "\"" : "",
         srv->demand_why ? srv->demand_why : "null",
@@ -229,7 +230,7 @@ size_t server_stats_json(struct server *srv, char *buf, size_t cap)
         ",\"diverted\":%" PRIu64 ",\"overruns\":%" PRIu64 "},",
         cp->armed ? "true" : "false", cp->restarting ? "true" : "false",
         cp->sessions, cp->restarts, cp->samples,
-        atomic_load(&s->tap.diverted), cp->overruns);
+        atomic_load(&s->shared.tap.diverted), cp->overruns);
     app(buf, cap, &n,
         "\"clients\":{\"connected\":%u,\"waiting\":%u,\"refusing\":%u"
         ",\"max\":%u,\"accepted\":%" PRIu64 ",\"refused\":%" PRIu64

@@ -92,7 +92,7 @@ static void check_clock(struct vmwatch *w)
 
 static void check_gaps(struct vmwatch *w)
 {
-    uint64_t g = atomic_load(&w->srv->sampler->st.gaps);
+    uint64_t g = atomic_load(&w->srv->sampler->shared.st.gaps);
     if (g == w->seen_gaps)
         return;
     char d[96];
@@ -152,7 +152,7 @@ int vmwatch_start(struct vmwatch *w, struct server *srv)
     w->fd = -1;
     int64_t err;
     w->asleep_ns = asleep_ns(&err);
-    w->seen_gaps = atomic_load(&srv->sampler->st.gaps);
+    w->seen_gaps = atomic_load(&srv->sampler->shared.st.gaps);
     int kind = 0;
     char note[sizeof(w->note)];
     int fd = osdep_watch_open(&kind, note, sizeof(note));

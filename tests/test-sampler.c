@@ -64,17 +64,17 @@ static bool wait_for(bool (*cond)(struct sampler *), struct sampler *s,
 
 static bool is_ok(struct sampler *s)
 {
-    return atomic_load(&s->st.health_state) == HEALTH_OK;
+    return atomic_load(&s->shared.st.health_state) == HEALTH_OK;
 }
 
 static bool is_sleeping(struct sampler *s)
 {
-    return atomic_load(&s->st.sleeping);
+    return atomic_load(&s->shared.st.sleeping);
 }
 
 static bool is_awake(struct sampler *s)
 {
-    return !atomic_load(&s->st.sleeping);
+    return !atomic_load(&s->shared.st.sleeping);
 }
 
 static void test_handoff(void **state)
@@ -89,8 +89,8 @@ static void test_handoff(void **state)
         .stall_ms = 20000, .wake = on_wake, SOURCE(50000),
     };
     assert_int_equal(sampler_init(&s, &cfg, &r), 0);
-    assert_true(s.threshold >= 2);
-    assert_true(s.freq > 0);
+    assert_true(s.setup.threshold >= 2);
+    assert_true(s.setup.freq > 0);
     /* Ask to be woken at 64 bytes. Before the start: a fast source fills
      * the ring moments after the start-up test, and a want set on a full
      * ring is never met (no byte goes in to meet it). */
@@ -99,17 +99,18 @@ static void test_handoff(void **state)
 
     /* The start-up test needs 1024 events; nothing enters the ring first. */
     assert_true(wait_for(is_ok, &s, 60));
-    assert_true(atomic_load(&s.st.discarded) >= HEALTH_STARTUP_SAMPLES);
+    assert_true(atomic_load(&s.shared.st.discarded) >= HEALTH_STARTUP_SAMPLES);
     assert_true(atomic_load(&wakes) >= 1); /* the pass woke the loop */
 
     /* Let the ring fill: it sleeps. */
     assert_true(wait_for(is_sleeping, &s, 60));
     assert_int_equal(ring_level(&r), 512);
-    assert_int_equal(atomic_load(&s.want), 0); /* the want was honoured */
-    uint64_t ev = atomic_load(&s.st.events);
+    /* The want was honoured. */
+    assert_int_equal(atomic_load(&s.shared.want), 0);
+    uint64_t ev = atomic_load(&s.shared.st.events);
     usleep(300000);
     /* Asleep: a full ring costs no reads. */
-    assert_int_equal(atomic_load(&s.st.events), ev);
+    assert_int_equal(atomic_load(&s.shared.st.events), ev);
 
     /* Draining to just above the low watermark does not wake it... */
     uint8_t out[512];
@@ -129,7 +130,7 @@ static void test_handoff(void **state)
     assert_true(now_s() - t0 < 3.0); /* a sleeping sampler stops promptly */
     sampler_stop(&s);                /* idempotent */
     sampler_destroy(&s);
-    assert_false(atomic_load(&s.st.running));
+    assert_false(atomic_load(&s.shared.st.running));
 }
 
 #ifdef PBD_FAULT_INJECTION
@@ -144,7 +145,7 @@ static bool tap_has_one(struct sampler *s)
 
 static bool tap_overran(struct sampler *s)
 {
-    return atomic_load(&s->tap.broken) == TAP_OVERRUN;
+    return atomic_load(&s->shared.tap.broken) == TAP_OVERRUN;
 }
 
 static bool tap_is_quiet(struct sampler *s)
@@ -155,13 +156,13 @@ static bool tap_is_quiet(struct sampler *s)
 static uint64_t pushed0;
 static bool pushed_more(struct sampler *s)
 {
-    return atomic_load(&s->st.pushed) > pushed0;
+    return atomic_load(&s->shared.st.pushed) > pushed0;
 }
 
 static bool tap_hundred(struct sampler *s)
 {
     return ring_level(tap_r) == 100 &&
-           atomic_load_explicit(&s->tap.left, memory_order_relaxed) == 0;
+           atomic_load_explicit(&s->shared.tap.left, memory_order_relaxed) == 0;
 }
 
 /* The capture tap: while armed, every sample goes to it and none to the
@@ -195,7 +196,7 @@ static void test_tap(void **state)
     sampler_tap_arm(&s, &t, UINT64_MAX);
     assert_true(wait_for(tap_has_one, &s, 60));
     /* It has seen the tap armed: from now on nothing reaches the ring. */
-    pushed0 = atomic_load(&s.st.pushed);
+    pushed0 = atomic_load(&s.shared.st.pushed);
     uint8_t out[256];
     uint64_t taken = 0;
     double end = now_s() + 60;
@@ -204,13 +205,14 @@ static void test_tap(void **state)
         usleep(1000);
     }
     assert_true(taken >= 2000);
-    assert_int_equal(atomic_load(&s.tap.broken), TAP_OK);
-    assert_int_equal(atomic_load(&s.st.pushed), pushed0);
+    assert_int_equal(atomic_load(&s.shared.tap.broken), TAP_OK);
+    assert_int_equal(atomic_load(&s.shared.st.pushed), pushed0);
     assert_int_equal(ring_level(&r), 512);
     /* Undrained, the tap fills and says so; samples go to the ring again
      * (drain it so they can). */
     assert_true(wait_for(tap_overran, &s, 60));
-    assert_int_equal(atomic_load(&s.tap.diverted), taken + ring_level(&t));
+    assert_int_equal(atomic_load(&s.shared.tap.diverted),
+                     taken + ring_level(&t));
     ring_take(&r, sink, sizeof(sink));
     sampler_kick(&s);
     assert_true(wait_for(pushed_more, &s, 60));
@@ -226,12 +228,12 @@ static void test_tap(void **state)
     sampler_tap_arm(&s, &t, 100);
     assert_true(ring_level(&t) <= 100);
     assert_true(wait_for(tap_hundred, &s, 60));
-    pushed0 = atomic_load(&s.st.pushed);
+    pushed0 = atomic_load(&s.shared.st.pushed);
     ring_take(&r, sink, sizeof(sink));
     sampler_kick(&s);
     assert_true(wait_for(pushed_more, &s, 60));
     assert_int_equal(ring_level(&t), 100);
-    assert_int_equal(atomic_load(&s.tap.broken), TAP_OK);
+    assert_int_equal(atomic_load(&s.shared.tap.broken), TAP_OK);
     sampler_tap_disarm(&s);
     assert_true(wait_for(tap_is_quiet, &s, 5));
     sampler_stop(&s);
@@ -243,12 +245,12 @@ static void test_tap(void **state)
 #ifndef PBD_FAULT_INJECTION
 static bool is_boosted(struct sampler *s)
 {
-    return atomic_load(&s->st.boosted);
+    return atomic_load(&s->shared.st.boosted);
 }
 
 static bool is_rested(struct sampler *s)
 {
-    return !atomic_load(&s->st.boosted);
+    return !atomic_load(&s->shared.st.boosted);
 }
 
 /* The demand policy: boosted for the start-up test at once, never charged
@@ -269,28 +271,28 @@ static void test_demand_budget(void **state)
         .max_cpu_pct = 1.0, /* a bucket of 0.3 CPU-s, 10 ms a second */
     };
     assert_int_equal(sampler_init(&s, &cfg, &r), 0);
-    assert_true(atomic_load(&s.demand)); /* the start-up test */
+    assert_true(atomic_load(&s.shared.demand)); /* the start-up test */
     double t0 = now_s();
     assert_int_equal(sampler_start(&s), 0);
     assert_true(wait_for(is_boosted, &s, 5));
     usleep(2000000);
     double cap_s = 0.01 * SAMPLER_BUDGET_WINDOW_S;
-    double charged = atomic_load(&s.st.boost_cpu_us) / 1e6;
+    double charged = atomic_load(&s.shared.st.boost_cpu_us) / 1e6;
     /* Bucket + refill + one batch's overdraw (a batch is ~1 ms). */
     assert_true(charged <= cap_s + 0.01 * (now_s() - t0) + 0.02);
-    assert_true(atomic_load(&s.st.budget_us) <= (int64_t)(cap_s * 1e6));
+    assert_true(atomic_load(&s.shared.st.budget_us) <= (int64_t)(cap_s * 1e6));
 
     sampler_demand(&s, false);
     assert_true(wait_for(is_rested, &s, 5));
-    uint64_t rested = atomic_load(&s.st.boost_cpu_us);
+    uint64_t rested = atomic_load(&s.shared.st.boost_cpu_us);
     usleep(300000);
     /* At rest, nothing more is charged (one batch in flight at most). */
-    assert_true(atomic_load(&s.st.boost_cpu_us) - rested <= 20000);
+    assert_true(atomic_load(&s.shared.st.boost_cpu_us) - rested <= 20000);
 
     sampler_demand(&s, true);
     /* Once a second's refill is in the bucket, a demand boosts again. */
     assert_true(wait_for(is_boosted, &s, 5));
-    assert_true(atomic_load(&s.st.boosts) >= 2);
+    assert_true(atomic_load(&s.shared.st.boosts) >= 2);
     sampler_stop(&s);
     sampler_destroy(&s);
 }
@@ -321,12 +323,13 @@ static void test_published(void **state)
         unsigned rct = health_rct_cutoff(credits[i], -30);
         unsigned apt = health_apt_cutoff(credits[i], -30, HEALTH_APT_WINDOW);
         assert_true(rct >= 2 && apt >= 2);
-        assert_int_equal(atomic_load(&s.st.rct_cutoff), rct);
-        assert_int_equal(atomic_load(&s.st.apt_cutoff), apt);
-        assert_int_equal(s.health.rct_cutoff, rct);
-        assert_int_equal(s.health.apt_cutoff, apt);
-        assert_int_equal(atomic_load(&s.st.boost_nice), s.boost_nice);
-        assert_int_equal(s.threshold, cal.threshold);
+        assert_int_equal(atomic_load(&s.shared.st.rct_cutoff), rct);
+        assert_int_equal(atomic_load(&s.shared.st.apt_cutoff), apt);
+        assert_int_equal(s.own.health.rct_cutoff, rct);
+        assert_int_equal(s.own.health.apt_cutoff, apt);
+        assert_int_equal(atomic_load(&s.shared.st.boost_nice),
+                         s.own.boost_nice);
+        assert_int_equal(s.setup.threshold, cal.threshold);
         sampler_destroy(&s);
     }
 }
@@ -392,23 +395,23 @@ static void test_fault_parse(void **state)
 /* Real counter ticks as seconds, the sampler's own clock. */
 static double counter_s(const struct sampler *s)
 {
-    return (double)counter_read() / (double)s->freq;
+    return (double)counter_read() / (double)s->setup.freq;
 }
 
 static bool is_running(struct sampler *s)
 {
-    return atomic_load(&s->st.running);
+    return atomic_load(&s->shared.st.running);
 }
 
 static bool is_ok_or_failed(struct sampler *s)
 {
-    return is_ok(s) || atomic_load(&s->st.fail_epoch) > 0;
+    return is_ok(s) || atomic_load(&s->shared.st.fail_epoch) > 0;
 }
 
 static uint64_t seq_events;
 static bool has_seq_events(struct sampler *s)
 {
-    return atomic_load(&s->st.events) >= seq_events;
+    return atomic_load(&s->shared.st.events) >= seq_events;
 }
 
 /* --fault sequence,rate=R against the real thread: with a threshold no
@@ -432,18 +435,18 @@ static void test_rate(void **state)
     };
     cfg.threshold = counter_frequency() / 2;
     assert_int_equal(sampler_init(&s, &cfg, &r), 0);
-    assert_true(s.threshold == cfg.threshold);
+    assert_true(s.setup.threshold == cfg.threshold);
 
     for (int run = 0; run < 2; run++) {
         double t0 = counter_s(&s);
-        uint64_t ev0 = atomic_load(&s.st.events);
-        uint64_t gaps0 = atomic_load(&s.st.gaps);
+        uint64_t ev0 = atomic_load(&s.shared.st.events);
+        uint64_t gaps0 = atomic_load(&s.shared.st.gaps);
         assert_int_equal(sampler_start(&s), 0);
         /* Twice the start-up test's events, or a full ring. */
         seq_events = ev0 + 2 * HEALTH_STARTUP_SAMPLES;
         assert_true(wait_for(has_seq_events, &s, 120));
         assert_true(wait_for(is_ok, &s, 120));
-        uint64_t ev = atomic_load(&s.st.events) - ev0;
+        uint64_t ev = atomic_load(&s.shared.st.events) - ev0;
         double t1 = counter_s(&s);
         /* One injected event per period of the counter at most, however
          * the sampler was scheduled: catching up never overtakes. (And
@@ -451,15 +454,15 @@ static void test_rate(void **state)
          * second reaches this threshold.) */
         assert_true((double)ev <=
                     (t1 - t0) * (double)(cfg.fault_rate + 2) + 1.0);
-        assert_int_equal(atomic_load(&s.st.backwards), 0);
+        assert_int_equal(atomic_load(&s.shared.st.backwards), 0);
         /* A jump of a threshold and up to 255 grains is no gap (a gap
          * could only be the thread away for over a second). */
-        uint64_t gaps = atomic_load(&s.st.gaps) - gaps0;
+        uint64_t gaps = atomic_load(&s.shared.st.gaps) - gaps0;
         assert_true(gaps * 1000 <= ev);
         sampler_stop(&s);
         if (run == 0) {
-            assert_int_equal(atomic_load(&s.st.health_state), HEALTH_OK);
-            assert_true(atomic_load(&s.st.pushed) > 0);
+            assert_int_equal(atomic_load(&s.shared.st.health_state), HEALTH_OK);
+            assert_true(atomic_load(&s.shared.st.pushed) > 0);
         }
         /* A restart: recalibrated (same threshold: it is given), then
          * started again on the same struct. */
@@ -504,8 +507,8 @@ static void test_rate_alone(void **state)
     /* The fast one passes the start-up test with varied bytes... */
     assert_true(wait_for(is_ok_or_failed, &s[1], 120));
     assert_true(is_ok(&s[1]));
-    uint64_t slow = atomic_load(&s[0].st.events);
-    uint64_t fast = atomic_load(&s[1].st.events);
+    uint64_t slow = atomic_load(&s[0].shared.st.events);
+    uint64_t fast = atomic_load(&s[1].shared.st.events);
     double t1 = counter_s(&s[0]);
     for (int i = 0; i < 2; i++)
         sampler_stop(&s[i]);
@@ -513,8 +516,8 @@ static void test_rate_alone(void **state)
      * the schedule bounds. */
     assert_true(fast > slow);
     assert_true((double)slow <= (t1 - t0) * (double)(rates[0] + 2) + 1.0);
-    assert_true(atomic_load(&s[1].st.apt_failures) == 0);
-    assert_true(atomic_load(&s[1].st.rct_failures) == 0);
+    assert_true(atomic_load(&s[1].shared.st.apt_failures) == 0);
+    assert_true(atomic_load(&s[1].shared.st.rct_failures) == 0);
     for (int i = 0; i < 2; i++)
         sampler_destroy(&s[i]);
 }
