@@ -96,14 +96,35 @@ int calcache_save(const char *path, const char *key, const struct calcache *c)
     return e;
 }
 
+static bool within_2x(uint64_t a, uint64_t b)
+{
+    return a <= 2 * b && 2 * a >= b;
+}
+
 bool calcache_agrees(const struct calcache *c, uint64_t quick_hz,
-                     const struct sampler_cal *quick)
+                     const struct sampler_cal *quick, char *why, size_t cap)
 {
     double dev = ((double)quick_hz - (double)c->hz) / (double)c->hz;
-    return dev > -0.005 && dev < 0.005 && quick->step == c->cal.step &&
-           quick->grain == c->cal.grain &&
-           quick->median_delta <= 2 * c->cal.median_delta &&
-           2 * quick->median_delta >= c->cal.median_delta;
+    char dummy[1];
+    if (!why) {
+        why = dummy;
+        cap = sizeof(dummy);
+    }
+    if (!(dev > -0.005 && dev < 0.005))
+        snprintf(why, cap, "frequency %" PRIu64 " Hz, cached %" PRIu64,
+                 quick_hz, c->hz);
+    else if (quick->grain != c->cal.grain)
+        snprintf(why, cap, "grain %" PRIu64 ", cached %" PRIu64,
+                 quick->grain, c->cal.grain);
+    else if (!within_2x(quick->step, c->cal.step))
+        snprintf(why, cap, "step %" PRIu64 ", cached %" PRIu64, quick->step,
+                 c->cal.step);
+    else if (!within_2x(quick->median_delta, c->cal.median_delta))
+        snprintf(why, cap, "median delta %" PRIu64 ", cached %" PRIu64,
+                 quick->median_delta, c->cal.median_delta);
+    else
+        return true;
+    return false;
 }
 
 void calcache_calibrate(const char *dir, const struct sampler_config *cfg,
@@ -114,6 +135,7 @@ void calcache_calibrate(const char *dir, const struct sampler_config *cfg,
     struct stat st;
     bool use = dir && *dir && stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
     struct calcache c;
+    char why[128] = "";
     if (use) {
         snprintf(path, sizeof(path), "%s/%s", dir, CALCACHE_FILE);
         calcache_key(key, sizeof(key), cpu);
@@ -121,7 +143,7 @@ void calcache_calibrate(const char *dir, const struct sampler_config *cfg,
             struct sampler_cal quick;
             uint64_t qhz = counter_frequency_quick();
             sampler_calibrate_quick(cfg, c.hz, &quick);
-            if (calcache_agrees(&c, qhz, &quick)) {
+            if (calcache_agrees(&c, qhz, &quick, why, sizeof(why))) {
                 counter_set_frequency(c.hz);
                 *cal = c.cal;
                 /* The threshold is derived, never read: a cache written
@@ -147,6 +169,9 @@ void calcache_calibrate(const char *dir, const struct sampler_config *cfg,
     if (e)
         snprintf(note, cap, "measured; cannot write the cache %s: %s", path,
                  strerror(e));
+    else if (*why)
+        snprintf(note, cap, "measured; cached in %s (the cache disagreed: %s)",
+                 path, why);
     else
         snprintf(note, cap, "measured; cached in %s", path);
 }

@@ -41,10 +41,12 @@ int calcache_save(const char *path, const char *key, const struct calcache *c);
 
 /* Whether a quick measurement (quick_hz from counter_frequency_quick(),
  * quick from sampler_calibrate_quick()) agrees with the cached figures:
- * frequency within 0.5%, the same step and grain, the median delta within
- * a factor of two. Pure. */
+ * frequency within 0.5%, the same grain, the step and the median delta
+ * each within a factor of two (4096 reads see a smaller spread than the
+ * full calibration's, and a busy host a larger). Pure. If not, says which
+ * figure disagreed in why (may be NULL). */
 bool calcache_agrees(const struct calcache *c, uint64_t quick_hz,
-                     const struct sampler_cal *quick);
+                     const struct sampler_cal *quick, char *why, size_t cap);
 
 /* Calibrates for cfg, through the cache in dir (NULL or a directory that
  * does not exist: no cache): on a hit that the quick check confirms, puts

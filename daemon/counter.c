@@ -13,22 +13,43 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Counts TSC ticks across ~window_ns of CLOCK_MONOTONIC_RAW, best of
- * rounds, so a preemption inside one window does not skew the figure. */
+/* One reading of both clocks: the counter read just before and just after
+ * the clock, the narrowest bracket of a few tries, so a preemption between
+ * the two reads (milliseconds on a busy host) does not pass for time. */
+static void both_clocks(uint64_t *ns, uint64_t *ticks)
+{
+    uint64_t best = UINT64_MAX;
+    for (int i = 0; i < 8; i++) {
+        uint64_t c0 = counter_read(), n = mono_ns(), c1 = counter_read();
+        if (c1 - c0 < best) {
+            best = c1 - c0;
+            *ns = n;
+            *ticks = c0 + (c1 - c0) / 2;
+        }
+    }
+}
+
+/* Counts TSC ticks across ~window_ns of CLOCK_MONOTONIC_RAW; each end is
+ * bracketed (both_clocks), and of several rounds the median is taken. */
 static uint64_t calibrate(int rounds, uint64_t window_ns)
 {
-    uint64_t best = 0;
+    uint64_t hz[5];
+    if (rounds > 5)
+        rounds = 5;
     for (int i = 0; i < rounds; i++) {
-        uint64_t n0 = mono_ns(), c0 = counter_read(), n1, c1;
+        uint64_t n0, c0, n1, c1;
+        both_clocks(&n0, &c0);
         do {
             n1 = mono_ns();
         } while (n1 - n0 < window_ns);
-        c1 = counter_read();
-        uint64_t hz = (uint64_t)((double)(c1 - c0) * 1e9 / (double)(n1 - n0));
-        if (i == 0 || hz < best)
-            best = hz;
+        both_clocks(&n1, &c1);
+        uint64_t v = (uint64_t)((double)(c1 - c0) * 1e9 / (double)(n1 - n0));
+        int j = i;
+        for (; j > 0 && hz[j - 1] > v; j--)
+            hz[j] = hz[j - 1];
+        hz[j] = v;
     }
-    return best;
+    return hz[rounds / 2];
 }
 #endif
 
