@@ -226,7 +226,7 @@ int sampler_init(struct sampler *s, const struct sampler_config *cfg,
         s->setup.rest_asleep = !osdep_priority_reversible(&s->own.boost_nice);
         atomic_store(&s->shared.st.boost_nice, s->own.boost_nice);
         /* A fresh source runs its start-up test: that is a demand. */
-        atomic_store(&s->shared.demand, true);
+        atomic_store(&s->shared.demand, SAMPLER_NEED_NOW);
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
@@ -428,6 +428,30 @@ static bool set_boost(struct sampler *s, bool on, bool self)
     return now;
 }
 
+/* The budget a need must find in the bucket to boost (start), and below
+ * which a boost for it ends (keep): NOW from a second's refill down to
+ * empty; SPARE only while resting asleep (at idle priority the spare
+ * stock is made from CPU time nobody wants, for free) and only in the
+ * upper half, with a second's refill between the two so it does not flap;
+ * NONE never. */
+static int64_t need_start(const struct sampler *s, int need)
+{
+    if (need == SAMPLER_NEED_NOW)
+        return s->setup.budget_min_us;
+    if (need == SAMPLER_NEED_SPARE && s->setup.rest_asleep)
+        return s->setup.budget_cap_us / 2 + s->setup.budget_min_us;
+    return INT64_MAX;
+}
+
+static int64_t need_keep(const struct sampler *s, int need)
+{
+    if (need == SAMPLER_NEED_NOW)
+        return 0;
+    if (need == SAMPLER_NEED_SPARE && s->setup.rest_asleep)
+        return s->setup.budget_cap_us / 2;
+    return INT64_MAX;
+}
+
 /* Between batches, demand policy only: refills the bucket with the wall
  * time passed, charges the CPU time used while boosted, and goes to rest
  * or to work as demand and budget say. One clock_gettime of the thread's
@@ -454,13 +478,13 @@ static void demand_account(struct sampler *s, uint64_t now_us)
     own->acct_wall_us = now_us;
     own->acct_cpu_us = cpu;
     atomic_store_explicit(&st->budget_us, b, memory_order_relaxed);
-    bool want = atomic_load_explicit(&s->shared.demand, memory_order_relaxed);
-    if (boosted && (!want || b <= 0)) {
-        if (want)
+    int need = atomic_load_explicit(&s->shared.demand, memory_order_relaxed);
+    if (boosted && b <= need_keep(s, need)) {
+        if (need == SAMPLER_NEED_NOW)
             atomic_fetch_add_explicit(&st->budget_outs, 1,
                                       memory_order_relaxed);
         set_boost(s, false, true);
-    } else if (!boosted && want && b >= s->setup.budget_min_us) {
+    } else if (!boosted && b >= need_start(s, need)) {
         set_boost(s, true, true);
     }
 }
@@ -477,12 +501,13 @@ static bool rest_asleep(struct sampler *s)
     atomic_store(&s->shared.st.sleeping, true);
     while (!atomic_load(&s->shared.stop) && !tap_wants(s)) {
         /* Wait for the loop's signal, or for the refill a boost needs. */
-        int64_t short_us = s->setup.budget_min_us - s->own.budget_us;
+        int need = atomic_load(&s->shared.demand);
+        int64_t short_us = need_start(s, need) - s->own.budget_us;
         uint64_t wait_us = 1000000;
-        if (atomic_load(&s->shared.demand) && short_us > 0)
+        if (need != SAMPLER_NEED_NONE && short_us > 0)
             wait_us = (uint64_t)short_us * 1000000u /
                           (uint64_t)s->setup.budget_min_us + 1000;
-        else if (atomic_load(&s->shared.demand))
+        else if (need != SAMPLER_NEED_NONE)
             break;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -503,17 +528,18 @@ static bool rest_asleep(struct sampler *s)
     return true;
 }
 
-void sampler_demand(struct sampler *s, bool on)
+void sampler_demand(struct sampler *s, enum sampler_need need)
 {
     if (s->setup.cfg.priority != OSDEP_PRIO_DEMAND ||
-        atomic_load_explicit(&s->shared.demand, memory_order_relaxed) == on)
+        atomic_load_explicit(&s->shared.demand, memory_order_relaxed) ==
+            (int)need)
         return;
-    atomic_store(&s->shared.demand, on);
+    atomic_store(&s->shared.demand, (int)need);
     /* Raise it now: at SCHED_IDLE on a busy CPU it may not run for a
      * while. Only a running thread, and only with budget; on macOS
      * (ENOTSUP) the thread does it after its batch. */
-    if (on && atomic_load(&s->shared.st.running) &&
-        atomic_load(&s->shared.st.budget_us) >= s->setup.budget_min_us)
+    if (need != SAMPLER_NEED_NONE && atomic_load(&s->shared.st.running) &&
+        atomic_load(&s->shared.st.budget_us) >= need_start(s, need))
         set_boost(s, true, false);
 }
 

@@ -197,7 +197,7 @@ struct sampler_shared {
     struct sampler_tap tap;
     _Atomic size_t want;    /* wake the loop when level >= want; 0: don't */
     _Atomic bool stop;      /* loop sets, thread obeys */
-    _Atomic bool demand;    /* loop sets: something needs entropy */
+    _Atomic int demand;     /* loop sets: enum sampler_need */
     char pin_note[96];      /* how pinning went: the thread writes it, then
                              * sets st.pin_known; read via sampler_pin_note */
 };
@@ -261,10 +261,22 @@ void sampler_destroy(struct sampler *s);
  * ring is now below its low watermark. Cheap when it has nothing to do. */
 void sampler_kick(struct sampler *s);
 
-/* Loop thread: whether something needs entropy now. Under the demand
- * policy a rising demand boosts the thread at once when the budget allows
- * (on macOS the thread boosts itself after its batch); a no-op otherwise. */
-void sampler_demand(struct sampler *s, bool on);
+/* What needs entropy, for the demand policy. NOW (a waiting client, the
+ * DRBG's seed, the start-up test...) boosts and may spend the whole
+ * budget. SPARE (the stock reserve, made ahead of any client) boosts only
+ * where the thread rests asleep, since at idle priority it makes the stock
+ * from CPU time nobody else wants, and then only from the upper half of
+ * the budget, so a refill never spends what a waiting client will need. */
+enum sampler_need {
+    SAMPLER_NEED_NONE = 0,
+    SAMPLER_NEED_SPARE = 1,
+    SAMPLER_NEED_NOW = 2,
+};
+
+/* Loop thread: what needs entropy now. Under the demand policy a rising
+ * demand boosts the thread at once when the budget allows (on macOS the
+ * thread boosts itself after its batch); a no-op otherwise. */
+void sampler_demand(struct sampler *s, enum sampler_need need);
 
 /* The policy in force: "demand", "idle" or "normal", and under demand
  * whether it rests at idle priority or asleep. Any thread. */

@@ -82,6 +82,8 @@ static bool feed_wants_block(struct server *srv, uint64_t now)
  * test (or a re-test), a capture, reads waiting, the DRBG's seed or
  * reseed, a due kernel feed, a stock under the reserve. NULL: nothing;
  * the sampler may rest. */
+static const char reserve_why[] = "reserve";
+
 static const char *demand_reason(struct server *srv, uint64_t now)
 {
     int hs = atomic_load(&srv->sampler->shared.st.health_state);
@@ -98,7 +100,7 @@ static const char *demand_reason(struct server *srv, uint64_t now)
     if (feed_wants_block(srv, now))
         return "kernel feed";
     if (pool_below_reserve(&srv->pool))
-        return "reserve";
+        return reserve_why;
     return NULL;
 }
 
@@ -108,7 +110,12 @@ static const char *demand_reason(struct server *srv, uint64_t now)
 static void demand_update(struct server *srv)
 {
     srv->demand_why = demand_reason(srv, now_ms());
-    sampler_demand(srv->sampler, srv->demand_why != NULL);
+    /* The reserve is stock made ahead of any client: it may not spend the
+     * budget a waiting client will need (sampler.h, enum sampler_need). */
+    sampler_demand(srv->sampler, !srv->demand_why ? SAMPLER_NEED_NONE
+                                 : srv->demand_why == reserve_why
+                                     ? SAMPLER_NEED_SPARE
+                                     : SAMPLER_NEED_NOW);
 }
 
 static void wake_cb(uv_async_t *a)

@@ -271,7 +271,7 @@ static void test_demand_budget(void **state)
         .max_cpu_pct = 1.0, /* a bucket of 0.3 CPU-s, 10 ms a second */
     };
     assert_int_equal(sampler_init(&s, &cfg, &r), 0);
-    assert_true(atomic_load(&s.shared.demand)); /* the start-up test */
+    assert_int_equal(atomic_load(&s.shared.demand), SAMPLER_NEED_NOW);
     double t0 = now_s();
     assert_int_equal(sampler_start(&s), 0);
     assert_true(wait_for(is_boosted, &s, 5));
@@ -282,14 +282,14 @@ static void test_demand_budget(void **state)
     assert_true(charged <= cap_s + 0.01 * (now_s() - t0) + 0.02);
     assert_true(atomic_load(&s.shared.st.budget_us) <= (int64_t)(cap_s * 1e6));
 
-    sampler_demand(&s, false);
+    sampler_demand(&s, SAMPLER_NEED_NONE);
     assert_true(wait_for(is_rested, &s, 5));
     uint64_t rested = atomic_load(&s.shared.st.boost_cpu_us);
     usleep(300000);
     /* At rest, nothing more is charged (one batch in flight at most). */
     assert_true(atomic_load(&s.shared.st.boost_cpu_us) - rested <= 20000);
 
-    sampler_demand(&s, true);
+    sampler_demand(&s, SAMPLER_NEED_NOW);
     /* Once a second's refill is in the bucket, a demand boosts again. */
     assert_true(wait_for(is_boosted, &s, 5));
     assert_true(atomic_load(&s.shared.st.boosts) >= 2);
