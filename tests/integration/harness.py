@@ -99,24 +99,14 @@ def in_ci():
 
 def skip(why):
     """Ends the calling check because this machine cannot run it, saying why.
-    Outside CI that is a skip (Skipped, which the runners count apart);
+    Outside CI that is a skip (Skipped, which checks.Checks reports as a
+    TAP skip);
     under CI it is a failure (AssertionError): CI must not be green without
     every check having run. The same rule as skip() in .ci/lib.sh."""
     if in_ci():
         raise AssertionError("CI=%s, so this may not be skipped: %s" %
                              (os.environ["CI"], why))
     raise Skipped(why)
-
-
-def summary(passed, failed, skipped=0):
-    """Prints the closing line 'N passed, N failed[, N skipped]' and returns
-    the exit status: 1 on a failure or when nothing ran, 77 (meson's skip)
-    when all that ran was skipped, else 0."""
-    print("%d passed, %d failed%s" % (passed, failed,
-          ", %d skipped" % skipped if skipped else ""), flush=True)
-    if failed or not (passed or skipped):
-        return 1
-    return 0 if passed else 77
 
 
 def hdr(typ, length, magic=MAGIC, version=VERSION, flags=0):

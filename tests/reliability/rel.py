@@ -1,53 +1,18 @@
-"""Shared bits of the reliability tests: a pass/fail tally, a bystander
-client that keeps using the daemon while others misbehave, and small
-protocol helpers on top of tests/integration/harness.py."""
+"""Shared bits of the reliability tests: a bystander client that keeps
+using the daemon while others misbehave, and small protocol helpers on top
+of tests/integration/harness.py."""
 import json
 import os
 import shutil
 import socket
 import struct
-import sys
 import subprocess
 import threading
 import time
-import traceback
 
 import harness
 from harness import (E, PREEMPTD, PREEMPTD_FAULT, T_ERROR, T_READ, T_REPLY,
                      hdr, read_req, recv_frame)
-
-
-class Tally:
-    """Runs named checks, prints one line each, and ends with the summary
-    line `N passed, N failed` and an exit status."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-        self.skipped = 0
-
-    def check(self, name, fn, *args):
-        t0 = time.time()
-        try:
-            fn(*args)
-        except harness.Skipped as e:  # never under CI: see harness.skip
-            self.skipped += 1
-            print("skip %s: %s" % (name, e), flush=True)
-        except Exception:  # noqa: BLE001 - a failed check, report and go on
-            self.failed += 1
-            print("FAIL %s\n%s" % (name, traceback.format_exc()), flush=True)
-        else:
-            self.passed += 1
-            print("ok   %s (%.1fs)" % (name, time.time() - t0), flush=True)
-
-    def ok(self, name, cond, detail=""):
-        """Records a plain condition as a check."""
-        def f():
-            assert cond, detail
-        self.check(name, f)
-
-    def finish(self):
-        sys.exit(harness.summary(self.passed, self.failed, self.skipped))
 
 
 def expect_error(s, code):

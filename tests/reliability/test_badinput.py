@@ -11,11 +11,12 @@ import time
 
 import harness
 from harness import E, T_READ, T_REPLY, closed, hdr, read_req, recv_frame, recv_line
-from rel import Bystander, Tally, alive, expect_error, read_ok
+from rel import Bystander, alive, expect_error, read_ok
+from checks import Checks
 
 IDLE_MS = 1000
 
-t = Tally()
+t = Checks()
 
 
 def fatal_frame(d, data, code, first=b""):

@@ -24,11 +24,12 @@ import time
 
 import harness
 from harness import F_RESTART, read_req, recv_frame, T_READ, T_REPLY, T_ERROR
-from rel import Tally, expect_error, read_ok
+from rel import expect_error, read_ok
+from checks import Checks
 
 PREEMPTCTL = os.path.join(os.environ.get("PBD_BUILD_ROOT", "build"),
                           "client", "preemptctl")
-t = Tally()
+t = Checks()
 
 
 def breaks(data):

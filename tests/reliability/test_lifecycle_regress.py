@@ -24,9 +24,9 @@ import time
 import harness
 from harness import E, read_req, recv_frame, recv_line
 from model import STRERROR, BinRead, BinSimple, Violation, exchange
-from rel import Tally
+from checks import Checks
 
-t = Tally()
+t = Checks()
 
 
 def raise_nofile():

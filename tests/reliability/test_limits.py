@@ -7,9 +7,10 @@ import time
 
 import harness
 from harness import closed, read_req, recv_frame
-from rel import Tally, alive, read_ok
+from rel import alive, read_ok
+from checks import Checks
 
-t = Tally()
+t = Checks()
 MAX = 10  # the fairness check needs 8 connections at once
 
 
