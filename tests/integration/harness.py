@@ -109,6 +109,18 @@ def skip(why):
     raise Skipped(why)
 
 
+def until(pred, timeout, step=0.05):
+    """Calls pred until it returns a true value or timeout seconds pass;
+    returns its last value (false at the deadline). The wait for a
+    condition: never a fixed sleep in its place."""
+    end = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() > end:
+            return v
+        time.sleep(step)
+
+
 def hdr(typ, length, magic=MAGIC, version=VERSION, flags=0):
     return struct.pack(">BBBBI", magic, version, typ, flags, length)
 

@@ -46,7 +46,19 @@ class Load:
         self.procs = [subprocess.Popen(
             ["stress-ng", "--cpu", "1", "--taskset", str(cpu), "--timeout",
              "%ds" % secs, "--quiet"]) for cpu in sorted(os.sched_getaffinity(0))]
-        time.sleep(1.0)  # its workers are up
+        assert harness.until(self.workers_up, 30), "stress-ng's workers never started"
+
+    def workers_up(self):
+        """True once every stress-ng has forked its worker (a child; Linux
+        only, as sched_getaffinity is)."""
+        parents = set()
+        for pid in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    parents.add(int(f.read().rsplit(")", 1)[1].split()[1]))
+            except (OSError, ValueError, IndexError):
+                continue  # not a process, or gone meanwhile
+        return all(p.pid in parents for p in self.procs)
 
     def __enter__(self):
         return self
@@ -79,6 +91,18 @@ def alive(d):
     with d.connect(10) as s:
         assert len(read_ok(s, 64)) == 64
     assert d.text("version").startswith("preemptd ")
+
+
+def seen_gone(d, connected, timeout=30):
+    """Waits until the daemon has seen the clients that closed go: no more
+    connections than `connected` (as stats counted them, its own included)
+    are left, or the daemon exited (for the caller to assert on)."""
+    def seen():
+        return (d.proc.poll() is not None or
+                d.stats()["clients"]["connected"] <= connected)
+    assert harness.until(seen, timeout), (
+        "closed clients still connected after %d s: %r" % (
+            timeout, d.stats()["clients"]))
 
 
 def vmhwm_kib(pid):

@@ -26,23 +26,13 @@ import time
 
 import harness
 from harness import (E, F_RESTART, T_ERROR, T_HEALTH, T_READ, T_REPLY, T_STATS,
-                     hdr, read_req, recv_frame)
+                     hdr, read_req, recv_frame, until)
 from rel import PREEMPTD, PREEMPTD_FAULT, EventWatch, read_ok
 from checks import Checks
 
 t = Checks()
 # Arguments, if any, pick checks by the number their name starts with.
 ONLY = sys.argv[1:]
-
-
-def until(pred, timeout, step=0.05):
-    """Calls pred until it returns a true value or timeout passes."""
-    end = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() > end:
-            return v
-        time.sleep(step)
 
 
 def pipeline_and_close(d, req, count):
@@ -73,8 +63,12 @@ def dead_capture_pipeliner_releases_the_tap(d):
     """20 pipelined 64 KiB capture reads, then close: another client's
     capture read is served, not refused with EINUSE."""
     req = read_req(65536, "capture", wait_ms=120000)
+    hangups = d.stats()["clients"]["hangups"]
     pipeline_and_close(d, req, 20)
-    time.sleep(0.3)  # let the daemon take the dead client's first read
+    # The daemon has taken the dead client's first read (it waits on the
+    # tap), or has already seen the hang-up.
+    assert until(lambda: (lambda c: c["waiting"] or c["hangups"] > hangups)(
+        d.stats()["clients"]), 30), d.stats()["clients"]
     watch = EventWatch()
     end = time.monotonic() + 5
     with d.connect(120) as s:
