@@ -108,7 +108,16 @@ def flooders_keep_within_their_share(d):
                 time.sleep(0.01)
         flooders.append(s)
     try:
-        time.sleep(1.0)
+        # The daemon reads no more of what they sent (flow control, or all
+        # of it read): the requests it counts are only our stats requests.
+        seen = [None]
+
+        def no_more_read():
+            n = d.stats()["requests"]
+            quiet = seen[0] is not None and n == seen[0] + 1
+            seen[0] = n
+            return quiet
+        assert until(no_more_read, 30, step=0.2), "still reading after 30 s"
         st = d.stats()
         used, limit = st["memory"]["used"], st["memory"]["limit"]
         print("     16 flooders: memory used %d of %d" % (used, limit))
