@@ -2,17 +2,15 @@
 outside CI, a failure under CI=true. Both places that hold the rule are
 exercised: .ci/lib.sh, through the real skip paths of the .ci/steps/
 scripts (forced by a uname that names another machine) and through
-meson_no_skips on a meson test log, and harness.skip() through a test
-runner."""
-import contextlib
-import io
+meson_no_skips on a meson test log, and harness.skip() through the one
+test runner (tests/integration/checks.py) and meson's TAP parser."""
 import os
 import re
 import subprocess
 import sys
 import tempfile
 
-import harness
+from checks import Checks
 
 SRC = os.environ.get("PBD_SOURCE_ROOT",
                      os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -117,60 +115,112 @@ def test_meson_skip_fails_under_ci():
 
 
 CHILD = r"""
+import subprocess
 import sys
 import harness
-from ctltest import Runner
+from checks import Checks
 def needs_something():
     harness.skip("forced: this machine lacks something")
 def fine():
-    pass
-t = Runner()
-t.run(fine)
-t.run(needs_something)
+    print("a figure: 42")
+    subprocess.run(["echo", "ok 99 - a child's chatter"], check=True)
+t = Checks()
+if "only-skip" not in sys.argv:
+    t.run(fine)
+if "none" not in sys.argv:
+    t.run(needs_something)
 t.finish()
 """
 
 
-def run_python_skip(ci):
-    tools = os.path.join(SRC, "tests", "tools")
-    integ = os.path.join(SRC, "tests", "integration")
+def run_python_skip(ci, *argv):
+    """CHILD's output and exit status: (status, stdout, stderr)."""
     e = env_with(ci)
-    e["PYTHONPATH"] = tools + os.pathsep + integ
-    r = subprocess.run([sys.executable, "-c", CHILD], capture_output=True,
-                       text=True, timeout=60, env=e)
-    return r.returncode, r.stdout + r.stderr
+    e["PYTHONPATH"] = os.path.join(SRC, "tests", "integration")
+    r = subprocess.run([sys.executable, "-c", CHILD] + list(argv),
+                       capture_output=True, text=True, timeout=60, env=e)
+    return r.returncode, r.stdout, r.stderr
 
 
 def test_python_skip_fails_under_ci():
-    rc, out = run_python_skip("true")
-    assert rc == 1, (rc, out)
-    assert "FAIL needs_something" in out and "may not be skipped" in out, out
-    assert "1 passed, 1 failed" in out, out
+    rc, out, err = run_python_skip("true")
+    assert rc == 1, (rc, out, err)
+    assert "\nnot ok 2 - needs_something\n" in out, out
+    assert "may not be skipped" in out and "# SKIP" not in out, out
+    assert out.endswith("1..2\n# 1 passed, 1 failed\n"), out
 
 
 def test_python_skip_passes_outside_ci():
-    rc, out = run_python_skip(None)
-    assert rc == 0, (rc, out)
-    assert "skip needs_something: forced: this machine lacks something" in out
-    assert "1 passed, 0 failed, 1 skipped" in out, out
+    rc, out, err = run_python_skip(None)
+    assert rc == 0, (rc, out, err)
+    assert re.search(r"^ok 1 - fine # \d+\.\d s$", out, re.M), out
+    assert "\nok 2 - needs_something # SKIP forced: this machine lacks " \
+        "something\n" in out, out
+    assert out.endswith("1..2\n# 1 passed, 0 failed, 1 skipped\n"), out
 
 
-def test_summary_status():
-    with contextlib.redirect_stdout(io.StringIO()):  # not our closing line
-        assert harness.summary(0, 0, 2) == 77  # all skipped: meson's skip
-        assert harness.summary(1, 0, 2) == 0
-        assert harness.summary(3, 1, 0) == 1
-        assert harness.summary(0, 0, 0) == 1   # nothing ran is no pass
+def test_tap_stays_clean():
+    """What a check prints is a comment; what its children print goes to
+    stderr; so neither can pass for a check."""
+    rc, out, err = run_python_skip(None)
+    assert out.startswith("# a figure: 42\nok 1 - fine # "), out
+    assert "ok 99" not in out and "ok 99 - a child's chatter" in err, (out,
+                                                                      err)
+
+
+def test_status():
+    """All skipped: status 0 (meson's TAP parser then counts the test as
+    skipped, see test_meson_tap_skip); nothing ran: a failure."""
+    rc, out, _ = run_python_skip(None, "only-skip")
+    assert rc == 0 and out.endswith("1..1\n# 0 passed, 0 failed, "
+                                    "1 skipped\n"), (rc, out)
+    rc, out, _ = run_python_skip(None, "only-skip", "none")
+    assert rc == 1 and "1..0\n" in out, (rc, out)
+
+
+MESON = """project('p', meson_version : '>=1.0')
+py = find_program('python3')
+test('t', py, args : ['-c', %r, 'only-skip'], protocol : 'tap',
+     env : ['PYTHONPATH=%s'])
+"""
+
+
+def test_meson_tap_skip():
+    """meson (protocol 'tap') counts a runner whose every check was skipped
+    as a skipped test, which meson_no_skips refuses under CI; a runner with
+    a failed check fails meson's run."""
+    integ = os.path.join(SRC, "tests", "integration")
+    with tempfile.TemporaryDirectory(prefix="pbd-skip-") as d:
+        src, build = os.path.join(d, "src"), os.path.join(d, "build")
+        os.mkdir(src)
+        with open(os.path.join(src, "meson.build"), "w") as f:
+            f.write(MESON % (CHILD, integ))
+        e = env_with(None)
+        subprocess.run(["meson", "setup", src, build], check=True, env=e,
+                       capture_output=True, timeout=120)
+        r = subprocess.run(["meson", "test", "-C", build, "-v"], env=e,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "needs_something" in r.stdout and "SKIP" in r.stdout, r.stdout
+        n = subprocess.run(["sh", "-c", '. .ci/lib.sh; meson_no_skips "$1"',
+                            "sh", build], cwd=SRC, capture_output=True,
+                           text=True, timeout=60, env=env_with("true"))
+        assert n.returncode == 1 and n.stderr.endswith("***\nt\n"), (
+            n.returncode, n.stderr)
+        e["CI"] = "true"  # the skip is now a failed check
+        r = subprocess.run(["meson", "test", "-C", build, "-v"], env=e,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode != 0, r.stdout
+        assert re.search(r"needs_something\s+FAIL", r.stdout), r.stdout
 
 
 def main():
-    sys.path.insert(0, os.path.join(SRC, "tests", "tools"))
-    from ctltest import Runner
-    t = Runner()
+    t = Checks()
     for fn in (test_step_skip_fails_under_ci, test_step_skip_passes_outside_ci,
                test_steps_use_the_one_rule, test_meson_skip_fails_under_ci,
                test_python_skip_fails_under_ci,
-               test_python_skip_passes_outside_ci, test_summary_status):
+               test_python_skip_passes_outside_ci, test_tap_stays_clean,
+               test_status, test_meson_tap_skip):
         t.run(fn)
     t.finish()
 

@@ -99,7 +99,8 @@ def in_ci():
 
 def skip(why):
     """Ends the calling check because this machine cannot run it, saying why.
-    Outside CI that is a skip (Skipped, which the runners count apart);
+    Outside CI that is a skip (Skipped, which checks.Checks reports as a
+    TAP skip);
     under CI it is a failure (AssertionError): CI must not be green without
     every check having run. The same rule as skip() in .ci/lib.sh."""
     if in_ci():
@@ -108,15 +109,16 @@ def skip(why):
     raise Skipped(why)
 
 
-def summary(passed, failed, skipped=0):
-    """Prints the closing line 'N passed, N failed[, N skipped]' and returns
-    the exit status: 1 on a failure or when nothing ran, 77 (meson's skip)
-    when all that ran was skipped, else 0."""
-    print("%d passed, %d failed%s" % (passed, failed,
-          ", %d skipped" % skipped if skipped else ""), flush=True)
-    if failed or not (passed or skipped):
-        return 1
-    return 0 if passed else 77
+def until(pred, timeout, step=0.05):
+    """Calls pred until it returns a true value or timeout seconds pass;
+    returns its last value (false at the deadline). The wait for a
+    condition: never a fixed sleep in its place."""
+    end = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() > end:
+            return v
+        time.sleep(step)
 
 
 def hdr(typ, length, magic=MAGIC, version=VERSION, flags=0):

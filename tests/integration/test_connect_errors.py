@@ -9,10 +9,10 @@ import socket
 import subprocess
 import tempfile
 
-from rel import Tally
+from checks import Checks
 
 CTL = os.path.join(os.environ["PBD_BUILD_ROOT"], "client", "preemptctl")
-t = Tally()
+t = Checks()
 tmp = tempfile.mkdtemp(prefix="pbd-conn-")
 os.chmod(tmp, 0o755)
 

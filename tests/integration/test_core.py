@@ -5,10 +5,10 @@ import json
 import re
 import socket
 import struct
-import sys
 import time
 
 import harness as H
+from checks import Checks
 
 results = []
 
@@ -258,27 +258,14 @@ def proc_cpu(pid):
 
 
 def main():
-    passed = failed = skipped = 0
+    t = Checks()
     with H.Daemon(ring=2048) as d:
         for fn in results:
-            try:
-                fn(d)
-                print("ok   %s" % fn.__name__)
-                passed += 1
-            except H.Skipped as e:  # never under CI: see harness.skip
-                print("skip %s: %s" % (fn.__name__, e))
-                skipped += 1
-            except Exception as e:  # report and go on
-                import traceback
-                traceback.print_exc()
-                print("FAIL %s: %r" % (fn.__name__, e))
-                failed += 1
-        rc = d.stop()
-        if rc != 0:
-            print("FAIL daemon exit status %r\n%s" % (rc, "") )
-            failed += 1
-    return H.summary(passed, failed, skipped)
+            t.run(fn, d)
+        t.ok("the daemon exits 0 on SIGTERM", d.stop() == 0,
+             "exit status %r" % d.proc.returncode)
+    t.finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -5,7 +5,8 @@ meson's project version (issue 22 item 5)."""
 import os
 import re
 import subprocess
-import sys
+
+from checks import Checks
 
 BUILD = os.environ["PBD_BUILD_ROOT"]
 SOURCE = os.environ["PBD_SOURCE_ROOT"]
@@ -44,14 +45,13 @@ def main():
           % (len(have), ver))
 
 
-def run(fn):
-    """Runs a check; a failed assertion is one FAIL line and exit 1."""
-    try:
-        fn()
-    except AssertionError as e:
-        print("FAIL:", e)
-        sys.exit(1)
+def run(name, fn):
+    """Runs fn as this script's one check, then exits."""
+    t = Checks()
+    t.check(name, fn)
+    t.finish()
 
 
 if __name__ == "__main__":
-    run(main)
+    run("libpbd.so exports what pbd.h declares; its version is meson's",
+        main)

@@ -61,4 +61,5 @@ def main():
 
 
 if __name__ == "__main__":
-    run(main)
+    run("every exported function has a man page; pages name pbd.h's socket",
+        main)

@@ -16,7 +16,8 @@ import tempfile
 import time
 
 import harness
-from rel import PREEMPTD, PREEMPTD_FAULT, EventWatch, Load, Tally, read_ok
+from rel import PREEMPTD, PREEMPTD_FAULT, EventWatch, Load, read_ok
+from checks import Checks
 
 OPENSSL = os.environ.get("PBD_OPENSSL_BIN", "")
 TEST_RAND = os.environ["PBD_TEST_RAND"]
@@ -26,7 +27,7 @@ PRELOAD = os.environ.get("PBD_SANITIZER_PRELOAD", "").strip()
 SEED = 32
 LOG = "preemptd-provider["
 
-t = Tally()
+t = Checks()
 tmp = tempfile.mkdtemp(prefix="pbd-ossl-")
 assert OPENSSL, "no openssl binary: install the openssl package"
 

@@ -1,53 +1,18 @@
-"""Shared bits of the reliability tests: a pass/fail tally, a bystander
-client that keeps using the daemon while others misbehave, and small
-protocol helpers on top of tests/integration/harness.py."""
+"""Shared bits of the reliability tests: a bystander client that keeps
+using the daemon while others misbehave, and small protocol helpers on top
+of tests/integration/harness.py."""
 import json
 import os
 import shutil
 import socket
 import struct
-import sys
 import subprocess
 import threading
 import time
-import traceback
 
 import harness
 from harness import (E, PREEMPTD, PREEMPTD_FAULT, T_ERROR, T_READ, T_REPLY,
                      hdr, read_req, recv_frame)
-
-
-class Tally:
-    """Runs named checks, prints one line each, and ends with the summary
-    line `N passed, N failed` and an exit status."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-        self.skipped = 0
-
-    def check(self, name, fn, *args):
-        t0 = time.time()
-        try:
-            fn(*args)
-        except harness.Skipped as e:  # never under CI: see harness.skip
-            self.skipped += 1
-            print("skip %s: %s" % (name, e), flush=True)
-        except Exception:  # noqa: BLE001 - a failed check, report and go on
-            self.failed += 1
-            print("FAIL %s\n%s" % (name, traceback.format_exc()), flush=True)
-        else:
-            self.passed += 1
-            print("ok   %s (%.1fs)" % (name, time.time() - t0), flush=True)
-
-    def ok(self, name, cond, detail=""):
-        """Records a plain condition as a check."""
-        def f():
-            assert cond, detail
-        self.check(name, f)
-
-    def finish(self):
-        sys.exit(harness.summary(self.passed, self.failed, self.skipped))
 
 
 def expect_error(s, code):
@@ -81,7 +46,19 @@ class Load:
         self.procs = [subprocess.Popen(
             ["stress-ng", "--cpu", "1", "--taskset", str(cpu), "--timeout",
              "%ds" % secs, "--quiet"]) for cpu in sorted(os.sched_getaffinity(0))]
-        time.sleep(1.0)  # its workers are up
+        assert harness.until(self.workers_up, 30), "stress-ng's workers never started"
+
+    def workers_up(self):
+        """True once every stress-ng has forked its worker (a child; Linux
+        only, as sched_getaffinity is)."""
+        parents = set()
+        for pid in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    parents.add(int(f.read().rsplit(")", 1)[1].split()[1]))
+            except (OSError, ValueError, IndexError):
+                continue  # not a process, or gone meanwhile
+        return all(p.pid in parents for p in self.procs)
 
     def __enter__(self):
         return self
@@ -114,6 +91,18 @@ def alive(d):
     with d.connect(10) as s:
         assert len(read_ok(s, 64)) == 64
     assert d.text("version").startswith("preemptd ")
+
+
+def seen_gone(d, connected, timeout=30):
+    """Waits until the daemon has seen the clients that closed go: no more
+    connections than `connected` (as stats counted them, its own included)
+    are left, or the daemon exited (for the caller to assert on)."""
+    def seen():
+        return (d.proc.poll() is not None or
+                d.stats()["clients"]["connected"] <= connected)
+    assert harness.until(seen, timeout), (
+        "closed clients still connected after %d s: %r" % (
+            timeout, d.stats()["clients"]))
 
 
 def vmhwm_kib(pid):

@@ -4,10 +4,10 @@
 nobody (65534) before it connects; we run as root."""
 import harness
 from harness import closed, read_req, recv_frame, recv_line
-from rel import (NOBODY, Tally, as_nobody, expect_error, open_up,
-                 read_ok)
+from rel import NOBODY, as_nobody, expect_error, open_up, read_ok
+from checks import Checks
 
-t = Tally()
+t = Checks()
 
 
 def denied_binary(d):

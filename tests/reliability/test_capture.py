@@ -24,11 +24,12 @@ import time
 
 import harness
 from harness import F_RESTART, read_req, recv_frame, T_READ, T_REPLY, T_ERROR
-from rel import Tally, expect_error, read_ok
+from rel import expect_error, read_ok
+from checks import Checks
 
 PREEMPTCTL = os.path.join(os.environ.get("PBD_BUILD_ROOT", "build"),
                           "client", "preemptctl")
-t = Tally()
+t = Checks()
 
 
 def breaks(data):
@@ -46,11 +47,13 @@ class Load:
         self.stop = threading.Event()
         self.errors = []
         self.got = {"drbg": 0, "raw": 0, "conditioned": 0}
-        self.threads = [threading.Thread(target=self.run, args=(m, n))
-                        for m, n in (("drbg", 65536), ("drbg", 4096),
-                                     ("raw", 64), ("conditioned", 32))]
+        clients = (("drbg", 65536), ("drbg", 4096), ("raw", 64),
+                   ("conditioned", 32))
+        self.answers = [0] * len(clients)  # replies and timeouts, a client
+        self.threads = [threading.Thread(target=self.run, args=(i, m, n))
+                        for i, (m, n) in enumerate(clients)]
 
-    def run(self, mode, n):
+    def run(self, i, mode, n):
         try:
             with self.d.connect(30) as s:
                 while not self.stop.is_set():
@@ -62,6 +65,7 @@ class Load:
                               payload[0] == harness.E["ETIMEDOUT"]):
                         self.errors.append((mode, typ, payload))
                         return
+                    self.answers[i] += 1
                     # Slow enough that the ring's stock lasts into the
                     # capture, so reseeds go on during it.
                     time.sleep({"drbg": 0.01, "raw": 0.25,
@@ -73,6 +77,14 @@ class Load:
         for th in self.threads:
             th.start()
         return self
+
+    def turn(self, timeout=30):
+        """Waits until every client has had one more answer than now (or
+        one failed): the load is under way, or still is."""
+        now = list(self.answers)
+        assert harness.until(lambda: self.errors or all(
+            a > b for a, b in zip(self.answers, now)), timeout), (
+            "a load client got no answer in %d s" % timeout)
 
     def __exit__(self, *exc):
         self.stop.set()
@@ -126,12 +138,12 @@ def capture_until(s, n, wait_ms, retry_on, limit, flags=0):
 def no_holes_under_load(d):
     d.wait_stock(4096, timeout=180)
     with Load(d) as load:
-        time.sleep(1.0)
+        load.turn()
         before = d.stats()
         with d.connect(60) as s:
             data, secs = capture(s, 1500, 3.0)
             during = d.stats()
-        time.sleep(0.5)
+        load.turn()  # the others go on after the capture
     assert not load.errors, load.errors
     n = breaks(data)
     assert n == 0, "%d breaks in %d captured samples" % (n, len(data))
@@ -149,7 +161,7 @@ def no_holes_under_load(d):
 def raw_reads_have_holes(d):
     """The control: the same load, raw reads instead of a capture."""
     with Load(d) as load:
-        time.sleep(0.5)
+        load.turn()
         data = bytearray()
         with d.connect(60) as s:
             t0 = time.time()

@@ -10,9 +10,10 @@ import subprocess
 import tempfile
 
 import harness
-from rel import PREEMPTD, Tally
+from rel import PREEMPTD
+from checks import Checks
 
-t = Tally()
+t = Checks()
 tmp = tempfile.mkdtemp(prefix="pbd-config-")
 
 

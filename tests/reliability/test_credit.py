@@ -14,9 +14,10 @@ import time
 
 import harness
 from harness import read_req, recv_line
-from rel import PREEMPTD, EventWatch, Tally, expect_error
+from rel import PREEMPTD, EventWatch, expect_error
+from checks import Checks
 
-t = Tally()
+t = Checks()
 
 
 def wait_permanent(d, stalled=30):

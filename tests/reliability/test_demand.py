@@ -25,9 +25,10 @@ import time
 
 import harness
 from harness import T_ERROR, T_READ, T_REPLY, recv_frame, read_req
-from rel import EventWatch, Load, Tally, read_ok
+from rel import EventWatch, Load, read_ok
+from checks import Checks
 
-t = Tally()
+t = Checks()
 BUDGET = 5.0     # --max-cpu for these checks
 WINDOW = 30.0    # SAMPLER_BUDGET_WINDOW_S
 HZ = os.sysconf("SC_CLK_TCK")

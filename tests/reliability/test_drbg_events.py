@@ -13,13 +13,14 @@ import time
 
 import harness
 from harness import read_req, recv_line
-from rel import (PREEMPTD_FAULT, EventWatch, Tally, as_nobody, expect_error,
-                 open_up, read_ok)
+from rel import (PREEMPTD_FAULT, EventWatch, as_nobody, expect_error, open_up,
+                 read_ok)
+from checks import Checks
 
 PREEMPTCTL = os.environ.get("PREEMPTCTL", "build/client/preemptctl")
 SNAP, RESTORE, CLOCK = (signal.SIGRTMIN, signal.SIGRTMIN + 1,
                         signal.SIGRTMIN + 2)
-t = Tally()
+t = Checks()
 
 
 def blocks(data):

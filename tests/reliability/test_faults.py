@@ -12,7 +12,8 @@ import time
 
 import harness
 from harness import T_READ, T_REPLY, hdr, read_req, recv_frame, recv_line
-from rel import EventWatch, Tally, alive, expect_error, read_ok
+from rel import EventWatch, alive, expect_error, read_ok, seen_gone
+from checks import Checks
 
 # periodic-after=N: more events than the start-up test (1024), a full ring
 # (2048) and the conditioned stock take, so the source turns bad only once
@@ -24,7 +25,7 @@ HEALTHY_EVENTS = 8000
 # and so can $PBD_TEST_DAEMON_ARGS's; a test's own option wins over those.
 FAKE_THRESHOLD = ("--threshold", "5000")
 
-t = Tally()
+t = Checks()
 
 
 def wait_stats(d, pred, timeout, what):
@@ -222,13 +223,14 @@ def off_cpu(d):
 
 
 def sigpipe(d):
+    connected = d.stats()["clients"]["connected"]
     for i in range(30):
         s = d.connect(10)
         s.sendall(read_req(1 << 20, "drbg") * 2)
         if i % 3 == 0:
             s.recv(10)
         s.close()
-    time.sleep(0.5)
+    seen_gone(d, connected)
     assert d.proc.poll() is None, "killed: rc %s" % d.proc.returncode
     alive(d)
 

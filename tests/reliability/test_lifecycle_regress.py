@@ -24,9 +24,10 @@ import time
 import harness
 from harness import E, read_req, recv_frame, recv_line
 from model import STRERROR, BinRead, BinSimple, Violation, exchange
-from rel import Tally
+from checks import Checks
+from rel import seen_gone
 
-t = Tally()
+t = Checks()
 
 
 def raise_nofile():
@@ -69,11 +70,8 @@ def poll(pred, timeout, step=0.02):
     """Calls pred until it returns a true value or timeout passes; returns
     (value, seconds taken)."""
     t0 = time.monotonic()
-    while True:
-        v = pred()
-        if v or time.monotonic() - t0 > timeout:
-            return v, time.monotonic() - t0
-        time.sleep(step)
+    v = harness.until(pred, timeout, step)
+    return v, time.monotonic() - t0
 
 
 # ---- 1. replies to requests never sent -------------------------------------
@@ -224,10 +222,11 @@ def slow_readers(d, seconds=10):
     mem = stats(d).get("memory")
     assert mem is not None, "stats has no \"memory\" object"
     assert mem["limit"] == BUDGET, mem
+    connected = d.stats()["clients"]["connected"]
     with d.connect(30) as s:  # warm up: the reply path has been used
         exchange(s, [BinRead("drbg", 1 << 20, False, 0, 0)] * 2 +
                  [BinRead("conditioned", 32, False, 10000, 0)], timeout=30)
-    time.sleep(0.5)
+    seen_gone(d, connected)  # and the warm-up client's memory released
     base = rss_kib(d.proc.pid)
     socks = []
     for _ in range(200):

@@ -9,13 +9,14 @@ import time
 
 import harness
 from harness import recv_frame, recv_line
-from rel import Tally, alive, read_ok, vmhwm_kib
+from rel import alive, read_ok, vmhwm_kib
+from checks import Checks
 
 N_CLIENTS = 12
 M_REQUESTS = 40
 RSS_LIMIT_KIB = 64 * 1024
 
-t = Tally()
+t = Checks()
 lock = threading.Lock()
 blocks = []          # every 32-byte block of conditioned and drbg output
 errors = []

@@ -24,11 +24,11 @@ import random
 import selectors
 import signal
 import socket
-import sys
 import threading
 import time
 
 import harness
+from checks import Checks
 from model import (MAX_READ, TEXT_MAX_READ, BinRead, BinSimple, EgdExpect,
                    Stream, TextQuit, TextRead, TextSimple, Violation,
                    egd_write)
@@ -463,8 +463,8 @@ def main():
     a = ap.parse_args()
     seconds = a.long or a.seconds
     seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1 << 30)
-    print("seed %d, %.0f s, %d clients" % (seed, seconds, a.clients), flush=True)
-    failed = []
+    t = Checks()
+    t.comment("seed %d, %.0f s, %d clients" % (seed, seconds, a.clients))
     d = harness.Daemon("--fault", "toggle", "--stall-ms", "1000",
                        "--wait-ms", str(int(DEFAULT_WAIT_S * 1000)),
                        "--idle-ms", "600000",
@@ -472,44 +472,41 @@ def main():
     try:
         run = Run(d, seconds, seed, a.clients)
         t0 = time.time()
-        try:
-            run.go()
-        except AssertionError as e:  # the daemon died or stopped answering
-            print(e)
-            failed.append(str(e).splitlines()[0])
+        # An AssertionError: the daemon died or stopped answering.
+        t.check("the daemon answers for %.0f s of model clients" % seconds,
+                run.go)
         print("ran %.1f s" % (time.time() - t0))
         run.summary()
-        if run.st.violations:
-            failed.append("%d contract violations" % len(run.st.violations))
-        if run.st.toggles < 2 and seconds >= 30:
-            failed.append("only %d toggles" % run.st.toggles)
+        t.ok("no contract violations", not run.st.violations,
+             "%d contract violations" % len(run.st.violations))
+        if seconds >= 30:
+            t.ok("the source toggled at least twice", run.st.toggles >= 2,
+                 "only %d toggles" % run.st.toggles)
         okd = sum(n for (k, w), n in run.st.outcomes.items() if w == "ok")
-        if okd < 100:
-            failed.append("only %d requests served" % okd)
+        t.ok("at least 100 requests served", okd >= 100,
+             "only %d requests served" % okd)
         # Still serving once the source is back: health, stats, a read.
-        try:
-            d.wait_health("ok", 60)
-            st = d.stats()
-            print("daemon: clients %s, requests %d, errors %d, timeouts %d, "
-                  "health failures rct %d stall %d, passes %d" % (
-                      st["clients"], st["requests"], st["errors"],
-                      st["timeouts"], st["health"]["rct_failures"],
-                      st["health"]["stall_failures"],
-                      st["health"]["startup_passes"]))
-            with d.connect(30) as s:
-                s.sendall(harness.read_req(32, "conditioned", wait_ms=20000))
-                typ, p = harness.recv_frame(s)
-                assert typ == 0x81 and len(p) == 32, (typ, p)
-        except Exception as e:  # noqa: BLE001
-            failed.append("daemon not serving at the end: %r" % e)
+        t.check("serving at the end: health ok, stats, a conditioned read",
+                serving_at_the_end, d)
     finally:
         rc = d.stop()
-    if rc != 0:
-        failed.append("exit status %s on SIGTERM" % rc)
-    if failed:
-        print("FAIL model: " + "; ".join(failed))
-        sys.exit(1)
-    print("ok   model")
+    t.ok("exit status 0 on SIGTERM", rc == 0, "exit status %s" % rc)
+    t.finish()
+
+
+def serving_at_the_end(d):
+    d.wait_health("ok", 60)
+    st = d.stats()
+    print("daemon: clients %s, requests %d, errors %d, timeouts %d, "
+          "health failures rct %d stall %d, passes %d" % (
+              st["clients"], st["requests"], st["errors"],
+              st["timeouts"], st["health"]["rct_failures"],
+              st["health"]["stall_failures"],
+              st["health"]["startup_passes"]))
+    with d.connect(30) as s:
+        s.sendall(harness.read_req(32, "conditioned", wait_ms=20000))
+        typ, p = harness.recv_frame(s)
+        assert typ == 0x81 and len(p) == 32, (typ, p)
 
 
 if __name__ == "__main__":

@@ -21,9 +21,10 @@ import threading
 import time
 
 import harness
-from rel import PREEMPTD, Tally
+from rel import PREEMPTD
+from checks import Checks
 
-t = Tally()
+t = Checks()
 ROUNDS = int(os.environ.get("PBD_RACE_ROUNDS", "20"))
 
 

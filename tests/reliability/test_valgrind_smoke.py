@@ -6,9 +6,10 @@ also fine without it. Exit status: non-zero on any failure, including a
 non-zero daemon exit (valgrind's --error-exitcode)."""
 import harness
 from harness import hdr, read_req, recv_exact, recv_frame, recv_line
-from rel import Tally, expect_error, read_ok
+from rel import expect_error, read_ok
+from checks import Checks
 
-t = Tally()
+t = Checks()
 
 
 def tour(d):

@@ -1,4 +1,4 @@
-"""Helpers for the service-integration tests: a pass/fail counter and a
+"""Helpers for the service-integration tests: the runner and a
 preemptd launcher that, unlike harness.Daemon (whose base, harness.Running,
 it shares), lets a test choose the socket path, the environment, the argv
 prefix (systemd-socket-activate) and how the process ends. Its daemon is
@@ -8,10 +8,10 @@ source), unless the test names a binary (the installed one) or real=True."""
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 
+import checks
 import harness
 
 PREEMPTD = harness.PREEMPTD
@@ -19,38 +19,17 @@ BUILD = os.environ.get("PBD_BUILD_ROOT", "build")
 SOURCE = os.environ.get("PBD_SOURCE_ROOT", ".")
 
 
-class Checks:
-    """Counts results; every check prints one line."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-        self.skipped = 0
+class Checks(checks.Checks):
+    """checks.Checks as the service tests call it: ok(cond, name, detail),
+    and run(fn) passes the runner to fn, which makes its own checks (fn's
+    own line says it ran to its end)."""
 
     def ok(self, cond, name, detail=""):
-        if cond:
-            self.passed += 1
-            print("ok   %s" % name)
-        else:
-            self.failed += 1
-            print("FAIL %s %s" % (name, detail))
-        sys.stdout.flush()
+        super().ok(name, cond, detail)
         return cond
 
     def run(self, fn, *args):
-        """Runs one test function; an exception counts as one failure."""
-        try:
-            fn(self, *args)
-        except harness.Skipped as e:  # never under CI: see harness.skip
-            self.skipped += 1
-            print("skip %s: %s" % (fn.__name__, e), flush=True)
-        except Exception as e:  # report and go on with the next test
-            import traceback
-            traceback.print_exc()
-            self.ok(False, fn.__name__, "raised %r" % e)
-
-    def finish(self):
-        sys.exit(harness.summary(self.passed, self.failed, self.skipped))
+        return self.check(fn.__name__, fn, self, *args)
 
 
 def tmpdir():

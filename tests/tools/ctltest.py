@@ -1,5 +1,5 @@
-"""Shared by the tools tests: a tiny runner, preemptctl invocation and a
-strict parser for the Prometheus text format.
+"""Shared by the tools tests: preemptctl invocation and a strict parser for
+the Prometheus text format.
 
 $PREEMPTCTL names the binary (meson sets it, with $PREEMPTD and
 $PREEMPTD_FAULT as for tests/integration).
@@ -7,40 +7,10 @@ $PREEMPTD_FAULT as for tests/integration).
 import os
 import re
 import subprocess
-import sys
-import traceback
-
-import harness
 
 CTL = os.environ.get("PREEMPTCTL", "build/client/preemptctl")
 SRC = os.environ.get("PBD_SOURCE_ROOT",
                      os.path.join(os.path.dirname(__file__), "..", ".."))
-
-
-class Runner:
-    """Runs test functions, prints one line each and 'N passed, N failed'."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-        self.skipped = 0
-
-    def run(self, fn, *args):
-        name = fn.__name__
-        try:
-            fn(*args)
-        except harness.Skipped as e:  # never under CI: see harness.skip
-            self.skipped += 1
-            print("skip %s: %s" % (name, e), flush=True)
-        except Exception:  # report every failure, keep going
-            self.failed += 1
-            print("FAIL %s\n%s" % (name, traceback.format_exc()), flush=True)
-        else:
-            self.passed += 1
-            print("ok   %s" % name, flush=True)
-
-    def finish(self):
-        sys.exit(harness.summary(self.passed, self.failed, self.skipped))
 
 
 def ctl(sock, *args, timeout=120, binary_out=False, check=None):

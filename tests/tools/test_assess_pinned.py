@@ -9,7 +9,8 @@ A new .bin without its pinned output fails: pin it when adding it."""
 import difflib
 import os
 
-from ctltest import SRC, Runner, ctl
+from ctltest import SRC, ctl
+from checks import Checks
 
 DATA = os.path.join(SRC, "tests", "data")
 SUFFIX = ".preemptctl-assess.txt"
@@ -44,7 +45,7 @@ def check_one(name):
 
 
 def main():
-    t = Runner()
+    t = Checks()
     t.run(test_every_file_pinned)
     for name in bins():
         fn = lambda n=name: check_one(n)  # noqa: E731

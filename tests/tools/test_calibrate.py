@@ -13,7 +13,8 @@ import tempfile
 import time
 
 import harness
-from ctltest import CTL, SRC, Runner, ctl
+from ctltest import CTL, SRC, ctl
+from checks import Checks
 
 NOSOCK = "/nonexistent-preemptd-test/preemptd.sock"
 N = 1000
@@ -285,7 +286,7 @@ def test_capture_session_lost():
 
 
 def main():
-    t = Runner()
+    t = Checks()
     t.run(test_sanity_failure_explained)
     t.run(test_calibrate_keeps_evidence)
     t.run(test_capture_session_lost)

@@ -12,7 +12,7 @@ import threading
 import time
 
 import harness
-from ctltest import Runner
+from checks import Checks
 
 EKEYD = "/usr/sbin/ekeyd-egd-linux"
 
@@ -252,7 +252,7 @@ def test_ekeyd_round_trip(d):
 
 
 def main():
-    t = Runner()
+    t = Checks()
     with harness.Daemon(ring=2048) as d:
         for fn in (test_pid, test_level, test_read_nonblocking,
                    test_read_blocking, test_write_ignored, test_pipelined,

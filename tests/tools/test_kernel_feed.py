@@ -11,7 +11,8 @@ import tempfile
 import time
 
 import harness
-from ctltest import Runner, ctl
+from ctltest import ctl
+from checks import Checks
 
 
 def tracer_pid(pid):
@@ -140,7 +141,7 @@ def test_feed_as_nobody():
 
 
 def main():
-    t = Runner()
+    t = Checks()
     t.run(test_feed_as_root)
     t.run(test_feed_as_nobody)
     t.finish()

@@ -22,10 +22,10 @@ import shlex
 import shutil
 import signal
 import subprocess
-import sys
 
 import harness
-from ctltest import Runner, SRC
+from ctltest import SRC
+from checks import Checks
 
 LIMIT_S = 5.0
 NC_U = re.compile(r"""(\bnc\b[^|;&#]*?\s-U\s+)("[^"]*"|'[^']*'|[^\s|;&]+)""")
@@ -132,15 +132,16 @@ def piped_nc_lines():
     return out
 
 
-def main():
+def nc_installed():
     if shutil.which("nc") is None:
-        if os.environ.get("CI") == "true":
-            print("FAIL: nc not found; setup.sh installs netcat-openbsd")
-            sys.exit(1)
-        print("SKIP: nc not found (install netcat-openbsd)")
-        sys.exit(77)
+        harness.skip("nc not found; setup.sh installs netcat-openbsd")
+
+
+def main():
+    r = Checks()
+    if not r.run(nc_installed):
+        r.finish()
     found = [(p, n, c) for p in doc_files() for n, c in examples(p)]
-    r = Runner()
 
     def readme_has_examples():
         readme = [f for f in found if os.path.basename(f[0]) == "README.md"]

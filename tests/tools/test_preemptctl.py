@@ -12,7 +12,8 @@ import threading
 import time
 
 import harness
-from ctltest import CTL, SRC, Runner, ctl, metric, parse_prometheus
+from ctltest import CTL, SRC, ctl, metric, parse_prometheus
+from checks import Checks
 
 NOSOCK = "/nonexistent-preemptd-test/preemptd.sock"
 DATA = os.path.join(SRC, "tests", "data")
@@ -528,7 +529,7 @@ def test_restart_and_calibrate_refuse():
 
 
 def main():
-    t = Runner()
+    t = Checks()
     t.run(test_restart_and_calibrate_refuse)
     t.run(test_help)
     t.run(test_no_daemon)
