@@ -27,7 +27,7 @@
  *
  * Layers, bottom up; a file calls only those below it by name
  * (tools/layers.py checks it): conn.c; request.c; capture.c; reads.c;
- * status.c, vmwatch.c, listener.c; dialect.c; server.c.
+ * status.c and listener.c; vmwatch.c; dialect.c; server.c.
  */
 #ifndef PBD_CONN_H
 #define PBD_CONN_H
