@@ -28,7 +28,7 @@
  * after its samples). So a capture arms, and a restart read restarts,
  * only once the DRBG has its first seed: drbg clients never wait on one.
  */
-#include "conn.h"
+#include "request.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -147,7 +147,7 @@ int capture_start(struct conn *c, const struct request *rq)
     struct pending *p = &c->p;
     bool restart = rq->restart;
 
-    if (!reads_raw_allowed(c, true)) {
+    if (!request_raw_allowed(c, true)) {
         send_error(c, PBD_EPERM, false);
         return 0;
     }
@@ -157,7 +157,7 @@ int capture_start(struct conn *c, const struct request *rq)
     }
     /* During the start-up test (PBD_EAGAIN) a capture waits like any
      * read: capture_serve arms it once the source is healthy. */
-    int g = reads_gate(srv);
+    int g = request_gate(srv);
     if (g != 0 && g != PBD_EAGAIN) {
         send_error(c, g, false);
         return 0;
@@ -175,7 +175,7 @@ int capture_start(struct conn *c, const struct request *rq)
         return 0;
     }
     p->bytes = p->w->data + PROTO_HDR_LEN;
-    p->deadline_ms = reads_deadline(srv, rq->wait_ms);
+    p->deadline_ms = request_deadline(srv, rq->wait_ms);
     p->state = R_CAPTURE;
     if (cp->owner != c) {
         /* Audit trail: a capture holds every new sample for itself. */
@@ -224,13 +224,13 @@ void capture_serve(struct server *srv)
     if (cp->failed) {
         int err = cp->failed;
         cp->failed = 0;
-        reads_finish(c, err);
+        request_finish(c, err);
         return;
     }
     if (!cp->armed) {
-        int g = reads_gate(srv);
+        int g = request_gate(srv);
         if (g == PBD_EHEALTH) {
-            reads_finish(c, g);
+            request_finish(c, g);
             return;
         }
         if (g != 0)
@@ -249,7 +249,7 @@ void capture_serve(struct server *srv)
             if (uv_queue_work(srv->loop, &cp->work, restart_work,
                               restart_done) != 0) {
                 cp->restarting = false;
-                reads_finish(c, PBD_ENOMEM);
+                request_finish(c, PBD_ENOMEM);
             }
             return;
         }
@@ -269,7 +269,7 @@ void capture_serve(struct server *srv)
     cp->samples += p->need;
     if (p->restart)
         session_end(srv); /* a restart read is its samples, no more */
-    reads_finish(c, 0);
+    request_finish(c, 0);
 }
 
 void capture_expire(struct server *srv, uint64_t now)
@@ -285,5 +285,5 @@ void capture_expire(struct server *srv, uint64_t now)
      * are the first after that restart or nothing. */
     if (c->p.restart)
         session_end(srv);
-    reads_finish(c, PBD_ETIMEDOUT);
+    request_finish(c, PBD_ETIMEDOUT);
 }

@@ -5,9 +5,12 @@
  *   conn.c     the transport: accept, read, write, close, the budget, and
  *              the one pass that processes runnable connections; it calls
  *              up only through the hooks server.c gives it (conn_hooks)
- *   dialect.c  the three dialects: one request parsed and answered or started
- *   reads.c    reads that wait for entropy, the waiter queue, drbg streams
+ *   request.c  the request layer's base: a request's one reply or none,
+ *              the health gate, deadlines, the raw-read policy (request.h)
+ *   reads.c    starting every read; reads that wait for entropy, the
+ *              waiter queue, drbg streams
  *   capture.c  consecutive samples for assessment, noise-source restarts
+ *   dialect.c  the three dialects: one request parsed and answered or started
  *   status.c   the stats JSON and the health line
  *   server.c   loop plumbing: wake-up, tick, signals, shutdown; wires the
  *              layers (the hooks) and acts on the flags set below it
@@ -16,10 +19,15 @@
  * The lifecycle, in one paragraph (README and docs/protocol.md say more):
  * input only ever marks a connection runnable; requests are parsed and
  * started from one place, conn_run_pass(), which takes runnable connections
- * one at a time off a queue. Completing a request (reads.c) sends its reply
- * and marks the connection runnable again if its input already holds more
- * (conn_schedule_if_due); it never parses the next request itself. So no walk over connections or waiters ever runs with a callee
+ * one at a time off a queue. Completing a request (request_finish) sends
+ * its reply and marks the connection runnable again if its input already
+ * holds more (conn_schedule_if_due); it never parses the next request
+ * itself. So no walk over connections or waiters ever runs with a callee
  * that can reach another connection's request: one request, one reply.
+ *
+ * Layers, bottom up; a file calls only those below it by name
+ * (tools/layers.py checks it): conn.c; request.c; capture.c; reads.c;
+ * status.c and listener.c; vmwatch.c; dialect.c; server.c.
  */
 #ifndef PBD_CONN_H
 #define PBD_CONN_H
@@ -70,8 +78,8 @@ struct request {
 };
 
 /* The request in progress on a connection (busy), if any: filled by
- * request_start() from a struct request, ended by reads_finish() or
- * reads_cancel(). */
+ * reads_start() from a struct request, ended by request_finish() or
+ * request_cancel(). */
 enum req_state {
     R_NONE,
     R_WAITING,   /* a read waiting for entropy, on the waiter queue */
@@ -186,41 +194,30 @@ void send_error(struct conn *c, int err, bool fatal);
  * (c->mem_blocked), -1 after a fatal error. */
 long dialect_handle(struct conn *c);
 
+/* request.c, the request layer's base (ending a request, the health gate,
+ * deadlines, the raw-read policy), is declared in request.h. */
+
 /* ---- reads.c ---- */
-/* Starts rq on c (a read, a drbg stream, a capture): answers at once,
- * fails (one reply, in c's dialect), or makes it c's request in progress.
- * Returns 0, or -1 when the budget has no room yet (nothing sent;
- * c->mem_blocked is set: the dialect parses it again later). */
-int request_start(struct conn *c, const struct request *rq);
+/* Starts rq on c (a read, a drbg stream, a capture: capture_start):
+ * answers at once, fails (one reply, in c's dialect), or makes it c's
+ * request in progress. Returns 0, or -1 when the budget has no room yet
+ * (nothing sent; c->mem_blocked is set: the dialect parses it again
+ * later). */
+int reads_start(struct conn *c, const struct request *rq);
 /* Generates the next drbg chunk of c's stream if its socket has room. */
 void reads_stream(struct conn *c);
-/* Cancels c's request without a reply, wiping what was gathered. */
-void reads_cancel(struct conn *c);
-/* Ends c's request with the error err (one reply) or, err == 0, its data. */
-void reads_finish(struct conn *c, int err);
 /* Serves waiters from the pool, round-robin, and seeds the DRBG first. */
 void reads_serve(struct server *srv);
 /* Fails waiters whose deadline has passed. */
 void reads_expire(struct server *srv, uint64_t now);
-/* Raw/conditioned health gate (pool_gate with the sampler's state). */
-int reads_gate(struct server *srv);
 /* The stock an EGD no-wait read may take now (0 while others wait). */
 size_t reads_egd_stock(struct server *srv);
-
-/* When a read asking to wait wait_ms (0: --wait-ms) gives up: now plus
- * that wait, at most --max-wait-ms. */
-uint64_t reads_deadline(const struct server *srv, uint32_t wait_ms);
-/* Whether c may read raw samples: root, our own uid, and the --raw-uid
- * list, or anyone when the list is empty and !listed. Capture (which takes
- * every new sample from everyone else) asks with listed: an empty list
- * then lets only root and our own uid in. */
-bool reads_raw_allowed(const struct conn *c, bool listed);
 
 /* ---- capture.c ---- */
 /* The tap's buffer, set up once at start. Returns 0 or -1. */
 int capture_init(struct server *srv);
 void capture_free(struct server *srv);
-/* request_start() for a capture read (PBD_MODE_CAPTURE, rq->restart:
+/* reads_start() for a capture read (PBD_MODE_CAPTURE, rq->restart:
  * restart first), c->p already filled: answers, fails, or makes c the
  * capture's owner. Returns 0, or -1 when the budget has no room yet. */
 int capture_start(struct conn *c, const struct request *rq);

@@ -1,7 +1,7 @@
 /*
  * dialect.c - the three dialects on one socket: framed binary (libpbd),
  * text lines (nc -U) and EGD. Each handler parses one request at the front
- * of the connection's input and answers it or starts it (reads.c); it never
+ * of the connection's input and answers it or starts it (reads_start); it never
  * loops over requests, which is the pass's job (conn.c).
  */
 #include "conn.h"
@@ -67,7 +67,7 @@ static long handle_binary(struct conn *c)
             .restart = (req.rd.flags & PROTO_READ_RESTART) != 0,
             .how = D_BINARY,
         };
-        if (request_start(c, &rq) != 0)
+        if (reads_start(c, &rq) != 0)
             return 0; /* parked for memory: parsed again later */
         break;
     }
@@ -118,7 +118,7 @@ static long handle_text(struct conn *c)
     case TEXT_READ: {
         struct request rq = {.mode = req.mode, .len = req.n,
                              .nowait = req.nowait, .how = D_TEXT};
-        if (request_start(c, &rq) != 0)
+        if (reads_start(c, &rq) != 0)
             return 0;
         break;
     }
@@ -179,13 +179,13 @@ static long handle_egd(struct conn *c)
         }
         rq.len = k;
         rq.nowait = true;
-        if (request_start(c, &rq) != 0)
+        if (reads_start(c, &rq) != 0)
             return 0;
         break;
     }
     case EGD_READ:
         rq.len = req.n;
-        if (request_start(c, &rq) != 0)
+        if (reads_start(c, &rq) != 0)
             return 0;
         break;
     case EGD_WRITE:

@@ -1,131 +1,28 @@
 /*
- * reads.c - serving reads: at once from stock, as a drbg stream generated as
- * the socket drains, or as a waiter that the sampler's bytes fill in turn.
- * Finishing a read sends its one reply and marks its connection runnable;
- * the next request is parsed by the pass in conn.c, never from here.
+ * reads.c - starting every read (reads_start; a capture read goes on in
+ * capture.c) and serving reads: at once from stock, as a drbg stream
+ * generated as the socket drains, or as a waiter that the sampler's bytes
+ * fill in turn. Finishing a read (request.c) sends its one reply and marks
+ * its connection runnable; the next request is parsed by the pass in
+ * conn.c, never from here.
  */
-#include "conn.h"
+#include "request.h"
 
-#include <sodium.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "conditioner.h"
-#include "egd.h"
 #include "health.h"
 #include "pbd.h"
 #include "proto.h"
 
-int reads_gate(struct server *srv)
-{
-    struct sampler_stats *st = &srv->sampler->shared.st;
-    return pool_gate(&srv->pool, atomic_load(&st->health_state),
-                     atomic_load(&st->fail_epoch));
-}
-
 size_t reads_egd_stock(struct server *srv)
 {
-    if (reads_gate(srv) != 0 || !TAILQ_EMPTY(&srv->waiters))
+    if (request_gate(srv) != 0 || !TAILQ_EMPTY(&srv->waiters))
         return 0;
     return pool_stock(&srv->pool, PBD_MODE_CONDITIONED);
 }
 
-uint64_t reads_deadline(const struct server *srv, uint32_t wait_ms)
-{
-    if (wait_ms == 0)
-        wait_ms = srv->cfg.wait_ms;
-    if (wait_ms > srv->cfg.max_wait_ms)
-        wait_ms = srv->cfg.max_wait_ms;
-    return now_ms() + wait_ms;
-}
-
-bool reads_raw_allowed(const struct conn *c, bool listed)
-{
-    const struct server_config *cfg = &c->srv->cfg;
-    if ((cfg->n_raw_uid == 0 && !listed) || c->uid == 0 ||
-        c->uid == geteuid())
-        return true;
-    for (unsigned i = 0; i < cfg->n_raw_uid; i++)
-        if (cfg->raw_uid[i] == c->uid)
-            return true;
-    return false;
-}
-
-/* Where the n entropy bytes of a reply go, and the reply's size: binary
- * has a header first, EGD no-wait a count byte, text is hex made from a
- * scratch area at the end of the same buffer (wiped before sending). */
 static void expiry_arm(struct server *srv, uint64_t at);
-
-static size_t reply_size(enum dialect how, uint8_t egd_cmd, size_t n,
-                         size_t *at)
-{
-    if (how == D_TEXT) {
-        *at = 2 * n + 2;
-        return 3 * n + 2;
-    }
-    *at = how == D_BINARY                          ? PROTO_HDR_LEN
-          : how == D_EGD && egd_cmd == EGD_READ_NB ? 1
-                                                   : 0;
-    return *at + n;
-}
-
-/* Turns w, whose n bytes sit at the offset reply_size() gave, into the
- * reply as it goes on the wire. */
-static void reply_finish(struct wreq *w, enum dialect how, uint8_t egd_cmd,
-                         size_t n)
-{
-    if (how == D_TEXT) {
-        uint8_t *bytes = w->data + 2 * n + 2;
-        sodium_bin2hex((char *)w->data, 2 * n + 1, bytes, n);
-        w->data[2 * n] = '\n';
-        sodium_memzero(bytes, n);
-        w->len = 2 * n + 1;
-    } else if (how == D_BINARY) {
-        proto_encode_hdr(w->data, PROTO_T_READ | PROTO_T_REPLY, (uint32_t)n);
-    } else if (egd_cmd == EGD_READ_NB) {
-        w->data[0] = (uint8_t)n; /* count byte */
-    }
-}
-
-static void dequeue(struct conn *c)
-{
-    struct server *srv = c->srv;
-    if (!c->waitq)
-        return;
-    TAILQ_REMOVE(&srv->waiters, c, wait);
-    c->waitq = false;
-    srv->nwaiting--;
-}
-
-void reads_cancel(struct conn *c)
-{
-    dequeue(c);
-    struct wreq *w = c->p.w;
-    memset(&c->p, 0, sizeof(c->p));
-    if (w)
-        wreq_free(w); /* secret: wiped */
-}
-
-void reads_finish(struct conn *c, int err)
-{
-    struct pending *p = &c->p;
-    if (err) {
-        /* While p still says what was asked: an EGD no-wait read is
-         * answered with a zero count. */
-        send_error(c, err, false);
-        reads_cancel(c); /* wipes what was gathered */
-    } else {
-        struct wreq *w = p->w;
-        enum dialect how = p->how;
-        uint32_t n = p->need;
-        uint8_t egd_cmd = p->egd_cmd;
-        p->w = NULL;
-        reads_cancel(c);
-        reply_finish(w, how, egd_cmd, n);
-        conn_send(c, w);
-    }
-    conn_schedule_if_due(c);
-}
 
 /* ---- drbg streams ------------------------------------------------------ */
 
@@ -146,7 +43,7 @@ static size_t stream_chunk(const struct conn *c, size_t max, size_t *at,
     const struct pending *p = &c->p;
     size_t k = p->left < max ? p->left : max;
     if (p->how == D_TEXT) {
-        *size = reply_size(D_TEXT, 0, k, at); /* text: one chunk */
+        *size = request_reply_size(D_TEXT, 0, k, at); /* text: one chunk */
     } else {
         *at = p->got == 0 ? PROTO_HDR_LEN : 0;
         *size = *at + k;
@@ -178,7 +75,7 @@ void reads_stream(struct conn *c)
             return;
         }
         if (p->how == D_TEXT)
-            reply_finish(w, D_TEXT, 0, k);
+            request_reply_finish(w, D_TEXT, 0, k);
         else if (p->got == 0)
             proto_encode_hdr(w->data, PROTO_T_READ | PROTO_T_REPLY, p->need);
         p->left -= (uint32_t)k;
@@ -196,7 +93,7 @@ void reads_stream(struct conn *c)
 static int serve_now(struct conn *c)
 {
     const struct pending *p = &c->p;
-    size_t at, size = reply_size(p->how, p->egd_cmd, p->need, &at);
+    size_t at, size = request_reply_size(p->how, p->egd_cmd, p->need, &at);
     if (!mem_admit(c, size)) {
         mem_block(c);
         return -1;
@@ -209,31 +106,31 @@ static int serve_now(struct conn *c)
     /* stock was checked */
     pool_take(&c->srv->pool, p->mode, w->data + at, p->need);
     sampler_kick(c->srv->sampler);
-    reply_finish(w, p->how, p->egd_cmd, p->need);
+    request_reply_finish(w, p->how, p->egd_cmd, p->need);
     conn_send(c, w);
     return 0;
 }
 
 /* A raw, conditioned or drbg read; c->p says what was asked. */
-static int reads_start(struct conn *c, const struct request *rq)
+static int start_read(struct conn *c, const struct request *rq)
 {
     struct server *srv = c->srv;
     struct pending *p = &c->p;
     uint8_t mode = rq->mode;
-    if (mode == PBD_MODE_RAW && !reads_raw_allowed(c, false)) {
+    if (mode == PBD_MODE_RAW && !request_raw_allowed(c, false)) {
         send_error(c, PBD_EPERM, false);
         return 0;
     }
     bool waits_seed = false;
     if (mode == PBD_MODE_DRBG) {
-        pool_maintain(&srv->pool, now_ms(), reads_gate(srv) == 0);
+        pool_maintain(&srv->pool, now_ms(), request_gate(srv) == 0);
         if (!pool_seeded(&srv->pool) && rq->nowait) {
             send_error(c, PBD_ENOTSEEDED, false);
             return 0;
         }
         waits_seed = !pool_seeded(&srv->pool);
     } else {
-        int g = reads_gate(srv);
+        int g = request_gate(srv);
         if (g == PBD_EHEALTH || (g == PBD_EAGAIN && rq->nowait)) {
             send_error(c, g, false);
             return 0;
@@ -254,7 +151,8 @@ static int reads_start(struct conn *c, const struct request *rq)
     /* A waiting entropy read holds its reply buffer, filled as bytes come;
      * a drbg read waiting for the first seed holds nothing. */
     if (mode != PBD_MODE_DRBG) {
-        size_t at, size = reply_size(p->how, p->egd_cmd, p->need, &at);
+        size_t at;
+        size_t size = request_reply_size(p->how, p->egd_cmd, p->need, &at);
         if (!mem_admit(c, size)) {
             mem_block(c);
             return -1;
@@ -266,17 +164,15 @@ static int reads_start(struct conn *c, const struct request *rq)
         }
         p->bytes = p->w->data + at;
     }
-    p->deadline_ms = reads_deadline(srv, rq->wait_ms);
+    p->deadline_ms = request_deadline(srv, rq->wait_ms);
     p->state = R_WAITING;
-    TAILQ_INSERT_TAIL(&srv->waiters, c, wait);
-    c->waitq = true;
-    srv->nwaiting++;
+    request_enqueue(c);
     expiry_arm(srv, p->deadline_ms);
     srv->serve_due = true; /* after the pass: never from inside it */
     return 0;
 }
 
-int request_start(struct conn *c, const struct request *rq)
+int reads_start(struct conn *c, const struct request *rq)
 {
     struct pending *p = &c->p;
     /* c->p is the request's from here to its one reply: an error, even
@@ -289,7 +185,7 @@ int request_start(struct conn *c, const struct request *rq)
     p->restart = rq->restart;
     p->need = rq->len;
     int rc = rq->mode == PBD_MODE_CAPTURE ? capture_start(c, rq)
-                                          : reads_start(c, rq);
+                                          : start_read(c, rq);
     if (p->state == R_NONE)
         memset(p, 0, sizeof(*p)); /* answered, failed, or parked */
     return rc;
@@ -305,13 +201,13 @@ static bool serve_one(struct server *srv, struct conn *c, int g)
     if (p->mode == PBD_MODE_DRBG) {
         if (!pool_seeded(&srv->pool))
             return false;
-        dequeue(c);
+        request_dequeue(c);
         stream_begin(c);
         conn_schedule(c);
         return true;
     }
     if (g == PBD_EHEALTH) {
-        reads_finish(c, PBD_EHEALTH);
+        request_finish(c, PBD_EHEALTH);
         return true;
     }
     if (g != 0)
@@ -324,14 +220,14 @@ static bool serve_one(struct server *srv, struct conn *c, int g)
         return false;
     p->got += (uint32_t)got;
     if (p->got == p->need)
-        reads_finish(c, 0);
+        request_finish(c, 0);
     return true;
 }
 
 void reads_serve(struct server *srv)
 {
     srv->serve_due = false;
-    int g = reads_gate(srv);
+    int g = request_gate(srv);
     pool_maintain(&srv->pool, now_ms(), g == 0);
     /* Round-robin: each waiter in turn gets at most one block per round,
      * and one that got a block but is not done goes to the back of the
@@ -405,7 +301,7 @@ void reads_expire(struct server *srv, uint64_t now)
         } else if (now >= c->p.deadline_ms) {
             srv->timeouts++;
             /* Bytes already gathered for it are wiped, never served. */
-            reads_finish(c, c->p.mode == PBD_MODE_DRBG ? PBD_ENOTSEEDED
+            request_finish(c, c->p.mode == PBD_MODE_DRBG ? PBD_ENOTSEEDED
                                                        : PBD_ETIMEDOUT);
         }
     }

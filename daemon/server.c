@@ -1,8 +1,8 @@
 /*
  * server.c - the loop's plumbing: the sampler's wake-up, the tick, the pass
  * over runnable connections, signals and shutdown. Connections live in
- * conn.c, requests in dialect.c and reads.c, the listening socket and
- * its path in listener.c; conn.h says how they fit.
+ * conn.c, requests in dialect.c, request.c, reads.c and capture.c, the
+ * listening socket and its path in listener.c; conn.h says how they fit.
  */
 #include "conn.h"
 
@@ -23,6 +23,7 @@
 #include "log.h"
 #include "osdep.h"
 #include "pbd.h"
+#include "request.h"
 
 #define TICK_MS 200u
 
@@ -164,7 +165,7 @@ static void feed_kernel(struct server *srv, uint64_t now)
         return;
     /* The time is stamped only when a block goes out: a due feed that finds
      * no stock retries next tick rather than a whole interval later. */
-    if (reads_gate(srv) != 0 || !TAILQ_EMPTY(&srv->waiters) ||
+    if (request_gate(srv) != 0 || !TAILQ_EMPTY(&srv->waiters) ||
         pool_stock(&srv->pool, PBD_MODE_CONDITIONED) < COND_BLOCK_BYTES)
         return;
     srv->last_feed_ms = now;
@@ -277,7 +278,7 @@ static void server_stop_finish(struct server *srv)
         nx = TAILQ_NEXT(c, all);
         if (c->p.state == R_WAITING || c->p.state == R_CAPTURE ||
             c->mem_blocked)
-            reads_finish(c, PBD_ESHUTDOWN);
+            request_finish(c, PBD_ESHUTDOWN);
         conn_close(c);
     }
     uv_walk(srv->loop, close_walk_cb, NULL);
@@ -350,7 +351,7 @@ static void connection_cb(uv_stream_t *l, int status)
  * capture session it owns. */
 static void request_gone(struct conn *c)
 {
-    reads_cancel(c);
+    request_cancel(c);
     capture_conn_gone(c);
 }
 

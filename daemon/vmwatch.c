@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "conn.h"
+#include "request.h"
 #include "log.h"
 #include "osdep.h"
 #include "pbd.h"
@@ -45,7 +45,7 @@ void vmwatch_event(struct vmwatch *w, int why, const char *detail)
             "drbg: %s event (%s): fresh OS bytes mixed into the key%s",
             pool_event_name(why), detail,
             srv->pool.reseed_asap ? "; reseed from the source due" : "");
-    pool_maintain(&srv->pool, now, reads_gate(srv) == 0);
+    pool_maintain(&srv->pool, now, request_gate(srv) == 0);
     log_reseeds(w);
 }
 
