@@ -555,9 +555,12 @@ int pbd_read_until(pbd_t *p, void *buf, size_t len, pbd_mode mode,
         sent = done;
         err = conn_open(p, deadline, true);
     }
-    if (err && p->fd >= 0) {
-        /* An error frame: the daemon ended a capture that overran or whose
-         * source failed, and said so. */
+    /* An error frame, which leaves the connection up: the daemon said why
+     * (shutting down, a failed source...), and that is the answer. */
+    bool told = err && p->fd >= 0;
+    if (told) {
+        /* The daemon ended a capture that overran or whose source failed,
+         * and said so. */
         if (err == PBD_EOVERRUN || err == PBD_EHEALTH)
             p->capturing = false;
         /* Replies still owed after an error would only be thrown away, and
@@ -565,9 +568,10 @@ int pbd_read_until(pbd_t *p, void *buf, size_t len, pbd_mode mode,
         if (sent - done > 1)
             conn_drop(p);
     }
-    /* A capture whose connection went, whatever the reason: PBD_ELOST. */
-    if (err && ((capture && p->capture_lost) ||
-                (restart && sent > 0 && p->fd < 0))) {
+    /* A capture whose connection went without a word from the daemon:
+     * PBD_ELOST (after an error frame, the next capture read says so). */
+    if (err && !told && ((capture && p->capture_lost) ||
+                         (restart && sent > 0 && p->fd < 0))) {
         p->capture_lost = false;
         err = PBD_ELOST;
     }

@@ -10,6 +10,8 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,12 +44,13 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Waits (up to 60 s) until the daemon answers and reports health ok. */
-static int wait_healthy(void)
+/* Waits (up to 60 s) until the daemon on path answers and reports health
+ * ok. */
+static int wait_healthy_at(const char *path)
 {
     for (int i = 0; i < 3000; i++) {
         pbd_t *p;
-        if (pbd_open(&p, sock) == 0) {
+        if (pbd_open(&p, path) == 0) {
             pbd_health_state hs;
             char msg[256];
             int rc = pbd_health(p, &hs, msg, sizeof(msg));
@@ -60,26 +63,23 @@ static int wait_healthy(void)
     return -1;
 }
 
-static int start_daemon(void **state)
+static int wait_healthy(void)
 {
-    (void)state;
-    const char *bin = getenv("PREEMPTD_FAULT");
-    const char *rate = getenv("PBD_TEST_RATE");
-    char fault[64];
-    if (!bin || !rate || !mkdtemp(dir))
-        return -1;
-    snprintf(fault, sizeof(fault), "rate=%s", rate);
-    snprintf(sock, sizeof(sock), "%s/s.sock", dir);
-    daemon_pid = fork();
-    if (daemon_pid == 0) {
-        char log[160];
-        snprintf(log, sizeof(log), "%s/log", dir);
-        freopen(log, "w", stderr);
-        /* $PBD_TEST_DAEMON_ARGS as in harness.py, split at blanks (no
-         * quoting here). */
-        char *argv[64] = {(char *)bin, "--foreground", "--socket", sock,
-                          "--ring-size", "2048", "--fault", fault,
-                          "--priority", "normal"};
+    return wait_healthy_at(sock);
+}
+
+/* Starts the fault build on path, its log in logpath, with --fault fault
+ * and --priority normal, and $PBD_TEST_DAEMON_ARGS as in harness.py, split
+ * at blanks (no quoting here). Returns its pid. */
+static pid_t spawn_daemon(const char *bin, const char *path,
+                          const char *logpath, const char *fault)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        freopen(logpath, "w", stderr);
+        char *argv[64] = {(char *)bin, "--foreground", "--socket",
+                          (char *)path, "--ring-size", "2048", "--fault",
+                          (char *)fault, "--priority", "normal"};
         int argc = 10;
         const char *extra = getenv("PBD_TEST_DAEMON_ARGS");
         char *copy = extra ? strdup(extra) : NULL;
@@ -90,6 +90,22 @@ static int start_daemon(void **state)
         execv(bin, argv);
         _exit(127);
     }
+    return pid;
+}
+
+static int start_daemon(void **state)
+{
+    (void)state;
+    const char *bin = getenv("PREEMPTD_FAULT");
+    const char *rate = getenv("PBD_TEST_RATE");
+    char fault[64];
+    if (!bin || !rate || !mkdtemp(dir))
+        return -1;
+    snprintf(fault, sizeof(fault), "rate=%s", rate);
+    snprintf(sock, sizeof(sock), "%s/s.sock", dir);
+    char log[160];
+    snprintf(log, sizeof(log), "%s/log", dir);
+    daemon_pid = spawn_daemon(bin, sock, log, fault);
     /* Wait for the start-up health test to pass. */
     return wait_healthy();
 }
@@ -235,6 +251,83 @@ static void resume_daemon(int sig)
 
 /* A stopped daemon: the read gives up on the client's deadline, the wait it
  * asked for plus the margin, and the handle reconnects on its next call. */
+struct capture_read {
+    pbd_t *p;
+    int first; /* the first read's result; then the second starts */
+    int rc;
+    _Atomic bool started;
+};
+
+static void *capture_reader(void *arg)
+{
+    struct capture_read *cr = arg;
+    static uint8_t buf[4096]; /* eight 512-byte requests in flight */
+    cr->first = pbd_read_ex(cr->p, buf, 512, PBD_MODE_CAPTURE, 0, 60000);
+    atomic_store(&cr->started, true);
+    cr->rc = pbd_read_ex(cr->p, buf, sizeof(buf), PBD_MODE_CAPTURE, 0,
+                         60000);
+    return NULL;
+}
+
+/* The daemon's count of requests, from a stats call on p (which counts). */
+static unsigned long long requests_seen(pbd_t *p)
+{
+    static char buf[8192];
+    assert_int_equal(pbd_stats(p, buf, sizeof(buf)), 0);
+    const char *s = strstr(buf, "\"requests\":");
+    assert_non_null(s);
+    return strtoull(s + strlen("\"requests\":"), NULL, 10);
+}
+
+/* A capture read that the daemon ends with an error frame (here: it is
+ * shutting down) while more of the read's requests are in flight returns
+ * the daemon's reason. Regression: dropping the connection the other
+ * requests were on marked the capture lost, and the read returned
+ * PBD_ELOST ("the capture was lost with its connection") instead of
+ * PBD_ESHUTDOWN. Its own daemon, at 1,000 events/s, so the 4096 samples
+ * take seconds. */
+static void test_capture_ended_with_reason(void **state)
+{
+    (void)state;
+    char d2[] = "/tmp/pbd-client-XXXXXX", path[128], logpath[128];
+    assert_non_null(mkdtemp(d2));
+    snprintf(path, sizeof(path), "%s/s.sock", d2);
+    snprintf(logpath, sizeof(logpath), "%s/log", d2);
+    pid_t pid = spawn_daemon(getenv("PREEMPTD_FAULT"), path, logpath,
+                             "rate=1000");
+    assert_int_equal(wait_healthy_at(path), 0);
+    struct capture_read cr = {.rc = 1, .first = 1};
+    assert_int_equal(pbd_open(&cr.p, path), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, capture_reader, &cr), 0);
+    for (int i = 0; i < 6000 && !atomic_load(&cr.started); i++)
+        usleep(10000);
+    assert_true(atomic_load(&cr.started));
+    assert_int_equal(cr.first, 0); /* a capture with samples on its way */
+    /* Until the daemon has parsed the second read's first request: its
+     * count of requests grows by more than our own stats calls. */
+    pbd_t *q;
+    assert_int_equal(pbd_open(&q, path), 0);
+    unsigned long long r0 = requests_seen(q), polls = 0, r = r0;
+    while (r - r0 <= polls && polls < 6000) {
+        usleep(10000);
+        r = requests_seen(q);
+        polls++;
+    }
+    pbd_close(q);
+    assert_true(r - r0 > polls);
+    int status = -1;
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    pthread_join(t, NULL);
+    pbd_close(cr.p);
+    char cmd[200];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", d2);
+    assert_int_equal(system(cmd), 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_string_equal(pbd_strerror(cr.rc), pbd_strerror(PBD_ESHUTDOWN));
+}
+
 static void test_stopped_daemon(void **state)
 {
     (void)state;
@@ -405,16 +498,6 @@ static void test_version(void **state)
     assert_string_equal(pbd_version(), want);
 }
 
-/* The daemon's count of requests, from a stats call on p (which counts). */
-static unsigned long long requests_seen(pbd_t *p)
-{
-    static char buf[8192];
-    assert_int_equal(pbd_stats(p, buf, sizeof(buf)), 0);
-    const char *s = strstr(buf, "\"requests\":");
-    assert_non_null(s);
-    return strtoull(s + strlen("\"requests\":"), NULL, 10);
-}
-
 /* A child that uses its parent's handle gets PBD_EFORKED and sends nothing;
  * the parent's connection stays in step, also after the child's pbd_close. */
 static void test_fork_handle(void **state)
@@ -556,6 +639,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_stopped_daemon_full_backlog),
         cmocka_unit_test(test_getentropy_bounds_and_fallback),
         cmocka_unit_test(test_version),
+        cmocka_unit_test(test_capture_ended_with_reason),
     };
     return cmocka_run_group_tests(tests, start_daemon, stop_daemon);
 }
