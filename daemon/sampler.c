@@ -365,8 +365,11 @@ static void on_event(struct sampler *s, uint64_t delta)
     }
     if (tap_divert(s, byte))
         return;
+    /* Release: a reader that loads pushed (acquire) and then events sees
+     * this event counted too, so a stats snapshot never has more pushed
+     * than events (status.c). */
     if (ring_put(s->setup.ring, byte))
-        atomic_fetch_add_explicit(&st->pushed, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&st->pushed, 1, memory_order_release);
     size_t want = atomic_load_explicit(&s->shared.want, memory_order_relaxed);
     if (want && ring_level(s->setup.ring) >= want &&
         atomic_exchange(&s->shared.want, 0) != 0)

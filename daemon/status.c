@@ -128,6 +128,12 @@ size_t server_stats_json(struct server *srv, char *buf, size_t cap)
         s->setup.freq, s->setup.median_delta, s->setup.step, s->setup.grain,
         s->setup.threshold, s->setup.cpu,
         sampler_pin_note(s));
+    /* pushed before events, and with acquire (the sampler counts an event,
+     * then releases its push): the snapshot never shows more bytes pushed
+     * than events, however long this thread is preempted between the two
+     * loads. (Argument order is unspecified in C: hence the locals.) */
+    uint64_t pushed = atomic_load_explicit(&st->pushed, memory_order_acquire);
+    uint64_t events = atomic_load(&st->events);
     app(buf, cap, &n,
         "\"sampler\":{\"loops\":%" PRIu64 ",\"events\":%" PRIu64
         ",\"event_rate\":%.1f,\"event_rate_wall\":%.1f"
@@ -135,9 +141,9 @@ size_t server_stats_json(struct server *srv, char *buf, size_t cap)
         ",\"gaps\":%" PRIu64 ",\"backwards\":%" PRIu64
         ",\"migrations\":%" PRIu64 ",\"sleeps\":%" PRIu64
         ",\"sleeping\":%s,\"jump_log2_hist\":[",
-        atomic_load(&st->loops), atomic_load(&st->events), srv->event_rate,
+        atomic_load(&st->loops), events, srv->event_rate,
         srv->event_rate_wall, atomic_load(&st->sampling_us) / 1e6,
-        atomic_load(&st->pushed), atomic_load(&st->discarded),
+        pushed, atomic_load(&st->discarded),
         atomic_load(&st->gaps), atomic_load(&st->backwards),
         atomic_load(&st->migrations), atomic_load(&st->sleeps),
         atomic_load(&st->sleeping) ? "true" : "false");

@@ -90,6 +90,11 @@ class Checks:
             self.failed += 1
             self._line("not ok %d - %s" % (n, name))
             self.comment(failure)
+            # And on stderr: meson's --print-errorlogs shows a TAP test's
+            # stderr, not its stdout, and CI's log is all there is of a
+            # fresh chroot (one failure there could not be read).
+            sys.stderr.write("not ok %d - %s\n%s\n" % (n, name, failure))
+            sys.stderr.flush()
         elif skip is not None:
             self.skipped += 1
             self._line("ok %d - %s # SKIP %s" % (n, name, _one_line(skip)))

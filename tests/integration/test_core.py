@@ -121,6 +121,14 @@ def events_while_filling(d):
         time.sleep(0.1)
         st1 = d.stats()
     dt = time.time() - t0
+    # The relations below compare fields a stats call reads one after the
+    # other: take them once the sampler sleeps again (the ring full), when
+    # nothing moves between the reads. (The stress step once caught pushed
+    # and the ring's level a few hundred events apart.)
+    if st1["sampler"]["pushed"] - st0["sampler"]["pushed"] >= drained // 2:
+        st1 = wait_sleeping(d, 120)
+        assert st1["sampler"]["sleeping"], ("not full again in 120 s", st1)
+        dt = time.time() - t0
     s0, s1 = st0["sampler"], st1["sampler"]
     d_events = s1["events"] - s0["events"]
     d_pushed = s1["pushed"] - s0["pushed"]
