@@ -110,7 +110,9 @@ def events_while_filling(d):
     wait_sleeping(d, 120)  # a full ring: a known start
     st0 = d.stats()
     drained = st0["ring"]["bytes"]
-    line = d.text("read %d raw nowait" % drained)
+    # With a wait, not nowait: a reseed may take a block between the
+    # stats and the read (then the read waits for the refill).
+    line = d.text("read %d raw" % drained)
     assert re.fullmatch("[0-9a-f]{%d}" % (2 * drained), line), line[:80]
     t0 = time.time()
     # Wait until the sampler has pushed a good part of a ring back.
