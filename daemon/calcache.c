@@ -105,11 +105,6 @@ bool calcache_agrees(const struct calcache *c, uint64_t quick_hz,
                      const struct sampler_cal *quick, char *why, size_t cap)
 {
     double dev = ((double)quick_hz - (double)c->hz) / (double)c->hz;
-    char dummy[1];
-    if (!why) {
-        why = dummy;
-        cap = sizeof(dummy);
-    }
     if (!(dev > -0.005 && dev < 0.005))
         snprintf(why, cap, "frequency %" PRIu64 " Hz, cached %" PRIu64,
                  quick_hz, c->hz);

@@ -44,7 +44,7 @@ int calcache_save(const char *path, const char *key, const struct calcache *c);
  * frequency within 0.5%, the same grain, the step and the median delta
  * each within a factor of two (4096 reads see a smaller spread than the
  * full calibration's, and a busy host a larger). Pure. If not, says which
- * figure disagreed in why (may be NULL). */
+ * figure disagreed in why. */
 bool calcache_agrees(const struct calcache *c, uint64_t quick_hz,
                      const struct sampler_cal *quick, char *why, size_t cap);
 
