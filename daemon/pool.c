@@ -147,6 +147,7 @@ static bool reseed(struct pool *p, uint64_t now_ms)
     if (p->reseed_asap)
         p->event_reseeds[p->asap_why]++;
     p->reseed_asap = false;
+    p->asap_strong = false;
     return true;
 }
 
@@ -178,12 +179,21 @@ void pool_event(struct pool *p, int why, uint64_t now_ms)
     if (!p->reseed_asap)
         p->asap_why = why;
     p->reseed_asap = true;
+    if (why != POOL_EV_GAP)
+        p->asap_strong = true;
 }
 
-bool pool_wants_block(const struct pool *p, uint64_t now_ms)
+enum pool_need pool_block_need(const struct pool *p, uint64_t now_ms)
 {
-    return (!pool_seeded(p) || reseed_due(p, now_ms)) &&
-           pool_stock(p, PBD_MODE_CONDITIONED) < COND_BLOCK_BYTES;
+    const struct drbg *d = &p->sec->drbg;
+    if (pool_stock(p, PBD_MODE_CONDITIONED) >= COND_BLOCK_BYTES)
+        return POOL_NEED_NONE;
+    if (drbg_reseed_due(d) || (p->reseed_asap && p->asap_strong))
+        return POOL_NEED_NOW; /* drbg_reseed_due: unseeded, or the limit */
+    if (now_ms - p->last_reseed_ms >= p->reseed_ms &&
+        d->requests_since_reseed > 0)
+        return POOL_NEED_NOW;
+    return p->reseed_asap ? POOL_NEED_SPARE : POOL_NEED_NONE;
 }
 
 bool pool_below_reserve(const struct pool *p)

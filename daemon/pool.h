@@ -80,6 +80,7 @@ struct pool {
     uint64_t flushed;        /* bytes wiped after health failures */
     int os_mix;              /* enum pool_os_mix */
     bool reseed_asap;        /* an event made a source reseed due */
+    bool asap_strong;        /* ... and one of them was not a gap */
     int asap_why;            /* the first such event since the last reseed */
     int last_why;            /* why the last reseed: pool_event, or -1 */
     uint64_t events[POOL_EV_COUNT];  /* events seen, by kind */
@@ -132,10 +133,22 @@ void pool_event(struct pool *p, int why, uint64_t now_ms);
 /* The name of an event for stats and the log ("vmgenid", "clock", ...). */
 const char *pool_event_name(int why);
 
-/* Whether the DRBG needs a conditioned block it does not have in stock:
- * never seeded, or a reseed is due (pool_maintain's rule), and less than a block is made. The
- * sampler's demand (sampler_demand) follows it. */
-bool pool_wants_block(const struct pool *p, uint64_t now_ms);
+/* How much the DRBG needs a conditioned block it does not have in stock
+ * (less than a block made), for the sampler's demand (sampler_demand):
+ *   POOL_NEED_NOW    never seeded; the output limit reached; an event other
+ *                    than a gap made a reseed due; or the interval is up
+ *                    and the DRBG served something since its last reseed;
+ *   POOL_NEED_SPARE  only a gap made the reseed due: weak evidence (a
+ *                    starved sampler makes gaps), and the fresh OS bytes
+ *                    are already in the key, so it waits for spare CPU;
+ *   POOL_NEED_NONE   nothing due, stock in hand, or only the interval is
+ *                    up on a DRBG nobody used since (reseeding it would
+ *                    cost the host for no one; the first request after
+ *                    makes it NOW).
+ * pool_maintain reseeds whenever a reseed is due and a block is in stock,
+ * whatever this says. */
+enum pool_need { POOL_NEED_NONE, POOL_NEED_SPARE, POOL_NEED_NOW };
+enum pool_need pool_block_need(const struct pool *p, uint64_t now_ms);
 /* Whether the conditioned stock is under POOL_RESERVE_BYTES. */
 bool pool_below_reserve(const struct pool *p);
 

@@ -82,8 +82,10 @@ static bool feed_wants_block(struct server *srv, uint64_t now)
 /* What needs entropy now, for the sampler's demand policy: the start-up
  * test (or a re-test), a capture, reads waiting, the DRBG's seed or
  * reseed, a due kernel feed, a stock under the reserve. NULL: nothing;
- * the sampler may rest. */
+ * the sampler may rest. The spare ones (the reserve, a reseed only a gap
+ * made due) may not spend the budget a waiting client will need. */
 static const char reserve_why[] = "reserve";
+static const char gap_reseed_why[] = "drbg reseed after a gap";
 
 static const char *demand_reason(struct server *srv, uint64_t now)
 {
@@ -96,10 +98,13 @@ static const char *demand_reason(struct server *srv, uint64_t now)
         return "capture";
     if (!TAILQ_EMPTY(&srv->waiters))
         return "waiting reads";
-    if (pool_wants_block(&srv->pool, now))
+    enum pool_need drbg = pool_block_need(&srv->pool, now);
+    if (drbg == POOL_NEED_NOW)
         return pool_seeded(&srv->pool) ? "drbg reseed" : "drbg seed";
     if (feed_wants_block(srv, now))
         return "kernel feed";
+    if (drbg == POOL_NEED_SPARE)
+        return gap_reseed_why;
     if (pool_below_reserve(&srv->pool))
         return reserve_why;
     return NULL;
@@ -111,12 +116,14 @@ static const char *demand_reason(struct server *srv, uint64_t now)
 static void demand_update(struct server *srv)
 {
     srv->demand_why = demand_reason(srv, now_ms());
-    /* The reserve is stock made ahead of any client: it may not spend the
-     * budget a waiting client will need (sampler.h, enum sampler_need). */
+    /* Stock made ahead of any client, and a reseed on weak evidence, may
+     * not spend the budget a waiting client will need (sampler.h, enum
+     * sampler_need). */
+    bool spare = srv->demand_why == reserve_why ||
+                 srv->demand_why == gap_reseed_why;
     sampler_demand(srv->sampler, !srv->demand_why ? SAMPLER_NEED_NONE
-                                 : srv->demand_why == reserve_why
-                                     ? SAMPLER_NEED_SPARE
-                                     : SAMPLER_NEED_NOW);
+                                 : spare ? SAMPLER_NEED_SPARE
+                                         : SAMPLER_NEED_NOW);
 }
 
 static void wake_cb(uv_async_t *a)

@@ -268,6 +268,46 @@ static void test_gap_reseed_spacing(void **state)
     assert_false(f->pool.reseed_asap);
 }
 
+/* Issue 21: how much the DRBG's missing block is worth to the sampler's
+ * demand. A seed, a strong event and a used DRBG's interval are NOW; a
+ * reseed only a gap made due waits for spare CPU; an interval nobody used
+ * the DRBG in costs nothing; a block in stock answers all of them. */
+static void test_block_need(void **state)
+{
+    struct fx *f = *state;
+    uint8_t out[32];
+    assert_int_equal(pool_block_need(&f->pool, 0), POOL_NEED_NOW); /* seed */
+    fill(f, 160);
+    assert_int_equal(pool_block_need(&f->pool, 0), POOL_NEED_NONE);
+    assert_true(pool_maintain(&f->pool, 1000, true));
+    assert_int_equal(pool_block_need(&f->pool, 2000), POOL_NEED_NONE);
+    /* The interval up, nothing served since the seed: no demand. */
+    assert_int_equal(pool_block_need(&f->pool, 1000 + 60000), POOL_NEED_NONE);
+    assert_int_equal(pool_drbg(&f->pool, out, sizeof(out)), 0);
+    assert_int_equal(pool_block_need(&f->pool, 1000 + 59999), POOL_NEED_NONE);
+    assert_int_equal(pool_block_need(&f->pool, 1000 + 60000), POOL_NEED_NOW);
+    /* A gap (10 s after the reseed): spare; a signal on top of it: now. */
+    pool_event(&f->pool, POOL_EV_GAP, 1000 + POOL_GAP_RESEED_MS);
+    assert_true(f->pool.reseed_asap);
+    assert_int_equal(pool_block_need(&f->pool, 1000 + POOL_GAP_RESEED_MS),
+                     POOL_NEED_SPARE);
+    pool_event(&f->pool, POOL_EV_SIGNAL, 1000 + POOL_GAP_RESEED_MS);
+    assert_int_equal(pool_block_need(&f->pool, 1000 + POOL_GAP_RESEED_MS),
+                     POOL_NEED_NOW);
+    /* The reseed clears both; the next gap alone is spare again. */
+    fill(f, 160);
+    assert_int_equal(pool_block_need(&f->pool, 20000), POOL_NEED_NONE);
+    assert_true(pool_maintain(&f->pool, 20000, true));
+    assert_false(f->pool.asap_strong);
+    pool_event(&f->pool, POOL_EV_GAP, 20000 + POOL_GAP_RESEED_MS);
+    assert_int_equal(pool_block_need(&f->pool, 20000 + POOL_GAP_RESEED_MS),
+                     POOL_NEED_SPARE);
+    /* The output limit is NOW whatever else. */
+    f->pool.sec->drbg.requests_since_reseed = DRBG_RESEED_REQUESTS;
+    assert_int_equal(pool_block_need(&f->pool, 20000 + POOL_GAP_RESEED_MS),
+                     POOL_NEED_NOW);
+}
+
 /* The guard runs before any output, and may record an event first. */
 static void guard_cb(void *arg)
 {
@@ -308,6 +348,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_request_mix_without_event, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gap_reseed_spacing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guard_before_output, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_block_need, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
