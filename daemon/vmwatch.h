@@ -13,8 +13,10 @@
  *   SIGHUP                                 both      POOL_EV_SIGNAL
  *   the reseed command                     both      POOL_EV_REQUEST
  *
- * Looked for before every drbg reply chunk (the pool's guard), when the
- * notification descriptor is readable, and once a second. Loop thread only.
+ * The clocks and the gaps are looked at before every drbg reply chunk (the
+ * pool's guard: no system call); the notification descriptor when libuv
+ * finds it readable (the poll phase, before the pass serves requests);
+ * everything once a second. Loop thread only.
  */
 #ifndef PBD_VMWATCH_H
 #define PBD_VMWATCH_H
