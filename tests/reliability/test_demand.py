@@ -20,6 +20,10 @@ length of each check:
   spare CPU and boosts nothing (a gap is weak evidence, and the fresh OS
   bytes are in the key at once);
 
+- a client waiting for conditioned bytes on a fresh daemon gets the first
+  block made after the start-up test, not the one after the DRBG's first
+  seed (`--fault sequence` numbers the samples, so the block is known);
+
 - resting asleep (--user nobody cannot leave SCHED_IDLE again), the
   daemon refills a drained stock to its reserve, two 32-byte seeds, with
   no client asking: on the fault build's injected rate, so in seconds.
@@ -146,6 +150,46 @@ def gap_reseed_boosts_nothing():
         assert pol["demand"] in SPARE, pol
 
 
+def first_block_to_the_waiting_client():
+    """Regression: the DRBG's first seed took the first block even with a
+    client waiting for conditioned bytes, so that client waited 160 events
+    more (~0.1 s of a 1 s first byte on the development VM)."""
+    import hashlib
+    for attempt in range(5):
+        # At a fiftieth of the usual injected rate the start-up test takes
+        # long enough (0.1-1 s) for the read to be queued before it ends;
+        # a host too slow for that gets another daemon.
+        with harness.Daemon("--fault", "sequence,rate=%d" % (harness.RATE // 50),
+                            wait_ready=False) as d:
+            s = d.connect(timeout=30)
+            s.sendall(read_req(32, "conditioned", wait_ms=60000))
+            while True:
+                st = d.stats()
+                queued = st["clients"]["waiting"] >= 1
+                if queued or st["health"]["source"] == "ok":
+                    break
+                time.sleep(0.005)
+            queued_before = queued and st["health"]["source"] != "ok"
+            typ, got = recv_frame(s)
+            s.close()
+            assert typ == (T_READ | T_REPLY), typ
+            st = d.stats()
+        if queued_before:
+            break
+    assert queued_before, "the start-up test ended before the read was " \
+        "queued, five times"
+    discarded = st["sampler"]["discarded"]
+    per_block = st["entropy"]["raw_bytes_per_block"]
+    # The k-th sample's byte is k mod 256; the start-up test's are dropped.
+    first = bytes((discarded + i) % 256 for i in range(per_block))
+    second = bytes((discarded + per_block + i) % 256 for i in range(per_block))
+    print("     read queued during the start-up test (attempt %d); %d "
+          "samples dropped; drbg seeded %s" % (attempt + 1, discarded,
+                                               st["drbg"]["seeded"]))
+    assert got != hashlib.sha256(second).digest(), "the DRBG's seed went first"
+    assert got == hashlib.sha256(first).digest(), (got.hex(), st["sampler"])
+
+
 def reserve_refilled_asleep():
     """Regression: resting asleep, the sampler made nothing ahead of
     demand, so the stock a seed needs was never there (the Debian check's
@@ -187,6 +231,8 @@ def reserve_refilled_asleep():
               "resting" % (drained, stock))
 
 
+t.check("a waiting client gets the first block, before the DRBG's seed",
+        first_block_to_the_waiting_client)
 t.check("resting asleep, the stock is refilled to its reserve",
         reserve_refilled_asleep)
 t.check("first byte with every CPU busy within the budget's deadline",
