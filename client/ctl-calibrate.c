@@ -104,8 +104,12 @@ static void counter_from(const char *sock, char *buf, size_t cap)
     pbd_close(p);
 }
 
-/* Writes len bytes to path by way of path.tmp, fsynced and renamed, so a
- * reader sees the old file or the whole new one. Returns 0 or -errno. */
+/* Writes len bytes to path by way of a new temporary file beside it
+ * (path.XXXXXX, created O_EXCL by mkostemp: never an existing file, nor a
+ * link planted at a predictable name in a shared directory, which a
+ * fixed path.tmp opened O_CREAT|O_TRUNC followed), fsynced and renamed,
+ * so a reader sees the old file or the whole new one, mode 0644.
+ * Returns 0 or -errno. */
 static int write_atomic(const char *path, const void *data, size_t len)
 {
     const char *text = data;
@@ -113,30 +117,39 @@ static int write_atomic(const char *path, const void *data, size_t len)
     size_t off = 0;
     int fd;
 
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+    if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
         return -ENAMETOOLONG;
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
         return -errno;
+    if (fchmod(fd, 0644) != 0)
+        goto fail;
     while (off < len) {
         ssize_t w = write(fd, text + off, len - off);
 
         if (w < 0 && errno == EINTR)
             continue;
-        if (w < 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return -e;
-        }
+        if (w < 0)
+            goto fail;
         off += (size_t)w;
     }
-    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return -e;
+    if (fsync(fd) != 0)
+        goto fail;
+    if (close(fd) != 0) {
+        fd = -1;
+        goto fail;
+    }
+    if (rename(tmp, path) != 0) {
+        fd = -1;
+        goto fail;
     }
     return 0;
+fail:;
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    return -e;
 }
 
 /* Whether s holds a control character: a newline in a name written into

@@ -161,8 +161,24 @@ def test_sanity_failure_explained():
         rowf = os.path.join(tmp, "row.bin")
         write(rowf, row)
         out = os.path.join(tmp, "credit")
+        # Regression: the kept files went through a fixed OUT.x.tmp opened
+        # O_CREAT|O_TRUNC, which followed a link planted there (a shared
+        # directory, calibrate run as root): the link's target was
+        # overwritten. Now a new mkostemp name: the planted links are left
+        # alone.
+        victim = os.path.join(tmp, "victim")
+        write(victim, b"not yours\n")
+        planted = [out + ext + ".tmp" for ext in (".samples.bin",
+                                                  ".restart.bin", "")]
+        for link in planted:
+            os.symlink(victim, link)
         r = ctl(NOSOCK, "calibrate", "--file", samples, "--restart-file",
                 rowf, "-o", out, check=1, timeout=900)
+        assert open(victim, "rb").read() == b"not yours\n", "link followed"
+        assert all(os.path.islink(link) for link in planted)
+        left = sorted(f for f in os.listdir(tmp) if f.startswith("credit."))
+        assert left == sorted(["credit.samples.bin", "credit.restart.bin"] +
+                              [os.path.basename(x) for x in planted]), left
         assert not os.path.exists(out), "no credit file on a failure"
         assert os.path.exists(out + ".samples.bin")
         assert os.path.exists(out + ".restart.bin")
