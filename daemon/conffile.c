@@ -114,6 +114,15 @@ static int slurp(const char *path, char **out, size_t *outlen, char *err,
     } else if (!S_ISREG(st.st_mode)) {
         rc = -EINVAL;
         snprintf(err, errcap, "not a regular file");
+    } else if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        /* Whoever may write it sets the daemon's options or its credit:
+         * only its owner may (the owner is not checked: a Homebrew prefix
+         * belongs to the admin user, who owns the binary too). */
+        rc = -EPERM;
+        snprintf(err, errcap,
+                 "writable by %s (mode %04o); refused: chmod go-w it",
+                 (st.st_mode & S_IWOTH) ? "others" : "its group",
+                 (unsigned)(st.st_mode & 07777));
     } else if (st.st_size > CONFFILE_MAX_BYTES) {
         rc = -EFBIG;
     } else if ((buf = malloc(CONFFILE_MAX_BYTES + 1)) == NULL) {

@@ -103,6 +103,26 @@ def credit_not_a_file():
     assert "is a directory" in err, err
 
 
+def writable_by_others_refused():
+    """A configuration or credit file that its group or others may write
+    is refused: whoever may write it sets the daemon's options (--user,
+    the socket) or raises its credit. Before: read and used."""
+    for opt, text in (("--credit-file", "credit = 8\n"),
+                      ("--config", "credit = 8\n")):
+        for mode, who in ((0o664, "its group"), (0o646, "others"),
+                          (0o666, "others")):
+            f = write("loose-%s-%o" % (opt.strip("-"), mode), text)
+            os.chmod(f, mode)
+            err = refused(opt, f)
+            want = "%s: writable by %s (mode %04o); refused: chmod go-w it" \
+                % (f, who, mode)
+            assert want in err, (opt, mode, err)
+        os.chmod(f, 0o644)
+        with harness.Daemon(opt, f, binary=PREEMPTD,
+                            wait_ready=False) as d:
+            assert entropy(d)["credited_bits_per_byte"] == 8.0, entropy(d)
+
+
 def credit_decimal_only():
     err = refused("--credit", "0x1p1")
     assert "--credit: expected a number" in err, err
@@ -111,6 +131,8 @@ def credit_decimal_only():
     assert "credit must be a number" in err, err
 
 
+t.check("a configuration or credit file others may write: refused",
+        writable_by_others_refused)
 t.check("--config FILE: its settings, the command line wins",
         config_file_used)
 t.check("a bad configuration file: refused with file and line",
