@@ -519,6 +519,10 @@ int config_parse(struct config *c, int argc, char **argv, char *msg,
             return say(msg, cap, "%s", err);
         c->config_used = rc == 0 ? path : NULL;
     }
+    /* Where a credit given comes from, for the log and stats: the file's
+     * "credit =" unless the command line gives one too. */
+    bool credit_in_file = c->credit_given;
+    c->credit_given = false;
     getopt_reset();
     int ch;
     unsigned lists = 0;
@@ -535,8 +539,13 @@ int config_parse(struct config *c, int argc, char **argv, char *msg,
     if (!c->queued_given && c->srv.max_queued > c->srv.max_memory)
         c->srv.max_queued = c->srv.max_memory;
     /* The credit is final only now: the check below must see it. */
-    if (credit_resolve(c->credit_given, c->credit_file, c->credit_default,
-                       &c->credit, c->credit_source,
+    char given_by[sizeof(c->credit_source)] = "--credit";
+    if (!c->credit_given && credit_in_file)
+        snprintf(given_by, sizeof(given_by), "configuration file %s",
+                 c->config_used);
+    c->credit_given = c->credit_given || credit_in_file;
+    if (credit_resolve(c->credit_given ? given_by : NULL, c->credit_file,
+                       c->credit_default, &c->credit, c->credit_source,
                        sizeof(c->credit_source)) != 0)
         return say(msg, cap, "%s", c->credit_source);
     c->srv.h_bits = c->smp.h_bits = c->credit;

@@ -78,16 +78,17 @@ static void tame(char *s)
             *s = '?';
 }
 
-static int resolve(bool given, const char *path, const char *default_path,
-                   double *h, char *source, size_t cap)
+static int resolve(const char *given_by, const char *path,
+                   const char *default_path, double *h, char *source,
+                   size_t cap)
 {
     const char *p = path ? path : default_path;
     char date[64], err[300] = "";
     double v = 0;
     int rc;
 
-    if (given) {
-        snprintf(source, cap, "--credit");
+    if (given_by) {
+        snprintf(source, cap, "%s", given_by);
         return 0;
     }
     rc = credit_load(p, &v, date, sizeof(date), err, sizeof(err));
@@ -105,10 +106,11 @@ static int resolve(bool given, const char *path, const char *default_path,
     return 0;
 }
 
-int credit_resolve(bool given, const char *path, const char *default_path,
-                   double *h, char *source, size_t cap)
+int credit_resolve(const char *given_by, const char *path,
+                   const char *default_path, double *h, char *source,
+                   size_t cap)
 {
-    int rc = resolve(given, path, default_path, h, source, cap);
+    int rc = resolve(given_by, path, default_path, h, source, cap);
 
     tame(source);
     return rc;

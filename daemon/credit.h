@@ -32,14 +32,16 @@ int credit_load(const char *path, double *h, char *date, size_t datecap,
                 char *err, size_t errcap);
 
 /*
- * Decides the credit at start-up: --credit (given) wins; else the file at
+ * Decides the credit at start-up: a credit given (given_by names where:
+ * "--credit", or the configuration file) wins; else the file at
  * path (default_path, normally CREDIT_DEFAULT_PATH, when path is NULL),
  * whose absence is fine only for the default path; else *h stays as it is
  * (the default). Writes where the credit came from into source, for the
  * log and stats. Returns 0, or -1 with the reason in source (the daemon
  * then refuses to start).
  */
-int credit_resolve(bool given, const char *path, const char *default_path,
-                   double *h, char *source, size_t cap);
+int credit_resolve(const char *given_by, const char *path,
+                   const char *default_path, double *h, char *source,
+                   size_t cap);
 
 #endif

@@ -48,11 +48,17 @@ def config_file_used():
                         wait_ready=False) as d:
         e = entropy(d)
         assert e["credited_bits_per_byte"] == 3.5, e
-        assert e["credit_source"] == "--credit", e
+        # Regression: it said "--credit", the file was not named.
+        assert e["credit_source"] == "configuration file %s" % conf, e
         st = d.stats()
         assert st["clients"]["max"] == 77, st["clients"]
         assert st["memory"]["limit"] == 2097152, st["memory"]
         assert st["ring"]["capacity"] == 2048, st["ring"]
+    with harness.Daemon("--config", conf, "--credit", "3", binary=PREEMPTD,
+                        wait_ready=False) as d:
+        e = entropy(d)
+        assert e["credited_bits_per_byte"] == 3.0, e
+        assert e["credit_source"] == "--credit", e
 
 
 def config_file_errors():
