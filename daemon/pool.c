@@ -151,12 +151,18 @@ static bool reseed(struct pool *p, uint64_t now_ms)
     return true;
 }
 
+/* The reseed interval has passed since the last reseed. */
+static bool interval_up(const struct pool *p, uint64_t now_ms)
+{
+    return now_ms - p->last_reseed_ms >= p->reseed_ms;
+}
+
 /* A reseed is due: an event asked for one, the DRBG's output limit, or the
  * interval. */
 static bool reseed_due(const struct pool *p, uint64_t now_ms)
 {
     return p->reseed_asap || drbg_reseed_due(&p->sec->drbg) ||
-           now_ms - p->last_reseed_ms >= p->reseed_ms;
+           interval_up(p, now_ms);
 }
 
 const char *pool_event_name(int why)
@@ -190,8 +196,7 @@ enum pool_need pool_block_need(const struct pool *p, uint64_t now_ms)
         return POOL_NEED_NONE;
     if (drbg_reseed_due(d) || (p->reseed_asap && p->asap_strong))
         return POOL_NEED_NOW; /* drbg_reseed_due: unseeded, or the limit */
-    if (now_ms - p->last_reseed_ms >= p->reseed_ms &&
-        d->requests_since_reseed > 0)
+    if (interval_up(p, now_ms) && d->requests_since_reseed > 0)
         return POOL_NEED_NOW;
     return p->reseed_asap ? POOL_NEED_SPARE : POOL_NEED_NONE;
 }

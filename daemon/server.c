@@ -82,16 +82,18 @@ static bool feed_wants_block(struct server *srv, uint64_t now)
 /* What needs entropy now, for the sampler's demand policy: the start-up
  * test (or a re-test), a capture, reads waiting, the DRBG's seed or
  * reseed, a due kernel feed, a stock under the reserve. NULL: nothing;
- * the sampler may rest. The spare ones (the reserve, a reseed only a gap
- * made due) may not spend the budget a waiting client will need. */
-static const char reserve_why[] = "reserve";
-static const char gap_reseed_why[] = "drbg reseed after a gap";
-
-static const char *demand_reason(struct server *srv, uint64_t now)
+ * the sampler may rest. *need says how much: the spare ones (the reserve,
+ * a reseed only a gap made due) may not spend the budget a waiting client
+ * will need (sampler.h, enum sampler_need). */
+static const char *demand_reason(struct server *srv, uint64_t now,
+                                 enum sampler_need *need)
 {
+    *need = SAMPLER_NEED_NOW;
     int hs = atomic_load(&srv->sampler->shared.st.health_state);
-    if (hs == HEALTH_PERMANENT)
+    if (hs == HEALTH_PERMANENT) {
+        *need = SAMPLER_NEED_NONE;
         return NULL; /* nothing to gain: it serves nothing again */
+    }
     if (hs != HEALTH_OK)
         return "start-up test";
     if (srv->cap.armed)
@@ -103,10 +105,12 @@ static const char *demand_reason(struct server *srv, uint64_t now)
         return pool_seeded(&srv->pool) ? "drbg reseed" : "drbg seed";
     if (feed_wants_block(srv, now))
         return "kernel feed";
+    *need = SAMPLER_NEED_SPARE;
     if (drbg == POOL_NEED_SPARE)
-        return gap_reseed_why;
+        return "drbg reseed after a gap";
     if (pool_below_reserve(&srv->pool))
-        return reserve_why;
+        return "reserve";
+    *need = SAMPLER_NEED_NONE;
     return NULL;
 }
 
@@ -115,15 +119,9 @@ static const char *demand_reason(struct server *srv, uint64_t now)
  * when the answer changes. */
 static void demand_update(struct server *srv)
 {
-    srv->demand_why = demand_reason(srv, now_ms());
-    /* Stock made ahead of any client, and a reseed on weak evidence, may
-     * not spend the budget a waiting client will need (sampler.h, enum
-     * sampler_need). */
-    bool spare = srv->demand_why == reserve_why ||
-                 srv->demand_why == gap_reseed_why;
-    sampler_demand(srv->sampler, !srv->demand_why ? SAMPLER_NEED_NONE
-                                 : spare ? SAMPLER_NEED_SPARE
-                                         : SAMPLER_NEED_NOW);
+    enum sampler_need need;
+    srv->demand_why = demand_reason(srv, now_ms(), &need);
+    sampler_demand(srv->sampler, need);
 }
 
 static void wake_cb(uv_async_t *a)

@@ -28,6 +28,7 @@ length of each check:
 
 The idle policy fails the first (its sampler starves: tens of seconds for
 almost no CPU time), the normal policy the second (half a CPU)."""
+import hashlib
 import os
 import signal
 import time
@@ -140,7 +141,6 @@ def first_block_to_the_waiting_client():
     """Regression: the DRBG's first seed took the first block even with a
     client waiting for conditioned bytes, so that client waited 160 events
     more (~0.1 s of a 1 s first byte on the development VM)."""
-    import hashlib
     for attempt in range(5):
         # At a fiftieth of the usual injected rate the start-up test takes
         # long enough (0.1-1 s) for the read to be queued before it ends;
