@@ -387,26 +387,41 @@ void ctl_restart_explain(const struct assess_restart *r, const char *matrix,
             "for H_I = %.6f: no row or column may hold one value more than "
             "%u times (the cutoff for that H_I and the %u values seen), "
             "but\n", r->h_i, r->cutoff, r->k);
-    if (r->max_row > r->cutoff)
+    if (r->max_row > r->cutoff) {
         fprintf(stderr, "  row %u (restart %u) holds the value 0x%02x %u "
-                "times in its %u samples.\n  Likely cause: the source "
-                "repeated itself during that restart, as it does on a "
-                "loaded host, where most events are alike (the same "
-                "timer tick or preemption again and again).\n",
+                "times in its %u samples (%u row%s over the cutoff",
                 r->worst_row, r->worst_row + 1, r->row_value, r->max_row,
-                ASSESS_RESTART_N);
+                ASSESS_RESTART_N, r->rows_over, r->rows_over == 1 ? "" : "s");
+        const char *sep = "; the value in the restarts beside it:";
+        for (int i = 0; i < 2; i++)
+            if (r->row_value_near[i] >= 0) {
+                fprintf(stderr, "%s row %u %d times", sep,
+                        i ? r->worst_row + 1 : r->worst_row - 1,
+                        r->row_value_near[i]);
+                sep = ",";
+            }
+        fprintf(stderr, ").\n  Likely cause: the source repeated itself "
+                "during that restart: the host did one thing again and "
+                "again for a while (on a loaded host most events are the "
+                "same timer tick or preemption; on a VM, even a quiet one, "
+                "the hypervisor's work can do the same for seconds, and "
+                "then the restarts beside it show the value often too).\n");
+    }
     if (r->max_col > r->cutoff)
         fprintf(stderr, "  column %u (sample %u after each restart) holds "
-                "the value 0x%02x %u times over the %u restarts.\n"
+                "the value 0x%02x %u times over the %u restarts (%u "
+                "column%s over the cutoff).\n"
                 "  Likely cause: the source starts the same way after "
                 "each restart (the first events after a restart are "
                 "alike).\n", r->worst_col, r->worst_col + 1, r->col_value,
-                r->max_col, ASSESS_RESTART_N);
+                r->max_col, ASSESS_RESTART_N, r->cols_over,
+                r->cols_over == 1 ? "" : "s");
     unsigned max = r->max_row > r->max_col ? r->max_row : r->max_col;
     double h = sanity_h_limit(max, k, r->h_i);
-    fprintf(stderr, "What to do: calibrate again on a quiet host (the "
-            "load average, `uptime`, near 0; docs/entropy.md shows how "
-            "load moves the figures), or accept a lower credit: ");
+    fprintf(stderr, "What to do: calibrate again, on as quiet a host as "
+            "you have (the load average, `uptime`, near 0; a spell like "
+            "this need not come back; docs/entropy.md shows how load moves "
+            "the figures), or accept a lower credit: ");
     if (h > 0)
         fprintf(stderr, "this matrix passes the sanity check for H_I up "
                 "to %.3f (`preemptctl assess --restart-file %s "

@@ -214,7 +214,7 @@ int assess_restart_as(const uint8_t *m, double h_i,
         .h_i = h_i, .cutoff = N, .h_r = -1.0, .h_c = -1.0, .h_min = -1.0,
         .def = def, .h_r_strict = -1.0, .h_c_strict = -1.0,
         .h_r_nist = -1.0, .h_c_nist = -1.0, .h_r_by = "none",
-        .h_c_by = "none",
+        .h_c_by = "none", .row_value_near = { -1, -1 },
     };
     if (m == NULL || !(h_i > 0.0 && h_i <= 8.0))
         return -1;
@@ -228,6 +228,8 @@ int assess_restart_as(const uint8_t *m, double h_i,
         unsigned r = mcv_count(m + i * n, n, 1, &rv);
         unsigned c = mcv_count(m + i, n, n, &cv);
 
+        out->rows_over += r > out->cutoff;
+        out->cols_over += c > out->cutoff;
         if (r > out->max_row) {
             out->max_row = r;
             out->worst_row = (unsigned)i;
@@ -238,6 +240,16 @@ int assess_restart_as(const uint8_t *m, double h_i,
             out->worst_col = (unsigned)i;
             out->col_value = cv;
         }
+    }
+    for (int k = 0; k < 2; k++) {
+        if (out->max_row == 0 || (k == 0 && out->worst_row == 0) ||
+            (k == 1 && out->worst_row + 1 >= n))
+            continue;
+        size_t row = k ? out->worst_row + 1u : out->worst_row - 1u;
+
+        out->row_value_near[k] = 0;
+        for (size_t j = 0; j < n; j++)
+            out->row_value_near[k] += m[row * n + j] == out->row_value;
     }
     out->sanity_ok = out->max_row <= out->cutoff && out->max_col <= out->cutoff;
     if (!out->sanity_ok)

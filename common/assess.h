@@ -215,6 +215,12 @@ struct assess_restart {
      * repeated there. */
     unsigned worst_row, worst_col;
     uint8_t row_value, col_value;
+    /* How many rows and columns are over the cutoff, and how often the
+     * worst row's value occurs in the restarts just before and after it
+     * (-1: there is none): a run of neighbours says the host did one thing
+     * for a while, not that one restart began badly. */
+    unsigned rows_over, cols_over;
+    int row_value_near[2];
     unsigned k;             /* distinct values in the matrix (ea_restart's
                              * alphabet size, which its cutoff uses) */
     enum assess_restart_def def;
