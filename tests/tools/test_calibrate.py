@@ -11,6 +11,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections import Counter
 
 import harness
 from ctltest import CTL, SRC, ctl
@@ -151,6 +152,33 @@ def test_calibrate_keeps_evidence():
         lim = min(float(kv["h_min"]), float(kv["h_r"]), float(kv["h_c"]))
         assert "%.6f" % lim == kv["h_restart_min"], kv
         assert "credit %s bits/byte" % kv["credit"] in r.stdout, r.stdout
+
+        # The sanity counts, counted here: the largest count of one value
+        # in a row, in a column, and where (the first such).
+        data = open(src_m, "rb").read()
+        rmax = [max(Counter(data[i * N:(i + 1) * N]).values())
+                for i in range(N)]
+        cmax = [max(Counter(data[j::N]).values()) for j in range(N)]
+        assert kv["restart_sanity"].startswith(
+            "max row %d (row %d), max column %d (column %d)," % (
+                max(rmax), rmax.index(max(rmax)), max(cmax),
+                cmax.index(max(cmax)))), kv["restart_sanity"]
+
+        # The column side: the same file transposed is a matrix whose
+        # column dataset is the stored file, so NIST's printout gives its
+        # H_c; its row dataset is the first matrix's columns.
+        src_t = os.path.join(tmp, "transposed.bin")
+        write(src_t, bytes(data[j * N + i] for i in range(N)
+                           for j in range(N)))
+        out_t = os.path.join(tmp, "credit-t")
+        ctl(NOSOCK, "calibrate", "--file", src_s, "--restart-file", src_t,
+            "-o", out_t, check=0, timeout=900)
+        kt = credit_file(out_t)
+        assert "\nH_original: %s\n" % kt["h_c_other"] in nist, kt
+        assert "\nmin(H_original, 8 X H_bitstring): %s\n" % kt["h_c"] \
+            in nist, kt
+        assert (kt["h_r"], kt["h_r_other"]) == (kv["h_c"], kv["h_c_other"])
+        assert (kt["h_c"], kt["h_c_other"]) == (kv["h_r"], kv["h_r_other"])
 
 
 def test_sanity_failure_explained():
