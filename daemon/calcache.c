@@ -66,12 +66,21 @@ int calcache_load(const char *path, const char *key, struct calcache *c)
 
 int calcache_save(const char *path, const char *key, const struct calcache *c)
 {
+    /* A new name of our own, never a fixed one: O_CREAT|O_TRUNC on a fixed
+     * PATH.tmp followed whatever link was planted there (a --state-dir
+     * others may write to), and wrote through it. */
     char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp))
         return ENAMETOOLONG;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
         return errno;
+    if (fchmod(fd, 0644) != 0) { /* mkostemp makes it 0600 */
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return e;
+    }
     FILE *f = fdopen(fd, "w");
     if (!f) {
         int e = errno;

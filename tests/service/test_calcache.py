@@ -4,7 +4,8 @@ check and still passes its start-up test; a cache whose figures disagree
 with the machine (another frequency), or under another key, is measured
 afresh and rewritten; a state directory that does not exist is left alone;
 a malformed cache is measured over, never trusted; a threshold given once
-(or written into the cache) is never carried into a later start."""
+(or written into the cache) is never carried into a later start; a link
+planted beside the cache is never written through."""
 import os
 import re
 import shutil
@@ -101,6 +102,25 @@ def t_cache(c):
         c.ok(note.startswith("from the cache") and after == auto,
              "a hit takes no threshold from the cache",
              "%s: %d, calibrated %d" % (note, after, auto))
+        # Regression: the cache went through a fixed CACHE.tmp opened
+        # O_CREAT|O_TRUNC, which followed a link planted there: the link's
+        # target was overwritten with the cache. Now a new mkostemp name.
+        victim = os.path.join(d, "victim")
+        with open(victim, "w") as g:
+            g.write("not yours\n")
+        planted = cache + ".tmp"
+        os.symlink(victim, planted)
+        os.unlink(cache)
+        note = start(d, state, "j.sock")
+        with open(victim) as g:
+            kept = g.read()
+        c.ok(note.startswith("measured; cached") and kept == "not yours\n"
+             and os.path.islink(planted) and
+             sorted(os.listdir(state)) == ["calibration", "calibration.tmp"]
+             and os.stat(cache).st_mode & 0o777 == 0o644,
+             "a link planted at the cache's old temporary name is not "
+             "followed", "%s; victim %r; %s" % (note, kept,
+                                                 os.listdir(state)))
         gone = os.path.join(d, "nonexistent")
         note = start(d, gone, "f.sock")
         c.ok(note.startswith("measured (no state directory") and
