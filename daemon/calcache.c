@@ -72,15 +72,9 @@ int calcache_save(const char *path, const char *key, const struct calcache *c)
     char tmp[4096];
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp))
         return ENAMETOOLONG;
-    int fd = mkostemp(tmp, O_CLOEXEC);
+    int fd = mkostemp(tmp, O_CLOEXEC); /* mode 0600: only we read it */
     if (fd < 0)
         return errno;
-    if (fchmod(fd, 0644) != 0) { /* mkostemp makes it 0600 */
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        return e;
-    }
     FILE *f = fdopen(fd, "w");
     if (!f) {
         int e = errno;

@@ -35,8 +35,9 @@ void calcache_key(char *buf, size_t cap, int cpu);
  * -1 otherwise. */
 int calcache_load(const char *path, const char *key, struct calcache *c);
 
-/* Writes c under key to path (via path.tmp and rename, mode 0644).
- * Returns 0 or an errno value. */
+/* Writes c under key to path (through a new path.XXXXXX, made by
+ * mkostemp, and rename; mode 0600: only the daemon reads it). Returns 0 or
+ * an errno value. */
 int calcache_save(const char *path, const char *key, const struct calcache *c);
 
 /* Whether a quick measurement (quick_hz from counter_frequency_quick(),

@@ -117,7 +117,7 @@ def t_cache(c):
         c.ok(note.startswith("measured; cached") and kept == "not yours\n"
              and os.path.islink(planted) and
              sorted(os.listdir(state)) == ["calibration", "calibration.tmp"]
-             and os.stat(cache).st_mode & 0o777 == 0o644,
+             and os.stat(cache).st_mode & 0o777 == 0o600,
              "a link planted at the cache's old temporary name is not "
              "followed", "%s; victim %r; %s" % (note, kept,
                                                  os.listdir(state)))
