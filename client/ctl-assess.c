@@ -395,17 +395,17 @@ void ctl_restart_explain(const struct assess_restart *r, const char *matrix,
         const char *sep = "; the value in the restarts beside it:";
         for (int i = 0; i < 2; i++)
             if (r->row_value_near[i] >= 0) {
-                fprintf(stderr, "%s row %u %d times", sep,
-                        i ? r->worst_row + 1 : r->worst_row - 1,
-                        r->row_value_near[i]);
+                unsigned row = i ? r->worst_row + 1 : r->worst_row - 1;
+                fprintf(stderr, "%s row %u (restart %u) %d times", sep, row,
+                        row + 1, r->row_value_near[i]);
                 sep = ",";
             }
-        fprintf(stderr, ").\n  Likely cause: the source repeated itself "
-                "during that restart: the host did one thing again and "
-                "again for a while (on a loaded host most events are the "
-                "same timer tick or preemption; on a VM, even a quiet one, "
-                "the hypervisor's work can do the same for seconds, and "
-                "then the restarts beside it show the value often too).\n");
+        fprintf(stderr, ").\n  Likely cause: the host did one thing "
+                "again and again for a while during that restart (on a "
+                "loaded host most events are the same timer tick or "
+                "preemption; on a VM, even a quiet one, the hypervisor's "
+                "work can do the same for seconds, and then the restarts "
+                "beside it show the value often too).\n");
     }
     if (r->max_col > r->cutoff)
         fprintf(stderr, "  column %u (sample %u after each restart) holds "
@@ -419,9 +419,10 @@ void ctl_restart_explain(const struct assess_restart *r, const char *matrix,
     unsigned max = r->max_row > r->max_col ? r->max_row : r->max_col;
     double h = sanity_h_limit(max, k, r->h_i);
     fprintf(stderr, "What to do: calibrate again, on as quiet a host as "
-            "you have (the load average, `uptime`, near 0; a spell like "
-            "this need not come back; docs/entropy.md shows how load moves "
-            "the figures), or accept a lower credit: ");
+            "you have (the load average, `uptime`, near 0; %sdocs/entropy.md "
+            "shows how load moves the figures), or accept a lower credit: ",
+            r->max_row > r->cutoff ? "a spell like that need not come back; "
+                                   : "");
     if (h > 0)
         fprintf(stderr, "this matrix passes the sanity check for H_I up "
                 "to %.3f (`preemptctl assess --restart-file %s "
