@@ -227,7 +227,7 @@ static int add_id(int ch, const char *arg, struct server_config *s, char *msg,
     if (*n == SERVER_MAX_IDS)
         return say(msg, cap, "--%s: at most %d ids per list", opt,
                    SERVER_MAX_IDS);
-    unsigned long long v;
+    unsigned long long v = 0; /* set by num(); -O3 cannot see it */
     /* (uid_t)-1 means "no id" to the kernel: not a user anyone can be. */
     if (num(opt, arg, 10, 0, UINT_MAX - 1, &v, msg, cap) != 0)
         return CONFIG_USAGE;
