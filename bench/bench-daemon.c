@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -46,8 +47,26 @@ static void dump_log(const struct bench_daemon *d)
     fclose(f);
 }
 
+void bench_state_remove(const char *dir)
+{
+    /* The cache (daemon/calcache.h's CALCACHE_FILE), and any temporary
+     * CALCACHE_FILE.XXXXXX a daemon killed while writing it left. */
+    DIR *dp = opendir(dir);
+    if (!dp)
+        return;
+    struct dirent *e;
+    while ((e = readdir(dp)) != NULL)
+        if (strncmp(e->d_name, "calibration", 11) == 0) {
+            char path[PATH_MAX];
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    closedir(dp);
+}
+
 int bench_daemon_spawn(struct bench_daemon *d, const char *binary,
-                       size_t ring, const char *prio, const cpu_set_t *cpus)
+                       size_t ring, const char *prio, const cpu_set_t *cpus,
+                       const char *state)
 {
     memset(d, 0, sizeof(*d));
     snprintf(d->dir, sizeof(d->dir), "/tmp/pbd-bench-XXXXXX");
@@ -75,13 +94,15 @@ int bench_daemon_spawn(struct bench_daemon *d, const char *binary,
         }
         if (cpus && sched_setaffinity(0, sizeof(*cpus), cpus) != 0)
             _exit(126);
+        const char *sd = state ? state : d->dir;
         if (prio)
             execl(binary, binary, "--foreground", "--socket", d->sock,
                   "--ring-size", ringarg, "--log-level", "info",
-                  "--priority", prio, (char *)NULL);
+                  "--state-dir", sd, "--priority", prio, (char *)NULL);
         else
             execl(binary, binary, "--foreground", "--socket", d->sock,
-                  "--ring-size", ringarg, "--log-level", "info", (char *)NULL);
+                  "--ring-size", ringarg, "--log-level", "info",
+                  "--state-dir", sd, (char *)NULL);
         _exit(127);
     }
     d->pid = pid;
@@ -91,7 +112,7 @@ int bench_daemon_spawn(struct bench_daemon *d, const char *binary,
 int bench_daemon_start(struct bench_daemon *d, const char *binary,
                        size_t ring)
 {
-    if (bench_daemon_spawn(d, binary, ring, NULL, NULL) != 0)
+    if (bench_daemon_spawn(d, binary, ring, NULL, NULL, NULL) != 0)
         return -1;
     pid_t pid = d->pid;
     /* Health "ok" means the start-up test passed and pinning worked. */
@@ -163,8 +184,12 @@ void bench_daemon_stop(struct bench_daemon *d)
         }
         d->pid = 0;
     }
+    char lock[sizeof(d->sock) + 8];
+    snprintf(lock, sizeof(lock), "%s.lock", d->sock); /* left in place */
     unlink(d->sock);
+    unlink(lock);
     unlink(d->log);
+    bench_state_remove(d->dir);
     rmdir(d->dir);
     d->owned = false;
 }

@@ -22,7 +22,8 @@
  *
  * bench_first_byte() is the time-to-first-byte mode alone: the default
  * policy, from the daemon's fork to its first 32 conditioned bytes, on
- * the idle host and with the job on every CPU.
+ * the idle host and with the job on every CPU, each a first start (no
+ * calibration cache) and a restart (the cache the first start left).
  */
 #include "bench.h"
 
@@ -247,7 +248,7 @@ static int one_trial(const struct bench_host *h, const int *cpus, unsigned n,
     if (job_start(j, cpus, n) != 0)
         return -1;
     double t0 = now_s();
-    if (bench_daemon_spawn(&d, h->preemptd, HOST_RING, prio, &set) != 0) {
+    if (bench_daemon_spawn(&d, h->preemptd, HOST_RING, prio, &set, NULL) != 0) {
         job_stop(j);
         return -1;
     }
@@ -303,7 +304,7 @@ static int one_trial(const struct bench_host *h, const int *cpus, unsigned n,
     bench_daemon_stop(&d);
 
     t0 = now_s();
-    if (bench_daemon_spawn(&d, h->preemptd, HOST_RING, prio, &set) != 0)
+    if (bench_daemon_spawn(&d, h->preemptd, HOST_RING, prio, &set, NULL) != 0)
         return -1;
     t->ttfb_idle = ttfb(&d, t0, h->ttfb_cap_s);
     t->ev_idle = event_rate(&d, h->window_s);
@@ -477,6 +478,37 @@ out:
     return rc;
 }
 
+/* Whether the daemon's log says it took its calibration from the cache. */
+static bool log_says_cached(const struct bench_daemon *d)
+{
+    char buf[8192];
+    FILE *f = fopen(d->log, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, "calibration: from the cache") != NULL;
+}
+
+/* One daemon from fork to its first 32 conditioned bytes, its calibration
+ * cache in state: *t is the time (NAN when none came in time), *cached
+ * whether it calibrated from the cache. Returns -1 if it could not start. */
+static int first_byte_once(const struct bench_host *h, const char *state,
+                           double *t, bool *cached)
+{
+    struct bench_daemon d;
+    double t0 = now_s();
+    *t = NAN;
+    *cached = false;
+    if (bench_daemon_spawn(&d, h->preemptd, 1u << 16, NULL, NULL, state) != 0)
+        return -1;
+    *t = ttfb(&d, t0, h->ttfb_cap_s);
+    *cached = log_says_cached(&d);
+    bench_daemon_stop(&d);
+    return 0;
+}
+
 int bench_first_byte(const struct bench_host *h)
 {
     int all[MAX_JOBS];
@@ -485,45 +517,71 @@ int bench_first_byte(const struct bench_host *h)
     if (ncpu < 0)
         return -1;
     printf("\nTime to first byte: daemon fork to its first 32 conditioned "
-           "bytes, default policy;\n  %u trials each; median [min-max] s\n",
-           h->repeat);
-    double v[2][BENCH_HOST_MAX_REPEAT];
+           "bytes, default policy;\n  a first start (calibration measured) "
+           "and a restart (from its cache),\n  %u trials each; median "
+           "[min-max] s\n", h->repeat);
+    /* [loaded][restart][trial] */
+    double v[2][2][BENCH_HOST_MAX_REPEAT];
+    unsigned misses[2] = {0, 0}; /* restarts that measured afresh */
     int rc = 0;
     for (unsigned r = 0; r < h->repeat && rc == 0; r++)
         for (int loaded = 0; loaded < 2; loaded++) {
+            char state[] = "/tmp/pbd-bench-state-XXXXXX";
+            if (!mkdtemp(state)) {
+                perror("pbd-bench: mkdtemp");
+                rc = -1;
+                break;
+            }
             if (loaded && job_start(&j, all, (unsigned)ncpu) != 0) {
+                rmdir(state);
                 rc = -1;
                 break;
             }
             if (loaded)
                 sleep_s(0.5); /* the job's processes are running */
-            struct bench_daemon d;
-            double t0 = now_s();
-            if (bench_daemon_spawn(&d, h->preemptd, 1u << 16, NULL, NULL) !=
-                0) {
-                rc = -1;
-                job_stop(&j);
-                break;
+            /* The same state directory twice: the first start measures
+             * and caches the calibration, the second uses the cache (unless
+             * its quick check disagreed: counted, and said). */
+            for (int restart = 0; restart < 2 && rc == 0; restart++) {
+                bool cached;
+                rc = first_byte_once(h, state, &v[loaded][restart][r],
+                                     &cached);
+                if (restart && !cached)
+                    misses[loaded]++;
             }
-            v[loaded][r] = ttfb(&d, t0, h->ttfb_cap_s);
-            bench_daemon_stop(&d);
             job_stop(&j);
+            bench_state_remove(state);
+            rmdir(state);
         }
-    for (int loaded = 0; loaded < 2 && rc == 0; loaded++) {
-        double m[3];
-        char c[48];
-        spread(v[loaded], h->repeat, m);
-        cell(c, sizeof(c), m, 2, 1, h->ttfb_cap_s);
-        printf("  %-32s %s\n", loaded ? "every CPU busy (a job per CPU)"
-                                      : "idle host", c);
-        static const char *const q[3] = {"median", "min", "max"};
-        for (int qi = 0; qi < 3; qi++) {
-            char key[64];
-            snprintf(key, sizeof(key), "first_byte.%s_s_%s",
-                     loaded ? "loaded" : "idle", q[qi]);
-            h->put(key, m[qi]);
+    for (int loaded = 0; loaded < 2 && rc == 0; loaded++)
+        for (int restart = 0; restart < 2; restart++) {
+            double m[3];
+            char c[48], label[64];
+            spread(v[loaded][restart], h->repeat, m);
+            cell(c, sizeof(c), m, 2, 1, h->ttfb_cap_s);
+            snprintf(label, sizeof(label), "%s, %s",
+                     loaded ? "every CPU busy (a job per CPU)" : "idle host",
+                     restart ? "restart" : "first start");
+            printf("  %-45s %s", label, c);
+            if (restart && misses[loaded])
+                printf("  (%u of %u measured afresh: the cache's quick "
+                       "check disagreed)", misses[loaded], h->repeat);
+            printf("\n");
+            static const char *const q[3] = {"median", "min", "max"};
+            for (int qi = 0; qi < 3; qi++) {
+                char key[64];
+                snprintf(key, sizeof(key), "first_byte.%s%s_s_%s",
+                         loaded ? "loaded" : "idle",
+                         restart ? "_restart" : "", q[qi]);
+                h->put(key, m[qi]);
+            }
+            if (restart) {
+                char key[64];
+                snprintf(key, sizeof(key), "first_byte.%s_restart_uncached",
+                         loaded ? "loaded" : "idle");
+                h->put(key, misses[loaded]);
+            }
         }
-    }
     munmap((void *)j.units, MAX_JOBS * sizeof(*j.units));
     return rc;
 }

@@ -33,9 +33,16 @@ int bench_daemon_start(struct bench_daemon *d, const char *binary,
 
 /* Starts binary as bench_daemon_start does, with --priority prio (NULL: the
  * daemon's default) and confined to cpus (NULL: not confined), and returns
- * at once without waiting for it. Returns 0 or -1 after printing why. */
+ * at once without waiting for it. Its calibration cache is kept in state
+ * (NULL: its own temporary directory, so a first start's calibration and
+ * never the host's /var/lib/preemptd/cache). Returns 0 or -1 after printing why. */
 int bench_daemon_spawn(struct bench_daemon *d, const char *binary,
-                       size_t ring, const char *prio, const cpu_set_t *cpus);
+                       size_t ring, const char *prio, const cpu_set_t *cpus,
+                       const char *state);
+
+/* Removes the calibration cache a daemon left in the state directory dir,
+ * and its temporary files (the directory itself stays). */
+void bench_state_remove(const char *dir);
 
 /* Adopts a running daemon at path (its pid from SO_PEERCRED). Returns 0 or
  * -1 after printing why. */
