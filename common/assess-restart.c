@@ -242,7 +242,7 @@ int assess_restart_as(const uint8_t *m, double h_i,
         }
     }
     for (int k = 0; k < 2; k++) {
-        if (out->max_row == 0 || (k == 0 && out->worst_row == 0) ||
+        if ((k == 0 && out->worst_row == 0) ||
             (k == 1 && out->worst_row + 1 >= n))
             continue;
         size_t row = k ? out->worst_row + 1u : out->worst_row - 1u;
