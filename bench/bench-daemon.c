@@ -94,15 +94,11 @@ int bench_daemon_spawn(struct bench_daemon *d, const char *binary,
         }
         if (cpus && sched_setaffinity(0, sizeof(*cpus), cpus) != 0)
             _exit(126);
-        const char *sd = state ? state : d->dir;
-        if (prio)
-            execl(binary, binary, "--foreground", "--socket", d->sock,
-                  "--ring-size", ringarg, "--log-level", "info",
-                  "--state-dir", sd, "--priority", prio, (char *)NULL);
-        else
-            execl(binary, binary, "--foreground", "--socket", d->sock,
-                  "--ring-size", ringarg, "--log-level", "info",
-                  "--state-dir", sd, (char *)NULL);
+        const char *argv[] = {binary, "--foreground", "--socket", d->sock,
+                              "--ring-size", ringarg, "--log-level", "info",
+                              "--state-dir", state ? state : d->dir,
+                              prio ? "--priority" : NULL, prio, NULL};
+        execv(binary, (char *const *)argv);
         _exit(127);
     }
     d->pid = pid;
